@@ -198,3 +198,54 @@ def chunks(n: int, size: int = CELLS_PER_NETLIST) -> list[slice]:
 
 def subset(mm: dict[str, np.ndarray], sl: slice | np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[sl] for k, v in mm.items()}
+
+
+@dataclass
+class StepMap:
+    dv_up_volts: np.ndarray      # (cells, len(vc_grid))
+    dv_down_volts: np.ndarray    # (cells, len(vc_grid))
+    e_up_joules: np.ndarray      # (cells,) energy of one up pulse at the metered start voltage
+    e_down_joules: np.ndarray    # (cells,)
+    netlist_hash: str
+
+
+def step_map(run: Run, mm: dict[str, np.ndarray], vc_grid: np.ndarray, meter_vc: float | None = None) -> StepMap:
+    """Vc change of one up and one down pulse from every start voltage in ``vc_grid``.
+
+    Energy is metered at the grid point nearest ``meter_vc`` (default v_start).
+    """
+    p = cell_params(run.tech, run.params)
+    vc_grid = np.asarray(vc_grid, dtype=float)
+    n, nv = len(mm["dvt_up"]), len(vc_grid)
+    jm = int(np.argmin(np.abs(vc_grid - (p["v_start_volts"] if meter_vc is None else meter_vc))))
+    insts = []
+    for k in range(n):
+        base = {key: float(mm[key][k]) for key in MISMATCH_KEYS}
+        for j, v in enumerate(vc_grid):
+            for d, tag in ((1, "u"), (-1, "d")):
+                insts.append({**base, "name": f"{tag}{k}_{j}", "dir": d, "vc0": float(v), "meter": j == jm})
+    T = p["t_period_seconds"]
+    one = np.array([1])
+    up = _drive(one, p, p["v_up_on_volts"], p["v_up_off_volts"], +1)
+    dn = _drive(-one, p, p["v_dn_on_volts"], p["v_dn_off_volts"], -1)
+    tmax = min(p["t_step_seconds"], p["t_edge_seconds"] * 2)
+    text, _ = run.render("testbenches/3t1c_step.cir.j2", insts=insts, up_drive=up, dn_drive=dn,
+                         t_stop=T, t_max_step=tmax)
+    res = spice.run(text, "3t1c_step", run.engine)
+    t = res["time"]
+    dv_up = np.empty((n, nv))
+    dv_dn = np.empty((n, nv))
+    e_up = np.empty(n)
+    e_dn = np.empty(n)
+    for k in range(n):
+        for j, v in enumerate(vc_grid):
+            dv_up[k, j] = res[f"v(cu{k}_{j})"][-1] - v
+            dv_dn[k, j] = res[f"v(cd{k}_{j})"][-1] - v
+        for tag, out, gate in (("u", e_up, "gupon"), ("d", e_dn, "gdnon")):
+            pw = -p["vdd_volts"] * res[f"i(vdd{tag}{k}_{jm})"]
+            out[k] = float(np.sum(0.5 * (pw[1:] + pw[:-1]) * np.diff(t)))
+    # gate-driver energy: the shared driver charges n*nv gates; its per-instance share
+    for tag, out, src, node in (("u", e_up, "i(vguon)", "v(gupon)"), ("d", e_dn, "i(vgdon)", "v(gdnon)")):
+        pw = -res[node] * res[src]
+        out += float(np.sum(0.5 * (pw[1:] + pw[:-1]) * np.diff(t))) / (n * nv)
+    return StepMap(dv_up, dv_dn, e_up, e_dn, res.netlist_hash)

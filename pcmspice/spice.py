@@ -82,6 +82,8 @@ def _normalize(name: str, vtype: str = "") -> str:
     m = re.match(r"^([vi])\((.+)\)$", n)
     if m:
         inner = m.group(2)
+        if "sweep" in inner:
+            return inner
         if inner.endswith("#branch"):
             return f"i({inner[:-7]})"
         return f"{m.group(1)}({inner})"
@@ -182,7 +184,7 @@ def run_subprocess(text: str, name: str = "netlist", timeout_s: float = 600.0) -
         out = (proc.stdout or "") + "\n" + (proc.stderr or "")
         errors = _error_lines(out.splitlines())
         if proc.returncode != 0 or not raw.exists() or raw.stat().st_size == 0:
-            raise SpiceError(_classify(errors or out.splitlines()[-5:]), netlist=name,
+            raise SpiceError(_classify(errors or out.splitlines()[-5:], text), netlist=name,
                              ngspice_message="\n".join(errors or out.splitlines()[-5:]))
         plot, vecs = parse_raw(raw)
     return SimResult(name, sha256_text(text), plot.lower(), vecs, out.splitlines())
@@ -199,7 +201,27 @@ def _error_lines(lines: list[str]) -> list[str]:
     return out
 
 
-def _classify(errors: list[str]) -> str:
+def _offending_line(errors: list[str], text: str) -> str:
+    """ngspice says 'Error on line N'; name that line of the netlist."""
+    for e in errors:
+        m = re.search(r"error on line (\d+)", e, re.I)
+        if m:
+            lines = [ln for ln in text.splitlines()]
+            n = int(m.group(1))
+            # ngspice counts the title line as line 1 in batch mode and 0 in shared mode
+            for cand in (n - 1, n):
+                if 0 <= cand < len(lines) and lines[cand].strip() and not lines[cand].startswith("*"):
+                    return lines[cand].strip()[:160]
+    return ""
+
+
+def _classify(errors: list[str], text: str = "") -> str:
+    line = _offending_line(errors, text) if text else ""
+    msg = _classify_kind(errors)
+    return f"{msg} at '{line}'" if line else msg
+
+
+def _classify_kind(errors: list[str]) -> str:
     text = " ".join(errors).lower()
     if "timestep too small" in text or "singular matrix" in text or "gmin" in text or "convergence" in text \
             or "source stepping failed" in text:
@@ -299,19 +321,21 @@ def run_shared(text: str, name: str = "netlist") -> SimResult:
         except Exception:
             msgs = _error_lines(ng._stdout + ng._stderr) or (ng._stdout + ng._stderr)[-5:]
             _reset(ng)
-            raise SpiceError(_classify(msgs), netlist=name, ngspice_message="\n".join(msgs)) from None
+            raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs)) from None
+        load_log = list(ng._stdout) + list(ng._stderr)  # run() clears ngspice's output buffers
         try:
             ng.run()
         except Exception:
-            msgs = _error_lines(ng._stdout + ng._stderr) or (ng._stdout + ng._stderr)[-5:]
+            allm = load_log + list(ng._stdout) + list(ng._stderr)
+            msgs = _error_lines(allm) or allm[-5:]
             _reset(ng)
-            raise SpiceError(_classify(msgs), netlist=name, ngspice_message="\n".join(msgs)) from None
-        logs = list(ng._stdout) + list(ng._stderr)
+            raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs)) from None
+        logs = load_log + list(ng._stdout) + list(ng._stderr)
         plot = ng.last_plot
         if plot == "const":
             msgs = _error_lines(logs) or logs[-5:]
             _reset(ng)
-            raise SpiceError(_classify(msgs), netlist=name, ngspice_message="\n".join(msgs))
+            raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs))
         vecs = _shared_vectors(ng, plot)
         _reset(ng)
     analysis = re.sub(r"\d+$", "", plot).lower()

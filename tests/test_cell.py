@@ -1,0 +1,126 @@
+"""3T1C physics at transistor level (generic65, tt, 27 degC unless stated)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from pcmspice import cell
+
+VC = np.round(np.linspace(0.0, 1.0, 101), 6)
+
+
+def test_read_curve_is_monotonic_and_starts_off(run65):
+    g = cell.read_curve(run65, cell.draw_mismatch(run65.tech, 5, seed=4), VC)
+    assert np.all(np.diff(g, axis=1) > 0), "g must rise with the gate voltage Vc on every cell"
+    assert np.all(g[:, 0] < 1e-9), "an NMOS with Vgs = 0 is off (< 1 nS)"
+    assert np.all(g[:, -1] > 20e-6)
+
+
+def test_strong_inversion_matches_triode_estimate_from_the_card(run65):
+    """g = mu_eff Coxe (Weff/Leff) (Vc - vth0 - Vds/2), mu_eff from BSIM4 mobmod=0 with the card's u0, ua, ub.
+
+    Tolerance 25 %: the hand estimate leaves out what BSIM4 adds in strong
+    inversion at Vds = 0.1 V: the Vgsteff smoothing and the bulk-charge factor
+    (a few %), DIBL through eta0 and narrow-width shifts of Vth (~10-20 mV,
+    ~5 % of Vc - Vth at 0.8 V), the charge-centroid reduction of Coxeff and
+    source/drain resistance (rdsw=165 ohm.um: ~3 %). Measured: +17 to +19 %.
+    """
+    g = cell.read_curve(run65, cell.nominal_mismatch(1), VC)[0]
+    cox = 3.9 * 8.854e-12 / 1.85e-9
+    weff, leff, vth, vds = 0.2e-6 - 2 * 5e-9, 1.0e-6 - 30e-9 - 2 * 5.25e-9, 0.423, 0.1
+    for v in (0.7, 0.8, 0.9, 1.0):
+        e = (v - vth + 2 * vth) / 1.85e-9
+        mu = 0.0491 / (1 + 6e-10 * e + 1.2e-18 * e ** 2)
+        est = mu * cox * weff / leff * (v - vth - vds / 2)
+        got = g[np.argmin(abs(VC - v))]
+        assert got == pytest.approx(est, rel=0.25), f"at Vc={v}: {got:.3g} S vs triode {est:.3g} S"
+
+
+def test_up_raises_down_lowers_and_step_depends_on_vc(run65):
+    mm = cell.nominal_mismatch(1)
+    sm = cell.step_map(run65, mm, np.array([0.02, 0.5, 0.8, 0.98]))
+    up, dn = sm.dv_up_volts[0], sm.dv_down_volts[0]
+    assert np.all(up > 0) and np.all(dn < 0)
+    # a few mV at the start voltage, hundreds of steps in the usable range
+    assert 1e-3 < up[1] < 5e-3 and 1e-3 < -dn[1] < 5e-3
+    # state dependence: the up step collapses as Vc approaches VDD, the down step shrinks at low Vc
+    assert up[3] < 0.7 * up[1]
+    assert -dn[0] < 0.7 * -dn[1]
+    assert abs(up[2] - up[1]) / up[1] > 0.005
+
+
+def test_pulse_sequence_moves_vc_by_the_step_map(run65):
+    mm = cell.nominal_mismatch(1)
+    r = cell.pulses(run65, mm, np.array([0.5]), np.array([[1, 1, 0, -1, -1]]))
+    d = np.diff(r.vc_volts[0])
+    assert d[0] > 0 and d[1] > 0 and d[3] < 0 and d[4] < 0
+    assert abs(d[2]) < 0.05 * d[0], "an idle slot barely moves Vc"
+    sm = cell.step_map(run65, mm, np.array([0.5]))
+    assert d[0] == pytest.approx(sm.dv_up_volts[0, 0], rel=0.02)
+    assert np.all(r.energy_joules[0, [0, 1]] > 0)
+
+
+def test_slower_pmos_shrinks_the_up_step(run65):
+    base = cell.nominal_mismatch(1)
+    slow = {k: v.copy() for k, v in base.items()}
+    slow["dvt_up"][:] = 0.05
+    vc = np.array([0.5])
+    a = cell.step_map(run65, base, vc).dv_up_volts[0, 0]
+    b = cell.step_map(run65, slow, vc).dv_up_volts[0, 0]
+    assert b < 0.5 * a, "+50 mV |Vt| on a subthreshold pull-up cuts its current by several times"
+
+
+def test_mismatch_is_seeded_and_batch_independent(g65):
+    a = cell.draw_mismatch(g65, 10, seed=7)
+    b = cell.draw_mismatch(g65, 10, seed=7)
+    c = cell.draw_mismatch(g65, 10, seed=8)
+    d = cell.draw_mismatch(g65, 4, seed=7, first=6)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+        assert not np.allclose(a[k], c[k])
+        np.testing.assert_array_equal(a[k][6:], d[k])
+
+
+def test_same_seed_same_numbers_in_spice(run65):
+    vc = np.array([0.5])
+    a = cell.step_map(run65, cell.draw_mismatch(run65.tech, 3, seed=11), vc).dv_up_volts
+    b = cell.step_map(run65, cell.draw_mismatch(run65.tech, 3, seed=11), vc).dv_up_volts
+    c = cell.step_map(run65, cell.draw_mismatch(run65.tech, 3, seed=12), vc).dv_up_volts
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c, rtol=1e-3)
+
+
+def test_pelgrom_scaling(g65):
+    s1 = g65.sigma_vt_volts("n", 0.2, 0.4)
+    s4 = g65.sigma_vt_volts("n", 0.8, 0.4)
+    assert s1 == pytest.approx(3.5e-3 / np.sqrt(0.08))
+    assert s4 == pytest.approx(s1 / 2)
+    mm = cell.draw_mismatch(g65, 4000, seed=1)
+    assert mm["dvt_dn"].std() == pytest.approx(s1, rel=0.05)
+
+
+def _equilibrium(leak_row):
+    i = np.flatnonzero(np.diff(np.sign(leak_row)) < 0)
+    j = i[0]
+    return VC[j] - leak_row[j] * (VC[j + 1] - VC[j]) / (leak_row[j + 1] - leak_row[j])
+
+
+def test_retention_drifts_toward_the_leakage_equilibrium(run65):
+    mm = cell.nominal_mismatch(1)
+    leak = cell.leak_curve(run65, mm, VC)[0]
+    v_eq = _equilibrium(leak)
+    assert 0.2 < v_eq < 0.8
+    starts = np.array([v_eq - 0.15, v_eq + 0.15])
+    mm2 = {k: np.repeat(v, 2) for k, v in mm.items()}
+    t, vc = cell.retention(run65, mm2, starts, 5e-3, n_samples=21)
+    assert vc[0, -1] > vc[0, 0] and vc[1, -1] < vc[1, 0], "both start points move toward the equilibrium"
+    assert np.all(np.abs(vc[:, -1] - v_eq) < np.abs(starts - v_eq))
+
+
+def test_leakage_is_faster_at_85C(run65):
+    mm = cell.nominal_mismatch(1)
+    hot = dataclasses.replace(run65, temp_c=85.0)
+    t27, v27 = cell.retention(run65, mm, np.array([0.7]), 1e-3, n_samples=11)
+    t85, v85 = cell.retention(hot, mm, np.array([0.7]), 1e-3, n_samples=11)
+    d27, d85 = abs(v27[0, -1] - 0.7), abs(v85[0, -1] - 0.7)
+    assert d85 > 2 * d27 > 0

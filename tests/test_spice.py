@@ -1,0 +1,88 @@
+"""The engine: both paths agree, and every failure is one clear SpiceError."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pcmspice import cell, spice
+from pcmspice.errors import SpiceError
+
+
+def _rc_netlist():
+    return ("* rc step\nV1 in 0 PULSE(0 1 1n 1n 1n 20n 40n)\nR1 in out 1k\nC1 out 0 1p\n"
+            ".tran 0.1n 40n 0 0.1n\n.end\n")
+
+
+def test_shared_and_subprocess_agree_on_a_transistor_netlist(g65):
+    text, _ = cell.Run(g65).render("testbenches/3t1c_dc.cir.j2", cells=cell._cells(cell.nominal_mismatch(2)),
+                                   read_on=True)
+    a = spice.run(text, "dc", engine="shared")
+    b = spice.run(text, "dc", engine="subprocess")
+    assert set(a.vectors) == set(b.vectors)
+    for k in a.vectors:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-18)
+
+
+def test_shared_and_subprocess_agree_on_a_transient():
+    a = spice.run(_rc_netlist(), "rc", engine="shared")
+    b = spice.run(_rc_netlist(), "rc", engine="subprocess")
+    np.testing.assert_allclose(a["time"], b["time"], rtol=1e-12)
+    np.testing.assert_allclose(a["v(out)"], b["v(out)"], rtol=1e-9, atol=1e-12)
+    # and the physics: 1k * 1p = 1 ns; 5 tau after the edge the output has settled
+    t = a["time"]
+    assert a["v(out)"][np.searchsorted(t, 8e-9)] == pytest.approx(1.0, abs=0.01)
+
+
+def test_long_shared_session_does_not_accumulate_plots():
+    for _ in range(5):
+        spice.run(_rc_netlist(), "rc", engine="shared")
+    ng = spice._make_shared()
+    assert len([p for p in ng.plot_names if p != "const"]) == 0
+
+
+def test_missing_model_names_the_line(g65):
+    text = g65.header("tt", 27) + "\nV1 a 0 1\nM1 a a 0 0 nosuchmodel W=1u L=1u\n.op\n.end\n"
+    for engine in ("shared", "subprocess"):
+        with pytest.raises(SpiceError) as e:
+            spice.run(text, "badmodel", engine=engine)
+        msg = str(e.value)
+        assert "badmodel" in msg and "model used by the netlist is missing" in msg and "nosuchmodel" in msg
+        assert "\n" not in msg
+
+
+def test_non_convergent_circuit():
+    text = "* clash\nV1 a 0 1\nV2 a 0 2\nR1 a 0 1k\n.op\n.end\n"
+    for engine in ("shared", "subprocess"):
+        with pytest.raises(SpiceError, match="did not converge"):
+            spice.run(text, "clash", engine=engine)
+
+
+def test_ngspice_missing(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SpiceError, match="ngspice is not installed"):
+        spice.run(_rc_netlist(), "rc", engine="subprocess")
+
+
+def test_unknown_engine():
+    with pytest.raises(SpiceError, match="unknown engine 'spectre'"):
+        spice.run(_rc_netlist(), "rc", engine="spectre")
+
+
+def test_pyspice_version_warning_is_silenced(capfd):
+    # a fresh interpreter loading libngspice must print nothing on stderr
+    code = "from pcmspice import spice; spice.run(open(0).read(), 'rc', engine='shared')"
+    p = subprocess.run([sys.executable, "-c", code], input=_rc_netlist(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "Unsupported Ngspice version" not in p.stderr + p.stdout
+    assert p.stderr.strip() == ""
+
+
+def test_raw_parser_reads_ngspice_ascii(tmp_path):
+    cir = tmp_path / "a.cir"
+    cir.write_text("* ascii\n.options filetype=ascii\nV1 a 0 DC 0\nR1 a 0 2k\n.dc V1 0 1 0.5\n.end\n")
+    raw = tmp_path / "a.raw"
+    subprocess.run([spice.ngspice_executable(), "-b", "-r", str(raw), str(cir)], capture_output=True, timeout=60)
+    _, vecs = spice.parse_raw(raw)
+    np.testing.assert_allclose(vecs["v(a)"], [0, 0.5, 1.0])
+    np.testing.assert_allclose(vecs["i(v1)"], [0, -0.25e-3, -0.5e-3], rtol=1e-6)
