@@ -1,0 +1,123 @@
+"""Characterization: Monte Carlo statistics, resume, Dask, and the committed default tables."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from pcmspice import cell, characterize as ch, lut as L
+from pcmspice.errors import ConfigError, LutError
+
+
+def _up_at_start(run, n, seed, avt_scale):
+    mm = cell.draw_mismatch(run.tech, n, seed, avt_scale=avt_scale)
+    return cell.step_map(run, mm, np.array([0.5])).dv_up_volts[:, 0]
+
+
+def test_up_step_spread_scales_with_the_mismatch_coefficient(run65):
+    """Small mismatch: the step is ~linear in dVt, so doubling A_vt doubles sigma (measured ratio ~2.0)."""
+    s1 = _up_at_start(run65, 40, 3, 0.25).std()
+    s2 = _up_at_start(run65, 40, 3, 0.5).std()
+    assert 1.7 < s2 / s1 < 2.3
+
+
+def test_up_step_mean_is_stable_across_seeds(run65):
+    a = _up_at_start(run65, 40, 1, 1.0)
+    b = _up_at_start(run65, 40, 2, 1.0)
+    se = np.hypot(a.std(), b.std()) / np.sqrt(40)
+    assert abs(a.mean() - b.mean()) < 4 * se
+    assert abs(a.mean() - b.mean()) / a.mean() < 0.1
+    assert not np.allclose(a, b)
+
+
+SMALL = dict(name="t", n_cells=12, cells_per_netlist=4, pcm_devices=6, pcm_pulses=8, pcm_cycles=2, step_points=11,
+             vc_points=51)
+
+
+def _lut_arrays(d):
+    s = L.load_lut_set(d)
+    return {**{"c_" + k: v for k, v in s.cell.arrays().items()}, **{"p_" + k: v for k, v in s.pcm.arrays().items()}}
+
+
+def test_interrupted_sweep_resumes_to_the_same_lut(tmp_path):
+    cfg = ch.SweepConfig(**SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        ch.run_sweep(cfg, tmp_path / "a", jobs=1, progress=False, stop_after=2, figures=False)
+    finished = list((tmp_path / "a" / "batches").rglob("*.npz"))
+    assert len(finished) == 2
+    res = ch.run_sweep(cfg, tmp_path / "a", jobs=1, progress=False, figures=False)
+    assert res.reused == 2 and res.computed == len(ch.plan(cfg)) - 2
+    ref = ch.run_sweep(cfg, tmp_path / "b", jobs=2, progress=False, figures=False)
+    a = _lut_arrays(res.lut_dirs[("tt", 27.0, 1.0)])
+    b = _lut_arrays(ref.lut_dirs[("tt", 27.0, 1.0)])
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    # an unchanged definition reuses everything
+    again = ch.run_sweep(cfg, tmp_path / "a", jobs=1, progress=False, figures=False)
+    assert again.computed == 0
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert s["kind"] == "characterization" and s["combos"][0]["g_mean_siemens"] > 0
+
+
+def test_corrupted_batch_is_refused_not_half_read(tmp_path):
+    cfg = ch.SweepConfig(**SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        ch.run_sweep(cfg, tmp_path, jobs=1, progress=False, stop_after=1, figures=False)
+    f = next((tmp_path / "batches").rglob("*.npz"))
+    f.write_bytes(f.read_bytes()[:100])
+    with pytest.raises(LutError, match="corrupted batch file"):
+        ch.run_sweep(cfg, tmp_path, jobs=1, progress=False, figures=False)
+
+
+def test_dask_cluster_gives_the_same_lut(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = ch.SweepConfig(**{**SMALL, "n_cells": 8})
+    local = ch.run_sweep(cfg, tmp_path / "local", jobs=1, progress=False, figures=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        remote = ch.run_sweep(cfg, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False,
+                              figures=False)
+    a = _lut_arrays(local.lut_dirs[("tt", 27.0, 1.0)])
+    b = _lut_arrays(remote.lut_dirs[("tt", 27.0, 1.0)])
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    pytest.importorskip("distributed")
+    cfg = ch.SweepConfig(**{**SMALL, "n_cells": 4})
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        ch.run_sweep(cfg, tmp_path, scheduler="tcp://127.0.0.1:1", progress=False, figures=False)
+
+
+@pytest.mark.parametrize("raw,want", [
+    ({"n_cells": 0}, "n_cells=0 must be a whole number >= 1"),
+    ({"technology": "tsmc"}, "technology 'tsmc' is unknown"),
+    ({"nonsense": 1}, "unknown key 'nonsense'"),
+    ({"corners": ["zz"]}, "unknown corner 'zz'"),
+])
+def test_bad_sweep_definitions(raw, want, tmp_path):
+    with pytest.raises(Exception) as e:
+        cfg = ch.SweepConfig.from_dict(raw)
+        cfg.combos()
+    assert want in str(e.value)
+
+
+def test_sweep_toml_round_trip(tmp_path):
+    cfg = ch.SweepConfig(name="x", corners=("tt", "ff"), temps_c=(-40.0, 85.0), params={"c_store_farads": 5e-14})
+    p = tmp_path / "s.toml"
+    p.write_text(cfg.to_toml())
+    assert ch.SweepConfig.from_toml(p) == cfg
+
+
+def test_committed_default_tables_load_and_match_their_definition():
+    d = ch.DEFAULT_LUT_DIR
+    s = L.load_lut_set(d)
+    assert s.cell.n_cells >= 200
+    pv = s.provenance
+    assert pv["technology"] == "generic65" and pv["corner"] == "tt" and pv["temp_c"] == 27.0
+    assert pv["netlist_hashes"] == ch.netlist_hashes(), \
+        "netlists changed since the default LUTs were made: regenerate them (see README)"
+    n = np.arange(s.cell.n_cells)
+    assert np.all(s.cell.step_up(n, np.full(n.size, 0.5)) > 0)
