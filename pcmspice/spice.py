@@ -313,31 +313,51 @@ def _shared_vectors(ng, plot_name: str) -> dict[str, np.ndarray]:
     return out
 
 
+_scratch_dir: str | None = None
+
+
+def _scratch() -> str:
+    """A private folder for files ngspice writes into its working directory (bsim4v5.out, ...)."""
+    global _scratch_dir
+    if _scratch_dir is None or not os.path.isdir(_scratch_dir):
+        _scratch_dir = tempfile.mkdtemp(prefix="pcmspice-ngspice-")
+    return _scratch_dir
+
+
 def run_shared(text: str, name: str = "netlist") -> SimResult:
     with _shared_lock:
-        ng = _make_shared()
+        cwd = os.getcwd()
+        os.chdir(_scratch())
         try:
-            ng.load_circuit(text)
-        except Exception:
-            msgs = _error_lines(ng._stdout + ng._stderr) or (ng._stdout + ng._stderr)[-5:]
-            _reset(ng)
-            raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs)) from None
-        load_log = list(ng._stdout) + list(ng._stderr)  # run() clears ngspice's output buffers
-        try:
-            ng.run()
-        except Exception:
-            allm = load_log + list(ng._stdout) + list(ng._stderr)
-            msgs = _error_lines(allm) or allm[-5:]
-            _reset(ng)
-            raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs)) from None
-        logs = load_log + list(ng._stdout) + list(ng._stderr)
-        plot = ng.last_plot
-        if plot == "const":
-            msgs = _error_lines(logs) or logs[-5:]
-            _reset(ng)
-            raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs))
-        vecs = _shared_vectors(ng, plot)
+            return _run_shared_locked(text, name)
+        finally:
+            os.chdir(cwd)
+
+
+def _run_shared_locked(text: str, name: str) -> SimResult:
+    ng = _make_shared()
+    try:
+        ng.load_circuit(text)
+    except Exception:
+        msgs = _error_lines(ng._stdout + ng._stderr) or (ng._stdout + ng._stderr)[-5:]
         _reset(ng)
+        raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs)) from None
+    load_log = list(ng._stdout) + list(ng._stderr)  # run() clears ngspice's output buffers
+    try:
+        ng.run()
+    except Exception:
+        allm = load_log + list(ng._stdout) + list(ng._stderr)
+        msgs = _error_lines(allm) or allm[-5:]
+        _reset(ng)
+        raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs)) from None
+    logs = load_log + list(ng._stdout) + list(ng._stderr)
+    plot = ng.last_plot
+    if plot == "const":
+        msgs = _error_lines(logs) or logs[-5:]
+        _reset(ng)
+        raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs))
+    vecs = _shared_vectors(ng, plot)
+    _reset(ng)
     analysis = re.sub(r"\d+$", "", plot).lower()
     return SimResult(name, sha256_text(text), analysis, vecs, logs)
 

@@ -64,7 +64,14 @@ class Technology:
         lines = [f"* technology {self.name}, corner {corner}, {temp_c:g} degC"]
         lines += [f".param {prefix}{k}={v!r}" for k, v in c.params.items()]
         lines += [f".include {p}" for p in self.model_paths()]
-        lines.append(f".options temp={temp_c:g} tnom=27")
+        opts = f".options temp={temp_c:g} tnom=27"
+        # ngspice's default gmin (1e-12 S) and abstol (1e-12 A) are as large as the storage
+        # node's pA leakage; a technology can ask for finer ones
+        if "gmin_siemens" in self.raw:
+            opts += f" gmin={float(self.raw['gmin_siemens']):g}"
+        if "abstol_amperes" in self.raw:
+            opts += f" abstol={float(self.raw['abstol_amperes']):g}"
+        lines.append(opts)
         return "\n".join(lines)
 
     def mos(self, name: str, kind: str, d: str, g: str, s: str, b: str, w_um: float, l_um: float,
