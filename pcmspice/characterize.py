@@ -145,10 +145,8 @@ def combo_name(tech: str, corner: str, temp_c: float, vdd: float) -> str:
 
 
 def netlist_hashes() -> dict[str, str]:
-    names = list(CELL_TEMPLATES)
-    for extra in ("testbenches/pcm_set.cir.j2", "cells/pcm.cir.j2"):
-        if (nl.NETLIST_DIR / extra).exists():
-            names.append(extra)
+    from pcmspice import pcm
+    names = list(CELL_TEMPLATES) + list(pcm.LUT_TEMPLATES)
     return {n: nl.template_hash(n) for n in names}
 
 
@@ -182,17 +180,8 @@ def plan(cfg: SweepConfig) -> list[Batch]:
     for corner, temp, vdd in cfg.combos():
         for sl in cellmod.chunks(cfg.n_cells, cfg.cells_per_netlist):
             out.append(Batch("cell", corner, temp, vdd, sl.start, sl.stop - sl.start))
-        if _pcm_available():
-            out.append(Batch("pcm", corner, temp, vdd, 0, cfg.pcm_devices))
+        out.append(Batch("pcm", corner, temp, vdd, 0, cfg.pcm_devices))
     return out
-
-
-def _pcm_available() -> bool:
-    try:
-        from pcmspice import pcm  # noqa: F401
-        return hasattr(pcm, "pcm_lut_arrays")
-    except ImportError:
-        return False
 
 
 def run_batch(cfg_dict: dict[str, Any], batch: Batch, engine: str = "auto") -> dict[str, np.ndarray]:

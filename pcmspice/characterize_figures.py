@@ -18,9 +18,10 @@ def _band(ax, x, y, label, color, scale=1.0):
     ax.plot(x, med, color=color, lw=1.8, label=f"{label}: median")
 
 
-def _title(ls: lutmod.LutSet) -> str:
+def _title(ls: lutmod.LutSet, pcm: bool = False) -> str:
     pv = ls.provenance
-    return f"{pv.get('technology')} {pv.get('corner')}, {pv.get('temp_c'):g} °C, VDD {pv.get('vdd_volts'):g} V, {ls.cell.n_cells} MC cells"
+    pop = f"{ls.pcm.n_devices} PCM devices" if pcm else f"{ls.cell.n_cells} MC cells"
+    return f"{pv.get('technology')} {pv.get('corner')}, {pv.get('temp_c'):g} °C, VDD {pv.get('vdd_volts'):g} V, {pop}"
 
 
 def g_vs_vc(ls: lutmod.LutSet, path: Path) -> Path:
@@ -68,14 +69,14 @@ def histograms_at_start(ls: lutmod.LutSet, path: Path) -> Path:
     return _save(fig, path)
 
 
-def retention_curves(ls: lutmod.LutSet, path: Path, t_max: float = 10e-3) -> Path:
+def retention_curves(ls: lutmod.LutSet, path: Path, t_max: float = 100e-3) -> Path:
     c = ls.cell
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ts = np.concatenate([[0.0], np.logspace(-6, np.log10(t_max), 60)])
+    ts = np.logspace(-6, np.log10(t_max), 61)
     starts = [0.3, c.v_start_volts, 0.7]
     cells = np.arange(min(c.n_cells, 40))
     for v0, col in zip(starts, ("C0", "C1", "C2")):
-        vc = np.full(cells.size, v0)
+        vc = c.leak(cells, np.full(cells.size, v0), ts[0])
         traj = [vc]
         for dt in np.diff(ts):
             vc = c.leak(cells, vc, dt)
@@ -83,7 +84,7 @@ def retention_curves(ls: lutmod.LutSet, path: Path, t_max: float = 10e-3) -> Pat
         traj = np.array(traj)
         ax.plot(ts * 1e3, traj, color=col, alpha=0.25, lw=0.8)
         ax.plot(ts * 1e3, np.median(traj, axis=1), color=col, lw=2, label=f"start {v0:g} V (median of {cells.size} cells)")
-    ax.set_xscale("symlog", linthresh=1e-3)
+    ax.set_xscale("log")
     ax.set_xlabel("time with switches off (ms)")
     ax.set_ylabel("capacitor voltage Vc (V)")
     ax.set_title("Retention: Vc drift from leakage\n" + _title(ls), fontsize=10)
@@ -108,7 +109,7 @@ def pcm_g_vs_pulse(ls: lutmod.LutSet, path: Path, n_pulses: int = 40, seed: int 
     ax.axhline(20, color="C3", ls=":", label="20 µS: programming control degrades above")
     ax.set_xlabel("partial-SET pulse number (from RESET)")
     ax.set_ylabel("PCM conductance G (µS)")
-    ax.set_title("PCM conductance per partial-SET pulse (from the LUT)\n" + _title(ls), fontsize=10)
+    ax.set_title("PCM conductance per partial-SET pulse (from the LUT)\n" + _title(ls, pcm=True), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(fig, path)
