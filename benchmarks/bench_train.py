@@ -1,0 +1,122 @@
+"""Training-speed benchmark (run on demand, not in CI).
+
+Examples per second for 784-250-10, batch 1, in the same process and on the
+same examples: the full cell model (pcmspice.array, cell mode: forward and
+backward MACs with read noise, pulse quantization, state-dependent pulses,
+chunked leakage, transfers) against plain float numpy SGD (float64, and also
+float32 for reference).  Targets: the cell model at most 2x slower than
+float64 and at least 2,000 examples/s on a 2-core machine.
+
+Optionally (``--fashion-epochs N``), the full cell model on the full
+Fashion-MNIST for N epochs (the target: 20 epochs in under 15 minutes),
+reported as the measured time of those epochs.
+
+    .venv/bin/python benchmarks/bench_train.py [--luts DIR] [--examples 8000] [--repeats 3]
+        [--transfer-every 8000] [--warmup 0]
+    .venv/bin/python benchmarks/bench_train.py --fashion-epochs 20
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # batch-1 matvecs: threads only add overhead
+
+import numpy as np  # noqa: E402
+
+from pcmspice import train as T  # noqa: E402
+from pcmspice.array_config import ArrayConfig  # noqa: E402
+from pcmspice.datasets import load_dataset  # noqa: E402
+
+
+def float_sgd(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, dtype) -> float:
+    """Plain numpy SGD, batch 1, ReLU, softmax cross-entropy: seconds for all examples."""
+    w1, w2 = (w.astype(dtype) for w in w0)
+    xb = np.ones(w1.shape[1], dtype)
+    hb = np.ones(w2.shape[1], dtype)
+    x = x.astype(dtype)
+    t0 = time.perf_counter()
+    for i in range(x.shape[0]):
+        xb[:-1] = x[i]
+        a1 = w1 @ xb
+        h = np.maximum(a1, 0)
+        hb[:-1] = h
+        z = w2 @ hb
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        p[y[i]] -= 1
+        d1 = (w2[:, :-1].T @ p) * (a1 > 0)
+        w2 -= lr * np.outer(p, hb)
+        w1 -= lr * np.outer(d1, xb)
+    return time.perf_counter() - t0
+
+
+def cell_model(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, luts, cfg,
+               warmup: int = 0) -> tuple[float, dict]:
+    net = T.build_network(cfg, luts, w0)
+    for i in range(warmup):
+        net.train_example(x[i % x.shape[0]], int(y[i % x.shape[0]]), lr)
+    before = {k: sum(l.counters[k] for l in net.layers) for k in ("pulses_up", "pulses_down", "transfers")}
+    t0 = time.perf_counter()
+    for i in range(x.shape[0]):
+        net.train_example(x[i], int(y[i]), lr)
+    dt = time.perf_counter() - t0
+    counters = {k: sum(l.counters[k] for l in net.layers) - before[k] for k in ("pulses_up", "pulses_down", "transfers")}
+    counters["leak_every"] = net.layers[0].leak_every
+    return dt, counters
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="784-250-10 batch-1 training speed: cell model vs float SGD")
+    ap.add_argument("--luts", default="", help="LUT directory [default: the committed default]")
+    ap.add_argument("--examples", type=int, default=8000, help="examples per measurement (mnist5k, cycled)")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each is kept")
+    ap.add_argument("--time-per-example", type=float, default=1e-6)
+    ap.add_argument("--transfer-every", type=int, default=8000)
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="train the cell model on this many examples first (pulse counts settle after the "
+                         "first epochs)")
+    ap.add_argument("--fashion-epochs", type=int, default=0, help="also time N epochs of full Fashion-MNIST")
+    a = ap.parse_args(argv)
+
+    luts = T.resolve_luts(a.luts)
+    ds = load_dataset("mnist5k")
+    idx = np.arange(a.examples) % ds.y_train.size
+    x, y = ds.x_train[idx], ds.y_train[idx]
+    acfg = ArrayConfig(time_per_example_seconds=a.time_per_example, transfer_every=a.transfer_every)
+    cfg = T.TrainConfig(array=acfg).validate()
+    w0 = T.init_weights((784, 250, 10), np.random.default_rng(0))
+    lr = cfg.learning_rate
+    best = {"float64": np.inf, "float32": np.inf, "cell": np.inf}
+    info = {}
+    for r in range(a.repeats):   # interleaved, so that load from other processes hits all alike
+        best["float64"] = min(best["float64"], float_sgd(x, y, w0, lr, np.float64))
+        best["float32"] = min(best["float32"], float_sgd(x, y, w0, lr, np.float32))
+        dt, info = cell_model(x, y, w0, lr, luts, cfg, a.warmup)
+        best["cell"] = min(best["cell"], dt)
+    eps = {k: a.examples / v for k, v in best.items()}
+    print(f"LUTs: {luts.name} ({luts.cell.n_cells} cells, {luts.pcm.n_devices} PCM devices); "
+          f"{a.examples} examples of mnist5k, 784-250-10, batch 1, best of {a.repeats}; transfer every "
+          f"{a.transfer_every}, cell model measured after {a.warmup} warm-up examples")
+    print(f"  float64 numpy SGD : {eps['float64']:8.0f} examples/s")
+    print(f"  float32 numpy SGD : {eps['float32']:8.0f} examples/s")
+    print(f"  full cell model   : {eps['cell']:8.0f} examples/s   "
+          f"({(info['pulses_up'] + info['pulses_down']) / a.examples:.0f} pulses/example, "
+          f"{info['transfers']} transfers, leakage every {info['leak_every']} examples)")
+    ratio = best["cell"] / best["float64"]
+    print(f"  cell / float64 time ratio = {ratio:.2f}x  (target <= 2x)   "
+          f"cell >= 2,000 examples/s: {'yes' if eps['cell'] >= 2000 else 'no'}")
+    if a.fashion_epochs:
+        fcfg = T.TrainConfig(dataset="fashion-mnist", epochs=a.fashion_epochs,
+                             array=ArrayConfig(time_per_example_seconds=a.time_per_example)).validate()
+        t0 = time.perf_counter()
+        res = T.train(fcfg, luts, baseline=False, progress=True)
+        wall = time.perf_counter() - t0
+        print(f"Fashion-MNIST, {a.fashion_epochs} epochs x 60,000, full cell model: {wall / 60:.1f} min wall "
+              f"({res.analog.train_seconds / 60:.1f} min training, the rest evaluation); "
+              f"test accuracy {100 * res.summary['analog_test_accuracy']:.2f} %  (target: 20 epochs < 15 min)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,373 @@
+"""The energy / latency / area model: sums, scaling, sensitivities, parameters and errors."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pcmspice import power as pw
+from pcmspice import power_gpu
+from pcmspice.errors import ConfigError
+from pcmspice.lut import CellLut, LutSet, PcmLut, save_lut_set
+from pcmspice.power_config import PowerConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_luts(n_cells: int = 40, n_pcm: int = 30, provenance: dict | None = None, seed: int = 0) -> LutSet:
+    """Test fixture with plausible numbers: uS conductances, fJ 3T1C pulses, pJ PCM SET/RESET."""
+    rng = np.random.default_rng(seed)
+    vc = np.linspace(0.0, 1.0, 41)
+    gain = 8e-6 * (1 + 0.05 * rng.standard_normal((n_cells, 1)))
+    g = gain * np.clip(vc - 0.3, 0.0, None) ** 1.5          # ~2.9 uS at v_start = 0.5 V
+    ones = np.ones((n_cells, vc.size))
+    cell = CellLut(vc_volts=vc, g_siemens=g, dv_up_volts=3e-3 * ones, dv_down_volts=-2.5e-3 * ones,
+                   leak_volts_per_s=np.zeros_like(ones), e_up_joules=np.full(n_cells, 6e-15),
+                   e_down_joules=np.full(n_cells, 4e-15), e_read_joules=np.full(n_cells, 3e-17),
+                   provenance=provenance or {})
+    gg = np.linspace(0.0, 25e-6, 26)
+    pcm = PcmLut(g_grid_siemens=gg, set_step_mean_siemens=np.full((n_pcm, 26), 1e-6),
+                 set_step_std_siemens=np.full((n_pcm, 26), 0.3e-6), g_reset_siemens=np.full(n_pcm, 0.1e-6),
+                 g_max_siemens=np.full(n_pcm, 25e-6), drift_nu=np.full(n_pcm, 0.05), drift_t0_seconds=1.0,
+                 read_noise_rel=0.01, e_set_joules=np.full(n_pcm, 10e-12), e_reset_joules=np.full(n_pcm, 30e-12),
+                 e_read_joules=np.full(n_pcm, 1e-15), provenance=provenance or {})
+    return LutSet(cell, pcm, "test_luts")
+
+
+def training_summary(examples: int = 8000, scale: float = 1.0, network: str = "784-250-10") -> dict:
+    return {"analog_test_accuracy": 0.95, "baseline_test_accuracy": 0.96, "analog_train_accuracy": 0.97,
+            "baseline_train_accuracy": 0.98, "pulses_up_total": 5.0e6 * scale, "pulses_down_total": 4.0e6 * scale,
+            "transfers_total": 198_760 * scale, "pcm_set_pulses_total": 6.0e5 * scale,
+            "pcm_reset_pulses_total": 4.0e4 * scale, "examples_trained": examples, "network": network,
+            "dataset": "mnist5k", "epochs": 2, "mode": "analog", "time_per_example_seconds": 1e-6,
+            "config": {}, "provenance": {}}
+
+
+@pytest.fixture(scope="module")
+def luts() -> LutSet:
+    return make_luts()
+
+
+def _close(a: float, b: float, rel: float = 1e-9) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-30)
+
+
+# ---------------------------------------------------------------------------------- sums
+
+@pytest.mark.parametrize("training", [None, "summary"])
+def test_breakdown_sums_to_total(luts, training):
+    est = pw.estimate(luts, "784-250-10", training_summary() if training else None)
+    total = est.energy_per_example_joules
+    assert total > 0
+    assert _close(sum(est.by_phase().values()), total)
+    assert _close(sum(est.by_component().values()), total)
+    cells = [est.energy_joules[ph][c] for ph in pw.PHASES for c in pw.COMPONENTS]
+    assert all(v >= 0 for v in cells)
+    assert _close(sum(cells), total)
+    # every phase and the large components are really there
+    assert all(v > 0 for v in est.by_phase().values())
+    for c in ("array_read", "adc", "cell_update_3t1c", "pcm_program", "g_shared", "neuron"):
+        assert est.by_component()[c] > 0, c
+    # inference is the forward phase only
+    assert _close(est.inference_energy_per_example_joules, est.by_phase()["forward"])
+    # area and derived figures are consistent
+    assert _close(est.area_total_m2, sum(est.area_m2.values()))
+    assert _close(est.gops_per_watt_training, est.ops["ops_training"] / total / 1e9)
+    lat = est.latency
+    assert _close(est.tops_per_mm2_training,
+                  est.ops["ops_training"] / lat.training_seconds_per_example / 1e12 / (est.area_total_m2 * 1e6))
+
+
+def test_op_counts_follow_the_network():
+    ops = pw.op_counts((784, 250, 10))
+    assert ops["macs_forward"] == 785 * 250 + 251 * 10
+    assert ops["macs_backward"] == 250 * 10          # no error is propagated to the input layer
+    assert ops["ops_training"] == 2 * (2 * ops["macs_forward"] + ops["macs_backward"])
+    assert ops["ops_inference"] == 2 * ops["macs_forward"]
+
+
+# ---------------------------------------------------------------------------------- scaling
+
+def test_energy_scales_linearly_with_examples(luts):
+    est = pw.estimate(luts, "784-250-10", training_summary(examples=8000))
+    assert _close(est.energy_total_joules(2000), 2 * est.energy_total_joules(1000))
+    assert _close(est.energy_total_joules(), 8000 * est.energy_per_example_joules)
+    # a run twice as long with twice the counts: same energy per example, twice the total
+    longer = pw.estimate(luts, "784-250-10", training_summary(examples=16000, scale=2.0))
+    assert _close(longer.energy_per_example_joules, est.energy_per_example_joules)
+    assert _close(longer.energy_total_joules(), 2 * est.energy_total_joules())
+
+
+def test_energy_scales_linearly_with_layer_size(luts):
+    e = {h: pw.estimate(luts, f"784-{h}-10") for h in (256, 512, 768)}
+    tot = {h: x.energy_per_example_joules for h, x in e.items()}
+    # affine in the hidden size: equal steps give equal increments
+    assert _close(tot[768] - tot[512], tot[512] - tot[256], rel=1e-9)
+    assert tot[512] > tot[256]
+    # the array's own read energy is proportional to the number of synapses
+    per_syn = [x.energy_joules["forward"]["array_read"] / x.ops["synapses"] for x in e.values()]
+    assert np.allclose(per_syn, per_syn[0], rtol=1e-12)
+    # a single layer without bias: doubling the outputs doubles every per-cell cost
+    cfg = PowerConfig().with_overrides({"workload.bias": False})
+    a, b = pw.estimate(luts, "64-32", config=cfg), pw.estimate(luts, "64-64", config=cfg)
+    for comp in ("array_read", "adc", "integrator", "neuron"):
+        assert _close(b.energy_joules["forward"][comp], 2 * a.energy_joules["forward"][comp]), comp
+    assert _close(b.by_component()["cell_update_3t1c"], 2 * a.by_component()["cell_update_3t1c"])
+
+
+# ---------------------------------------------------------------------------------- sensitivities
+
+def test_read_time_moves_energy_and_latency_by_the_expected_amount(luts):
+    base = pw.estimate(luts, "784-250-10")
+    cfg = PowerConfig().with_overrides(["array.read_time_seconds=160e-9"])   # default 80 ns, doubled
+    slow = pw.estimate(luts, "784-250-10", config=cfg)
+    proportional = ("array_read", "g_shared", "integrator")
+    for ph in pw.PHASES:
+        for c in pw.COMPONENTS:
+            expect = 2 * base.energy_joules[ph][c] if c in proportional else base.energy_joules[ph][c]
+            assert _close(slow.energy_joules[ph][c], expect), (ph, c)
+    added = sum(base.by_component()[c] for c in proportional)
+    assert added > 0
+    assert _close(slow.energy_per_example_joules - base.energy_per_example_joules, added)
+    # two forward reads and one backward read per example: +3 x 80 ns
+    assert _close(slow.latency.time_per_example_seconds - base.latency.time_per_example_seconds, 3 * 80e-9)
+    assert slow.gops_per_watt_training < base.gops_per_watt_training
+    assert slow.tops_per_mm2_training < base.tops_per_mm2_training
+
+
+def test_adc_energy_moves_the_result_by_the_conversion_count(luts):
+    base = pw.estimate(luts, "784-250-10")
+    fom0 = base.config.adc.fom_joules_per_step
+    hi = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides({"adc.fom_joules_per_step": 3 * fom0}))
+    adc0 = base.by_component()["adc"]
+    assert _close(hi.by_component()["adc"], 3 * adc0)
+    assert _close(hi.energy_per_example_joules - base.energy_per_example_joules, 2 * adc0)
+    # conversions per example: forward outputs + backward rows + transfer reads and verifies
+    wl = base.workload
+    conversions = (250 + 10) + 250 + wl.cell_transfers_per_example + wl.set_pulses_per_example
+    assert _close(adc0, conversions * fom0 * 2 ** 8)
+    # one more effective bit doubles the ADC energy
+    enob9 = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides(["adc.enob_bits=9"]))
+    assert _close(enob9.by_component()["adc"], 2 * adc0)
+    assert hi.gops_per_watt_training < base.gops_per_watt_training
+
+
+def test_lut_energies_enter_the_update_and_transfer(luts):
+    s = training_summary()
+    est = pw.estimate(luts, None, s)
+    ex = s["examples_trained"]
+    assert _close(est.by_component()["cell_update_3t1c"],
+                  (s["pulses_up_total"] * 6e-15 + s["pulses_down_total"] * 4e-15) / ex)
+    assert _close(est.by_component()["pcm_program"],
+                  (s["pcm_set_pulses_total"] * 10e-12 + s["pcm_reset_pulses_total"] * 30e-12) / ex)
+    assert est.workload.source == "training summary"
+
+
+def test_circuit_values_come_from_the_lut_provenance():
+    plain = pw.estimate(make_luts(), "784-250-10")
+    prov = {"cell_params": {"v_read_volts": 0.2, "vdd_volts": 1.0, "c_store_farads": 50e-15}}
+    rec = pw.estimate(make_luts(provenance=prov), "784-250-10")
+    assert rec.devices.circuit.read_voltage_volts == 0.2
+    assert rec.devices.circuit_sources["read_voltage_volts"].startswith("LUT provenance")
+    d, t = rec.devices, rec.config.array.read_time_seconds
+    syn = 0.2 ** 2 * d.g_cell_siemens + d.circuit.pcm_read_voltage_volts ** 2 * 2 * d.g_pcm_siemens
+    assert _close(rec.energy_joules["forward"]["array_read"], 0.5 * t * syn * (785 * 250 + 251 * 10))
+    assert rec.energy_joules["forward"]["array_read"] > plain.energy_joules["forward"]["array_read"]
+    assert rec.cell_area["capacitor_m2"] == pytest.approx(plain.cell_area["capacitor_m2"] / 2)
+    off = pw.estimate(make_luts(provenance=prov), "784-250-10",
+                      config=PowerConfig().with_overrides({"use_lut_circuit_params": False}))
+    assert off.devices.circuit.read_voltage_volts == PowerConfig().circuit.read_voltage_volts
+
+
+def test_time_per_example_for_leakage(luts):
+    t = pw.time_per_example_seconds("784-250-10")
+    lat = pw.latency("784-250-10")
+    assert t == pytest.approx(lat.forward_seconds + lat.backward_seconds + lat.update_seconds)
+    assert pw.estimate(luts, "784-250-10").latency.time_per_example_seconds == pytest.approx(t)
+    assert 1e-8 < t < 1e-4
+    assert lat.training_seconds_per_example > t      # transfers add their amortized time
+
+
+def test_transfer_events_are_read_as_cell_transfers(luts):
+    s = training_summary()
+    s["transfers_total"] = 2                        # two transfer events of the whole network
+    est = pw.estimate(luts, None, s)
+    assert est.workload.cell_transfers_per_example == pytest.approx(2 * est.ops["synapses"] / s["examples_trained"])
+    assert any("transfer events" in n for n in est.notes)
+    assert est.latency.transfer_events_per_example == pytest.approx(2 / s["examples_trained"])
+    s["cell_transfers_total"] = 1000               # an explicit cell count wins
+    est = pw.estimate(luts, None, s)
+    assert est.workload.cell_transfers_per_example == pytest.approx(1000 / s["examples_trained"])
+
+
+def test_estimate_for_run_and_corner_row(tmp_path, luts):
+    save_lut_set(luts, tmp_path / "luts")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "summary.json").write_text(json.dumps(training_summary()))
+    r = pw.estimate_for_run(tmp_path / "luts", tmp_path / "train")
+    assert r["training"]["energy_per_example_joules"] > 0 and r["training"]["gops_per_watt"] > 0
+    assert r["time_per_example_seconds"] > 0
+    row = pw.corner_row(luts, tmp_path / "train")
+    assert row["gops_per_watt_training"] == pytest.approx(r["training"]["gops_per_watt"])
+
+
+# ---------------------------------------------------------------------------------- parameters
+
+def test_config_round_trips_through_toml(tmp_path):
+    cfg = PowerConfig().with_overrides(["adc.enob_bits=6", "array.read_time_seconds=1e-7", "workload.bias=false"])
+    f = tmp_path / "p.toml"
+    f.write_text(cfg.to_toml())
+    assert PowerConfig.from_toml(f) == cfg
+    assert isinstance(PowerConfig.from_toml(f).adc.lines_per_adc, int)
+    # partial files are fine
+    f.write_text("[adc]\nenob_bits = 7\n")
+    assert PowerConfig.from_toml(f).adc.enob_bits == 7.0
+
+
+def test_committed_parameter_file_matches_the_defaults():
+    path = ROOT / "characterization" / "power_default.toml"
+    assert PowerConfig.from_toml(path) == PowerConfig()
+    assert path.read_text() == PowerConfig().to_toml()
+
+
+def test_every_default_names_its_source():
+    rows = PowerConfig().describe()
+    assert len(rows) > 50
+    for r in rows:
+        assert len(r["source"]) > 15, r["parameter"]
+
+
+@pytest.mark.parametrize("override, words", [
+    (["adc.enob_bits=40"], ["adc.enob_bits", "40", "allowed 1 to 20"]),
+    (["array.read_time_seconds=-1"], ["array.read_time_seconds", "-1", "allowed"]),
+    (["adc.fom_joules_per_step=abc"], ["adc.fom_joules_per_step", "not a number"]),
+    (["adc.lines_per_adc=2.5"], ["adc.lines_per_adc", "whole number"]),
+    (["adc.nonsense=1"], ["adc.nonsense", "allowed in [adc]"]),
+    (["nosection.x=1"], ["nosection.x", "sections"]),
+    (["adc.enob_bits"], ["adc.enob_bits", "missing its value"]),
+    (["workload.bias=maybe"], ["workload.bias", "true or false"]),
+])
+def test_bad_parameters_give_one_clear_line(override, words):
+    with pytest.raises(ConfigError) as e:
+        PowerConfig().with_overrides(override)
+    msg = str(e.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_bad_parameter_files(tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text("[adc]\nenob = 8\n")
+    with pytest.raises(ConfigError, match="unknown power parameter adc.enob"):
+        PowerConfig.from_toml(f)
+    f.write_text("[adc\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        PowerConfig.from_toml(f)
+    f.write_text("[gpu]\nkernels_per_layer = 0\n")
+    with pytest.raises(ConfigError, match="gpu.kernels_per_layer"):
+        PowerConfig.from_toml(f)
+    with pytest.raises(ConfigError, match="does not exist"):
+        PowerConfig.from_toml(tmp_path / "missing.toml")
+
+
+def test_missing_inputs_are_clear_errors(luts):
+    with pytest.raises(ConfigError, match="network is missing"):
+        pw.estimate(luts)
+    with pytest.raises(ConfigError, match="784-2x0"):
+        pw.estimate(luts, "784-2x0")
+    s = training_summary()
+    del s["pulses_up_total"]
+    with pytest.raises(ConfigError, match="lacks pulses_up_total"):
+        pw.estimate(luts, None, s)
+    with pytest.raises(ConfigError, match="does not match"):
+        pw.estimate(luts, "784-100-10", training_summary())
+    s = training_summary()
+    s["pcm_set_pulses_total"] = -3
+    with pytest.raises(ConfigError, match="pcm_set_pulses_total"):
+        pw.estimate(luts, None, s)
+
+
+def test_cli_power_errors_are_one_line_and_exit_2(tmp_path):
+    cmd = [sys.executable, "-m", "pcmspice.cli", "power", "--network", "784-250-10", "--set", "adc.enob_bits=99",
+           "--no-cpu", "--out", str(tmp_path / "p")]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "adc.enob_bits = 99" in r.stderr
+
+
+def test_cli_power_writes_a_run(tmp_path, luts):
+    save_lut_set(luts, tmp_path / "luts")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "summary.json").write_text(json.dumps(training_summary()))
+    from pcmspice.cli import cli
+    from click.testing import CliRunner
+    out = tmp_path / "power"
+    r = CliRunner().invoke(cli, ["power", "--luts", str(tmp_path / "luts"), "--training", str(tmp_path / "train"),
+                                 "--no-cpu", "--out", str(out), "--set", "cpu.examples=20"])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["kind"] == "power" and s["network"] == "784-250-10"
+    assert "time_per_example_seconds = " in r.output
+    assert s["time_per_example_seconds"] == pytest.approx(pw.time_per_example_seconds("784-250-10"))
+    assert s["provenance"]["inputs"]["training"]["path"] == str(tmp_path / "train")
+    assert set(s["provenance"]["versions"]) >= {"pcmspice", "numpy"}
+    assert tomllib.loads((out / "config.toml").read_text())["adc"]["enob_bits"] == 8.0
+    rows = (out / "breakdown.csv").read_text().strip().splitlines()
+    total = float(rows[-1].split(",")[-1])
+    assert total == pytest.approx(s["headline"]["energy_per_example_joules"], rel=1e-6)
+    assert sum(float(r.split(",")[-1]) for r in rows[1:-1]) == pytest.approx(total, rel=1e-6)
+    for png in ("power_breakdown.png", "power_vs_gpu.png"):
+        assert (out / png).stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------------------------- baselines
+
+def test_gpu_table():
+    rows = power_gpu.gpu_table("784-250-10")
+    names = [r["name"] for r in rows]
+    for want in ("P100", "V100", "A100", "H100"):
+        assert any(n.startswith(want) for n in names)
+    ops = pw.op_counts((784, 250, 10))["ops_training"]
+    for r in rows:
+        assert r["energy_per_example_fp16_peak_joules"] == pytest.approx(
+            ops / (r["fp16_tensor_tflops"] * 1e12) * r["board_power_watts"])
+        assert 0 < r["utilization_batch1"] < r["utilization_large_batch"] <= 1
+        assert r["energy_per_example_batch1_joules"] > r["energy_per_example_large_batch_joules"]
+        assert r["energy_per_example_large_batch_joules"] > r["energy_per_example_fp32_peak_joules"]
+        assert r["source"]
+    assert power_gpu.gpu_assumptions()
+
+
+def test_cpu_measurement_is_real():
+    cfg = PowerConfig().with_overrides(["cpu.examples=30", "cpu.repeats=1"])
+    c = power_gpu.measure_cpu("64-32-10", cfg)
+    assert 0 < c["seconds_per_example"] < 1
+    assert c["energy_per_example_joules"] == pytest.approx(c["cpu_seconds_per_example"] * 10.0)
+    assert c["gops"] > 0 and "W per busy core" in c["method"]
+
+
+def test_the_training_runs_array_settings_fix_power_parameters(luts):
+    s = training_summary()
+    s["config"] = {"array": {"transfer_every": 4000, "max_pulses_per_example": 16, "cells_per_reference": 4}}
+    est = pw.estimate(luts, None, s)
+    assert est.config.workload.transfer_interval_examples == 4000
+    assert est.config.drivers.update_slots == 16 and est.config.array.cells_per_g_shared == 4
+    assert est.latency.update_seconds == pytest.approx(2 * 16 * est.devices.circuit.pulse_period_seconds)
+    assert any("training run's array config" in n for n in est.notes)
+
+
+def test_pcm_only_updates_are_costed_as_set_pulses(luts):
+    s = training_summary()
+    s.update(mode="pcm-only", pulses_up_total=0, pulses_down_total=0, pcm_set_pulses_update_total=4.0e5)
+    est = pw.estimate(luts, None, s)
+    ex = s["examples_trained"]
+    assert _close(est.energy_joules["update"]["pcm_program"], 4.0e5 * 10e-12 / ex)
+    assert _close(est.energy_joules["transfer"]["pcm_program"], (2.0e5 * 10e-12 + 4.0e4 * 30e-12) / ex)
+    assert est.energy_joules["update"]["cell_update_3t1c"] == 0
