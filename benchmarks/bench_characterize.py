@@ -18,14 +18,31 @@ import time
 from pcmspice import cell, characterize as ch
 
 
-def naive(cfg: ch.SweepConfig, n: int) -> float:
+def naive(cfg: ch.SweepConfig, n: int, n_pulses: int = 400) -> float:
+    """The straightforward path: per cell, its own netlists, one process; the step per pulse
+    vs Vc measured as a textbook testbench would, by walking the range with an up train from
+    near 0 V and a down train from near VDD (n_pulses each), Vc sampled after every pulse."""
+    import numpy as np
     run = cfg.run_for("tt", 27.0, 1.0)
     mm = cell.draw_mismatch(run.tech, n, cfg.seed)
     grid = cfg.vc_grid(1.0)
     t0 = time.perf_counter()
     for k in range(n):
         one = cell.subset(mm, slice(k, k + 1))
-        ch.cell_arrays(run, one, grid, cfg.step_points, cfg.read_time_seconds)
+        cell.read_curve(run, one, grid)
+        cell.leak_curve(run, one, grid)
+        cell.pulses(run, one, np.array([0.05]), np.ones((1, n_pulses), int))
+        cell.pulses(run, one, np.array([0.95]), -np.ones((1, n_pulses), int))
+    return time.perf_counter() - t0
+
+
+def batched_single_process(cfg: ch.SweepConfig, n: int) -> float:
+    """Our per-cell path (single-pulse step map) without batching or parallelism, for reference."""
+    run = cfg.run_for("tt", 27.0, 1.0)
+    mm = cell.draw_mismatch(run.tech, n, cfg.seed)
+    t0 = time.perf_counter()
+    for k in range(n):
+        ch.cell_arrays(run, cell.subset(mm, slice(k, k + 1)), cfg.vc_grid(1.0), cfg.step_points, cfg.read_time_seconds)
     return time.perf_counter() - t0
 
 
@@ -33,7 +50,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="1,000-cell characterization: batched vs naive")
     ap.add_argument("--cells", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--naive-subset", type=int, default=20)
+    ap.add_argument("--naive-subset", type=int, default=5)
     a = ap.parse_args(argv)
     cfg = dataclasses.replace(ch.SweepConfig.from_toml(ch.SWEEP_DIR / "default.toml"), n_cells=a.cells)
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,11 +59,13 @@ def main(argv=None):
         t_batched = time.perf_counter() - t0
     t_sub = naive(cfg, a.naive_subset)
     t_naive = t_sub / a.naive_subset * a.cells
+    t_one = batched_single_process(cfg, 4 * a.naive_subset) / (4 * a.naive_subset) * a.cells
     print(f"batched: {a.cells} cells + {cfg.pcm_devices} PCM devices, {a.jobs} jobs: {t_batched:.1f} s "
           f"({res.computed} batches)")
-    print(f"naive:   {a.naive_subset} cells one by one took {t_sub:.1f} s -> {a.cells} cells extrapolated "
-          f"{t_naive:.0f} s (cell part only, no PCM)")
-    print(f"ratio naive/batched = {t_naive / t_batched:.1f}x")
+    print(f"naive:   {a.naive_subset} cells one by one (pulse-train step walk) took {t_sub:.1f} s -> {a.cells} cells "
+          f"extrapolated {t_naive:.0f} s (cell part only, no PCM)")
+    print(f"step-map path, one cell per run, one process: {a.cells} cells extrapolated {t_one:.0f} s")
+    print(f"ratio naive/batched = {t_naive / t_batched:.1f}x; step-map-single-process/batched = {t_one / t_batched:.1f}x")
 
 
 if __name__ == "__main__":

@@ -343,7 +343,7 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
         except ImportError:
             raise ConfigError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=os.environ.get("PCMSPICE_DASK_TIMEOUT", "10s"))
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         try:

@@ -132,7 +132,14 @@ def corner_comparison(rows: list[dict], path: Path) -> Path:
     ret = [r["retention_10mV_median_seconds"] * 1e3 for r in rows]
     axs[2].bar(x, ret, color="C1")
     axs[2].set_yscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axs[2].yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axs[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axs[2].yaxis.set_minor_formatter(NullFormatter())
     axs[2].set_ylabel("retention, 10 mV from start (ms)")
+    axs[0].set_title("read conductance", fontsize=10)
+    axs[1].set_title("step per pulse", fontsize=10)
+    axs[2].set_title("retention (median cell)", fontsize=10)
     for ax in axs:
         ax.set_xticks(x, labels, fontsize=8)
         ax.grid(alpha=0.3, axis="y")

@@ -66,6 +66,8 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 @click.option("--temps", default="-40,27,85", show_default=True, help="Comma-separated temperatures (°C).")
 @click.option("--vdd", default="", help="Comma-separated supplies (V); default: the technology's nominal.")
 @click.option("--mc", type=click.IntRange(min=1), default=100, show_default=True, help="Monte Carlo cells per combination.")
+@click.option("--pcm-devices", type=click.IntRange(min=1), default=200, show_default=True,
+              help="PCM devices per combination.")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=_jobs_default, show_default="CPU count")
 @click.option("--resume/--no-resume", default=True, show_default=True)
@@ -75,16 +77,35 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True, help="Epochs for --train.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/corners"), show_default=True)
 @click.option("--quiet", is_flag=True)
-def corners(technology, corners, temps, vdd, mc, seed, jobs, resume, scheduler, do_train, dataset, epochs, out, quiet):
+def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset, epochs, out, quiet):
     """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown)."""
     from pcmspice import characterize as ch
     from pcmspice import corners as cmod
     cfg = ch.SweepConfig(name=f"corners_{technology}", technology=technology,
                          corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
                          temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),
-                         n_cells=mc, seed=seed)
+                         n_cells=mc, seed=seed, pcm_devices=pcm_devices)
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet)
-    table = cmod.write_corner_table(out, train=do_train, dataset=dataset, epochs=epochs, progress=not quiet)
+    table = cmod.write_corner_table(out, train_fn=_train_fn(dataset, epochs, seed, not quiet) if do_train else None)
     click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s")
-    click.echo(table.to_string(index=False, max_colwidth=14))
+    cols = [c for c in ("corner", "temp_c", "vdd_volts", "g_mean_siemens", "dv_up_mean_volts", "dv_down_mean_volts",
+                        "asymmetry_mean", "retention_10mV_median_seconds", "analog_test_accuracy",
+                        "baseline_test_accuracy", "energy_per_example_joules", "gops_per_watt") if c in table]
+    click.echo(table[cols].rename(columns=cmod.COLUMNS).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(f"corner table: {out / 'corners.csv'} and {out / 'corners.md'}")
+
+
+def _train_fn(dataset: str, epochs: int, seed: int, progress: bool):
+    """Train on one corner's LUTs (leakage timed by the latency model) and cost the run."""
+    from pcmspice import power, report
+
+    def fn(lut_dir: Path, out: Path) -> dict:
+        click.echo(f"training on {lut_dir.name} ...")
+        report._train_step(lut_dir, out, dataset, epochs, None, seed, power.PowerConfig(), progress, lambda m: None)
+        summary = power.load_summary(out)
+        pw = power.estimate_for_run(lut_dir, out)
+        return {"analog_test_accuracy": summary["analog_test_accuracy"],
+                "baseline_test_accuracy": summary["baseline_test_accuracy"],
+                "energy_per_example_joules": pw["training"]["energy_per_example_joules"],
+                "gops_per_watt": pw["training"]["gops_per_watt"]}
+    return fn

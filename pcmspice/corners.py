@@ -1,13 +1,14 @@
 """The corner table: one row per corner x temperature x supply of a characterization run.
 
-With ``train=True`` each row also trains a network on that combination's LUTs
-(pcmspice.train) and costs it (pcmspice.power): accuracy, energy per example
-and GOP/s/W next to the circuit numbers.
+With a ``train_fn`` each row also trains a network on that combination's LUTs
+and costs it (the CLI passes one built on pcmspice.train and pcmspice.power):
+accuracy, energy per example and GOP/s/W next to the circuit numbers.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -21,19 +22,30 @@ COLUMNS = {
     "asymmetry_mean": "up/down asym.", "retention_10mV_median_seconds": "retention 10 mV (s)",
     "pcm_set_step_at_5uS_mean_siemens": "PCM SET step (S)", "e_up_mean_joules": "E up (J)",
     "e_down_mean_joules": "E down (J)", "e_set_mean_joules": "E SET (J)", "e_reset_mean_joules": "E RESET (J)",
+    "analog_test_accuracy": "analog acc.", "baseline_test_accuracy": "software acc.",
+    "energy_per_example_joules": "E / example (J)", "gops_per_watt": "GOP/s/W",
 }
 
 
-def write_corner_table(run_dir: str | Path, train: bool = False, dataset: str = "digits", epochs: int = 3,
-                       progress: bool = True) -> pd.DataFrame:
+def write_corner_table(run_dir: str | Path, train_fn: Callable[[Path, Path], dict] | None = None) -> pd.DataFrame:
+    """Write corners.csv / corners.md / corners.json for a characterization run.
+
+    ``train_fn(lut_dir, out_dir)`` (given by the caller: training and power are
+    lower layers) trains on one combination's LUTs and returns a dict with
+    ``analog_test_accuracy``, ``baseline_test_accuracy``,
+    ``energy_per_example_joules`` and ``gops_per_watt``; its keys become columns.
+    """
     run_dir = Path(run_dir)
     sp = run_dir / "summary.json"
     if not sp.exists():
         raise ConfigError(f"{run_dir}: no summary.json (run `pcmspice characterize` or `pcmspice corners` first)")
     summary = json.loads(sp.read_text())
     df = pd.DataFrame(summary["combos"])
-    if train:
-        df = _add_training(df, run_dir, dataset, epochs, progress)
+    first = [c for c in COLUMNS if c in df.columns]
+    df = df[first + [c for c in df.columns if c not in first]]
+    if train_fn is not None:
+        rows = [train_fn(run_dir / r["lut_dir"], run_dir / "train" / Path(r["lut_dir"]).name) for _, r in df.iterrows()]
+        df = pd.concat([df.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     df.to_csv(run_dir / "corners.csv.tmp", index=False)
     (run_dir / "corners.csv.tmp").replace(run_dir / "corners.csv")
     atomic_write_text(run_dir / "corners.md", to_markdown(df))
@@ -45,7 +57,7 @@ def write_corner_table(run_dir: str | Path, train: bool = False, dataset: str = 
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    cols = [c for c in df.columns if c != "lut_dir"]
+    cols = [c for c in df.columns if c != "lut_dir" and (c in COLUMNS or not c.endswith("sigma_volts"))]
     head = "| " + " | ".join(COLUMNS.get(c, c) for c in cols) + " |"
     sep = "|" + "---|" * len(cols)
     rows = []
@@ -56,23 +68,3 @@ def to_markdown(df: pd.DataFrame) -> str:
             cells.append(f"{v:.4g}" if isinstance(v, float) else str(v))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join([head, sep, *rows]) + "\n"
-
-
-def _add_training(df: pd.DataFrame, run_dir: Path, dataset: str, epochs: int, progress: bool) -> pd.DataFrame:
-    from pcmspice import power, train
-    acc, base, e_ex, gops = [], [], [], []
-    for _, r in df.iterrows():
-        lut_dir = run_dir / r["lut_dir"]
-        out = run_dir / "train" / Path(r["lut_dir"]).name
-        s = train.train_from_cli_args(dataset=dataset, luts=lut_dir, epochs=epochs, out=out, progress=progress)
-        pw = power.estimate_for_run(lut_dir, out)
-        acc.append(s["analog_test_accuracy"])
-        base.append(s["baseline_test_accuracy"])
-        e_ex.append(pw["training"]["energy_per_example_joules"])
-        gops.append(pw["training"]["gops_per_watt"])
-    df = df.copy()
-    df["analog_test_accuracy"] = acc
-    df["baseline_test_accuracy"] = base
-    df["energy_per_example_joules"] = e_ex
-    df["gops_per_watt"] = gops
-    return df

@@ -320,7 +320,9 @@ def _scratch() -> str:
     """A private folder for files ngspice writes into its working directory (bsim4v5.out, ...)."""
     global _scratch_dir
     if _scratch_dir is None or not os.path.isdir(_scratch_dir):
+        import atexit
         _scratch_dir = tempfile.mkdtemp(prefix="pcmspice-ngspice-")
+        atexit.register(shutil.rmtree, _scratch_dir, True)
     return _scratch_dir
 
 

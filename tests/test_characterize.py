@@ -121,3 +121,27 @@ def test_committed_default_tables_load_and_match_their_definition():
         "netlists changed since the default LUTs were made: regenerate them (see README)"
     n = np.arange(s.cell.n_cells)
     assert np.all(s.cell.step_up(n, np.full(n.size, 0.5)) > 0)
+
+
+def test_corners_cli_writes_the_table(tmp_path):
+    import subprocess
+    import sys
+    import pandas as pd
+    p = subprocess.run([sys.executable, "-m", "pcmspice.cli", "corners", "--corners", "ff,tt,ss", "--temps", "27",
+                        "--mc", "4", "--pcm-devices", "4", "--jobs", "2", "--out", str(tmp_path), "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    df = pd.read_csv(tmp_path / "corners.csv").set_index("corner")
+    assert list(df.index) == ["ff", "tt", "ss"]
+    assert df.loc["ff", "g_mean_siemens"] > df.loc["tt", "g_mean_siemens"] > df.loc["ss", "g_mean_siemens"]
+    assert (tmp_path / "corners.md").read_text().startswith("| corner | T (°C)")
+    assert (tmp_path / "figures" / "corner_comparison.png").stat().st_size > 10_000
+
+
+def test_corners_cli_rejects_bad_temperatures(tmp_path):
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-m", "pcmspice.cli", "corners", "--temps", "27,hot", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--temps '27,hot' must be a comma-separated list of numbers" in p.stderr
+    assert "Traceback" not in p.stderr
