@@ -104,6 +104,10 @@ class AnalogArray:
         arr = AnalogArray(250, 785, luts, ArrayConfig(), seed=1)
         arr.program(w0)
         y = arr.forward(x); arr.update(x, delta, lr); arr.advance()
+
+    ``assignment`` optionally fixes the LUT row of every position (keys as in
+    :meth:`state`: ``lut_cell``, ``lut_cell_shared``, ``pcm_device_plus``,
+    ``pcm_device_minus``), e.g. to mirror a SPICE netlist cell for cell.
     """
 
     def __init__(self, n_out: int, n_in: int, luts: LutSet | None = None,
@@ -113,6 +117,7 @@ class AnalogArray:
         if n_out < 1 or n_in < 1:
             raise ConfigError(f"array shape ({n_out}, {n_in}) is invalid; both sizes must be >= 1")
         self.shape = (int(n_out), int(n_in))
+        self._all_rows, self._all_cols = np.arange(self.shape[0]), np.arange(self.shape[1])
         self.mode = cfg.mode
         self.luts = luts
         ss = np.random.SeedSequence(seed)
@@ -207,6 +212,7 @@ class AnalogArray:
             self._gw_tab = {p: RowTable(cell.vc_volts, cell.g_siemens * (p / self.spu)) for p in (1, -1)}
             self.leak_every = cfg.leak_every_examples or self._auto_leak_every()
         self._pool = self._rng_pulse.random(_POOL, dtype=np.float32)
+        self._starts, self._starts_i = np.zeros(0), 0
         self._refresh_pcm()
         self._refresh_w()
 
@@ -350,7 +356,11 @@ class AnalogArray:
         seeded random offset (as hardware reuses an LFSR sequence); fresh draws beyond it."""
         if n > _POOL // 2:
             return self._rng_pulse.random(n, dtype=np.float32)
-        o = int(self._rng_pulse.integers(0, _POOL - n))
+        if self._starts_i >= self._starts.size:    # window starts, drawn 4,096 at a time
+            self._starts = self._rng_pulse.random(4096)
+            self._starts_i = 0
+        o = int(self._starts[self._starts_i] * (_POOL // 2))
+        self._starts_i += 1
         return self._pool[o: o + n]
 
     def _quantize(self, a: np.ndarray) -> np.ndarray:
@@ -369,12 +379,17 @@ class AnalogArray:
         """
         x = np.asarray(x)
         delta = np.asarray(delta)
-        cols = np.flatnonzero(x)
-        rows = np.flatnonzero(delta)
-        if cols.size == 0 or rows.size == 0:
-            return Pulses(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-        d = (delta[rows] * (-lr / self.dw_nominal)).astype(np.float32)
-        xc = x[cols].astype(np.float32)
+        if x.size * delta.size <= 8192:     # small array: every cell is a candidate (fewer calls)
+            cols, rows = self._all_cols, self._all_rows
+            d = (delta * (-lr / self.dw_nominal)).astype(np.float32)
+            xc = x.astype(np.float32)
+        else:
+            cols = np.flatnonzero(x)
+            rows = np.flatnonzero(delta)
+            if cols.size == 0 or rows.size == 0:
+                return Pulses(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+            d = (delta[rows] * (-lr / self.dw_nominal)).astype(np.float32)
+            xc = x[cols].astype(np.float32)
         a = np.multiply.outer(d, xc)
         m = self.config.max_pulses_per_example
         if self.config.rounding == "stochastic":

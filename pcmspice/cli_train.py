@@ -110,6 +110,13 @@ def _common(f):
     return f
 
 
+def _echo_epoch(epochs: int):
+    def echo(label: str, row: dict) -> None:
+        click.echo(f"{label:>9s} epoch {row['epoch']:3d}/{epochs}: train {100 * row['train_accuracy']:6.2f} %  "
+                   f"test {100 * row['test_accuracy']:6.2f} %")
+    return echo
+
+
 @click.command()
 @_common
 @click.option("--mode", type=click.Choice(_MODES), default="cell", show_default=True,
@@ -132,14 +139,10 @@ def train(ctx, **opts):
     cfg = _build_config(ctx, opts)
     cfg, data, luts = _resolve(cfg, ctx)
     out = Path(opts["out"] or f"runs/train-{cfg.dataset.split(':')[0]}-{cfg.array.mode}-seed{cfg.seed}")
-    res = tr.train(cfg, luts, data, baseline=not opts["no_baseline"], progress=_progress(opts["quiet"]))
+    res = tr.train(cfg, luts, data, baseline=not opts["no_baseline"], progress=_progress(opts["quiet"]),
+                   on_epoch=None if opts["quiet"] else _echo_epoch(cfg.epochs))
     tr.save_run(res, out, figures=not opts["no_figures"])
     s = res.summary
-    if not opts["quiet"]:
-        for r in tr.history_rows(res):
-            b = r["baseline_test_accuracy"]
-            click.echo(f"epoch {r['epoch']:3d}  analog test {100 * r['analog_test_accuracy']:6.2f} %"
-                       + (f"  software test {100 * b:6.2f} %" if b is not None else ""))
     line = f"analog test accuracy {100 * s['analog_test_accuracy']:.2f} %"
     if s["baseline_test_accuracy"] is not None:
         line += (f", software baseline {100 * s['baseline_test_accuracy']:.2f} % "
@@ -151,10 +154,12 @@ def train(ctx, **opts):
 @click.command()
 @_common
 @click.option("--variants", default=",".join(("ideal", "cell", "no-polarity-inversion", "pcm-only", "leak-10x")),
-              show_default=True, help="comma-separated subset")
+              show_default=True, help="comma-separated; also available: paper-offset (the paper's signed 2 uS "
+              "transfer offset)")
 @click.option("--retention-ratio", type=float, default=10.0, show_default=True,
               help="leak-10x: retention = transfer interval / this")
 @click.option("--figures", is_flag=True, help="also write each variant's figures")
+@click.option("--jobs", type=int, default=1, show_default=True, help="variants trained in parallel processes")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="output folder [default: runs/ablate-DATASET-seedN]")
 @click.pass_context
@@ -174,7 +179,7 @@ def ablate(ctx, **opts):
     variants = tuple(v.strip() for v in opts["variants"].split(",") if v.strip())
     out = Path(opts["out"] or f"runs/ablate-{cfg.dataset.split(':')[0]}-seed{cfg.seed}")
     rows = tr.run_ablation(cfg, luts, data, variants=variants, retention_ratio=opts["retention_ratio"],
-                           out_dir=out, progress=_progress(opts["quiet"]), figures=opts["figures"],
-                           log=None if opts["quiet"] else click.echo)
+                           out_dir=out, progress=_progress(opts["quiet"]) and opts["jobs"] == 1,
+                           figures=opts["figures"], log=None if opts["quiet"] else click.echo, jobs=opts["jobs"])
     click.echo(tr.ablation_markdown(rows, cfg, tr.prepare_data(cfg, data)))
     click.echo(f"wrote {out}")

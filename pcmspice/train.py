@@ -29,14 +29,13 @@ from typing import Any, Callable
 import numpy as np
 import tomli_w
 
+import pcmspice
 from pcmspice.array import AnalogArray
 from pcmspice.array_config import ArrayConfig, _from_dict
 from pcmspice.array_tables import retention_seconds
 from pcmspice.datasets import Dataset, crop_to_528, load_dataset
-from pcmspice.errors import ConfigError, DataError, LutError
+from pcmspice.errors import ConfigError, LutError
 from pcmspice.lut import LutSet, load_lut_set
-
-import pcmspice
 
 DEFAULT_LUT_DIR = Path(pcmspice.__file__).resolve().parent.parent / "characterization/luts/generic65_tt_27C"
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -341,7 +340,7 @@ def build_network(cfg: TrainConfig, luts: LutSet | None, w0: list[np.ndarray], *
 
 
 def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, label: str,
-         progress: bool, eval_noise: bool) -> RunResult:
+         progress: bool, eval_noise: bool, on_epoch: Callable[[str, dict], None] | None = None) -> RunResult:
     from tqdm import tqdm
     t_start = time.perf_counter()
     history, train_s = [], 0.0
@@ -368,6 +367,8 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
                         "train_accuracy": net.accuracy(ds.x_train, ds.y_train, noise=eval_noise),
                         "test_accuracy": net.accuracy(ds.x_test, ds.y_test, noise=eval_noise),
                         "learning_rate": lr})
+        if on_epoch:
+            on_epoch(label, history[-1])
         lr *= cfg.lr_decay
     return RunResult(net, history, time.perf_counter() - t_start, train_s)
 
@@ -383,11 +384,13 @@ class TrainResult:
 
 
 def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = None, *,
-          baseline: RunResult | bool = True, progress: bool = False) -> TrainResult:
+          baseline: RunResult | bool = True, progress: bool = False,
+          on_epoch: Callable[[str, dict], None] | None = None) -> TrainResult:
     """Train the analog network of ``cfg`` and (unless given or disabled) its float baseline.
 
     ``luts`` may be omitted for mode 'ideal'; ``baseline`` may be a RunResult
     of an earlier call with the same config (the ablation reuses one).
+    ``on_epoch(label, row)`` is called after every epoch ("software" or the mode).
     """
     cfg.validate()
     ds = prepare_data(cfg, data)
@@ -400,11 +403,11 @@ def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = N
     w0 = init_weights(sizes, np.random.default_rng(ss_init))
     if baseline is True:
         base = _run(Network([FloatLayer(w) for w in w0], cfg.activation), ds, orders, cfg,
-                    "software", progress, eval_noise=False)
+                    "software", progress, eval_noise=False, on_epoch=on_epoch)
     else:
         base = baseline or None
     net = build_network(cfg, luts, w0)
-    analog = _run(net, ds, orders, cfg, cfg.array.mode, progress, eval_noise=True)
+    analog = _run(net, ds, orders, cfg, cfg.array.mode, progress, eval_noise=True, on_epoch=on_epoch)
     res = TrainResult(cfg, ds, analog, base, luts, {})
     res.summary = summarize(res)
     return res
@@ -422,6 +425,8 @@ def summarize(res: TrainResult) -> dict[str, Any]:
     last_a = res.analog.history[-1]
     last_b = res.baseline.history[-1] if res.baseline else {}
     n_train = int(res.dataset.y_train.size)
+    n_syn = int(sum(l.shape[0] * l.shape[1] for l in net.layers))
+    transfers = int(first.counters.get("transfers", 0)) if hasattr(first, "counters") else 0
     s: dict[str, Any] = {
         "network": cfg.network,
         "dataset": res.dataset.name,
@@ -438,13 +443,14 @@ def summarize(res: TrainResult) -> dict[str, Any]:
                                            if last_b else None),
         "pulses_up_total": counters.get("pulses_up", 0),
         "pulses_down_total": counters.get("pulses_down", 0),
-        # transfer events of the whole network (every array transfers at once)
-        "transfers_total": int(first.counters.get("transfers", 0)) if hasattr(first, "counters") else 0,
+        # transfer events of the whole network (every array transfers at once, every cell each time)
+        "transfers_total": transfers,
+        "cell_transfers_total": transfers * n_syn if cfg.array.mode != "ideal" else 0,
         "pcm_set_pulses_total": counters.get("pcm_set_pulses", 0),
         "pcm_reset_pulses_total": counters.get("pcm_reset_pulses", 0),
         "pcm_set_pulses_update_total": counters.get("pcm_set_pulses_update", 0),
         "pcm_not_converged_total": counters.get("pcm_not_converged", 0),
-        "n_synapses": int(sum(l.shape[0] * l.shape[1] for l in net.layers)),
+        "n_synapses": n_syn,
         "layers": [{"shape": list(l.shape), "siemens_per_unit_weight": getattr(l, "spu", None),
                     "dw_nominal": getattr(l, "dw_nominal", None),
                     "leak_every_examples": getattr(l, "leak_every", None),
@@ -597,7 +603,7 @@ def save_figures(res: TrainResult, out: Path) -> list[Path]:
                 color="C4", label="Vc of g_shared at the end")
         a2.axvline(cells[0].v_start, color="k", lw=0.8, ls=":", label="v_start")
         a2.set_yscale("log")
-        a2.legend(fontsize=7)
+        a2.legend(fontsize=7, loc="upper right")
     else:
         a2.text(0.5, 0.5, f"no 3T1C in mode {cfg.array.mode}", ha="center", va="center", transform=a2.transAxes)
     a2.set_xlabel("capacitor voltage Vc (V)")
@@ -639,6 +645,7 @@ def save_figures(res: TrainResult, out: Path) -> list[Path]:
 
 # ------------------------------------------------------------------ ablation
 ABLATIONS = ("ideal", "cell", "no-polarity-inversion", "pcm-only", "leak-10x")
+EXTRA_ABLATIONS = ("paper-offset",)   # the full cell with the paper's signed 2 uS transfer offset
 
 
 def ablation_configs(cfg: TrainConfig, luts: LutSet | None, variants: tuple[str, ...] = ABLATIONS,
@@ -658,6 +665,8 @@ def ablation_configs(cfg: TrainConfig, luts: LutSet | None, variants: tuple[str,
             out[v] = cfg.replace(array=a.replace(mode="cell", polarity_inversion=False))
         elif v == "pcm-only":
             out[v] = cfg.replace(array=a.replace(mode="pcm-only"))
+        elif v == "paper-offset":
+            out[v] = cfg.replace(array=a.replace(mode="cell", offset_scheme="signed"))
         elif v == "leak-10x":
             if luts is None:
                 raise LutError("the leakage ablation needs the cell LUT")
@@ -667,41 +676,65 @@ def ablation_configs(cfg: TrainConfig, luts: LutSet | None, variants: tuple[str,
             scale = leak_scale_for_retention(luts, interval / retention_ratio)
             out[v] = cfg.replace(array=a.replace(mode="cell", leak_scale=scale))
         else:
-            raise ConfigError(f"ablation variant '{v}' is unknown; expected some of {', '.join(ABLATIONS)}")
+            raise ConfigError(f"ablation variant '{v}' is unknown; expected some of "
+                              f"{', '.join(ABLATIONS + EXTRA_ABLATIONS)}")
     return out
+
+
+def _ablation_variant(name: str, c: TrainConfig, luts: LutSet | None, ds: Dataset,
+                      base: RunResult | bool, out_dir: str | Path | None, figures: bool,
+                      progress: bool) -> tuple[dict[str, Any], TrainResult | None]:
+    res = train(c, luts, ds, baseline=base, progress=progress)
+    if out_dir:
+        save_run(res, Path(out_dir) / name, figures=figures)
+    s = res.summary
+    row = {"variant": name, "mode": c.array.mode, "polarity_inversion": c.array.polarity_inversion,
+           "leak_scale": c.array.leak_scale, "retention_seconds": None,
+           "analog_test_accuracy": s["analog_test_accuracy"],
+           "baseline_test_accuracy": s["baseline_test_accuracy"],
+           "gap_percentage_points": s["accuracy_gap_percentage_points"],
+           "analog_train_accuracy": s["analog_train_accuracy"],
+           "pulses_total": s["pulses_up_total"] + s["pulses_down_total"],
+           "pcm_set_pulses_total": s["pcm_set_pulses_total"],
+           "wall_seconds": round(res.analog.wall_seconds, 1)}
+    return row, res
+
+
+def _ablation_job(args):   # a worker process: returns only the row (results do not pickle)
+    return _ablation_variant(*args)[0]
 
 
 def run_ablation(cfg: TrainConfig, luts: LutSet | None, data: Dataset | None = None, *,
                  variants: tuple[str, ...] = ABLATIONS, retention_ratio: float = 10.0,
                  out_dir: str | Path | None = None, progress: bool = False, figures: bool = False,
-                 log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Train every variant (and the float baseline once); return one row per variant."""
+                 log: Callable[[str], None] | None = None, jobs: int = 1) -> list[dict[str, Any]]:
+    """Train every variant against the float baseline; return one row per variant.
+
+    With ``jobs`` > 1 the variants run in that many processes (each trains its
+    own copy of the baseline: same seed, same numbers); otherwise one baseline
+    is trained and reused."""
     from pcmspice.provenance import atomic_write_text, write_json
     ds = prepare_data(cfg, data)
     cfgs = ablation_configs(cfg, luts, variants, retention_ratio)
-    rows, base = [], None
     tau = float(np.median(retention_seconds(luts.cell))) if luts is not None else None
-    for name, c in cfgs.items():
-        res = train(c, luts, ds, baseline=base if base else True, progress=progress)
-        base = res.baseline
-        s = res.summary
-        leak_scale = c.array.leak_scale
-        rows.append({"variant": name, "mode": c.array.mode, "polarity_inversion": c.array.polarity_inversion,
-                     "leak_scale": leak_scale,
-                     "retention_seconds": (tau / leak_scale if tau and leak_scale else None),
-                     "analog_test_accuracy": s["analog_test_accuracy"],
-                     "baseline_test_accuracy": s["baseline_test_accuracy"],
-                     "gap_percentage_points": s["accuracy_gap_percentage_points"],
-                     "analog_train_accuracy": s["analog_train_accuracy"],
-                     "pulses_total": s["pulses_up_total"] + s["pulses_down_total"],
-                     "pcm_set_pulses_total": s["pcm_set_pulses_total"],
-                     "wall_seconds": round(res.analog.wall_seconds, 1)})
+    rows: list[dict[str, Any]] = []
+    if jobs > 1 and len(cfgs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            rows = list(ex.map(_ablation_job, [(n, c, luts, ds, True, out_dir, figures, False)
+                                               for n, c in cfgs.items()]))
+    else:
+        base: RunResult | bool = True
+        for name, c in cfgs.items():
+            row, res = _ablation_variant(name, c, luts, ds, base, out_dir, figures, progress)
+            base = res.baseline
+            rows.append(row)
+    for r in rows:
+        if tau and r["leak_scale"] and r["mode"] == "cell":
+            r["retention_seconds"] = tau / r["leak_scale"]
         if log:
-            r = rows[-1]
-            log(f"{name:>22s}: analog {100 * r['analog_test_accuracy']:.2f} %  "
+            log(f"{r['variant']:>22s}: analog {100 * r['analog_test_accuracy']:.2f} %  "
                 f"software {100 * r['baseline_test_accuracy']:.2f} %  gap {r['gap_percentage_points']:+.2f} pp")
-        if out_dir:
-            save_run(res, Path(out_dir) / name, figures=figures)
     if out_dir:
         out = Path(out_dir)
         atomic_write_text(out / "ablation.csv", _csv(rows))

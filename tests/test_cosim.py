@@ -38,8 +38,8 @@ def test_small_cosim_meets_the_must_show_bounds(small_run):
 
     Measured here: ~0.004 mV RMS Vc difference (the pulses are identical in
     both paths; what differs is the LUT's interpolation of the step per pulse
-    and its leakage integrator) and 100 % agreement of 144 test digits (the
-    weights differ by ~1 % RMS, almost all from PCM programming: the array
+    and its leakage integrator) and 99.3 % agreement (1 of 144 test digits
+    differs; the weights differ by ~1 % RMS, almost all from PCM programming: the array
     reads a PCM through its access transistor, which the PCM table leaves out,
     and m x mean step in the LUT vs the model's growth law).
     """

@@ -1,7 +1,6 @@
 """Data-set loading: bundled sets, IDX files and feature files the tests write themselves."""
 from __future__ import annotations
 
-import gzip
 
 import numpy as np
 import pytest

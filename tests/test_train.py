@@ -16,6 +16,7 @@ from test_array import synthetic_luts
 
 SUMMARY_KEYS = {"pulses_up_total", "pulses_down_total", "transfers_total", "pcm_set_pulses_total",
                 "pcm_reset_pulses_total", "examples_trained", "network", "dataset", "epochs", "mode",
+                "cell_transfers_total",
                 "time_per_example_seconds", "analog_test_accuracy", "baseline_test_accuracy",
                 "analog_train_accuracy", "baseline_train_accuracy", "config", "lut_provenance", "versions"}
 
@@ -52,6 +53,7 @@ def test_cell_training_learns_and_reports_every_key(luts, digits):
     assert s["analog_test_accuracy"] > 0.7                     # learns far beyond chance (0.1)
     assert s["pulses_up_total"] > 0 and s["pulses_down_total"] > 0
     assert s["transfers_total"] == (2 * digits.y_train.size) // 500
+    assert s["cell_transfers_total"] == s["transfers_total"] * (16 * 65 + 10 * 17)
     assert s["pcm_set_pulses_total"] > 0 and s["pcm_reset_pulses_total"] > 0
     assert s["lut_provenance"]["synthetic"] == "tests/test_array.py"
     assert 0 <= s["analog_train_accuracy"] <= 1
@@ -165,7 +167,8 @@ def test_cli_train_writes_everything(lut_dir, tmp_path, capsys):
 def test_cli_ablate(lut_dir, tmp_path, capsys):
     out = tmp_path / "abl"
     main(["ablate", "--dataset", "digits", "--luts", str(lut_dir), "--network", "64-16-10", "--epochs", "1",
-          "--transfer-every", "400", "--variants", "ideal,cell,leak-10x", "--out", str(out), "--quiet"])
+          "--transfer-every", "400", "--variants", "ideal,cell,leak-10x", "--out", str(out), "--quiet",
+          "--jobs", "2"])
     text = capsys.readouterr().out
     assert "| ideal |" in text and "| leak-10x |" in text
     rows = (out / "ablation.csv").read_text().splitlines()
@@ -189,3 +192,28 @@ def test_cli_errors_are_one_line_and_exit_2(lut_dir, tmp_path, capsys, args, msg
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and msg in err and "\n" not in err
+
+
+def test_run_ablation_in_one_process_reuses_one_baseline(luts, digits):
+    cfg = _small(epochs=1)
+    rows = T.run_ablation(cfg, luts, digits, variants=("no-polarity-inversion", "pcm-only", "paper-offset"))
+    assert [r["variant"] for r in rows] == ["no-polarity-inversion", "pcm-only", "paper-offset"]
+    assert len({r["baseline_test_accuracy"] for r in rows}) == 1
+    assert rows[1]["pulses_total"] == 0 and rows[1]["pcm_set_pulses_total"] > 0
+    with pytest.raises(ConfigError, match="ablation variant 'fast' is unknown"):
+        T.ablation_configs(cfg, luts, ("fast",))
+
+
+def test_cli_features_trains_only_the_last_layer(lut_dir, tmp_path):
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 2, (3, 20))
+    y = np.arange(150) % 3
+    x = np.abs(centers[y] + rng.normal(0, 0.5, (150, 20)))
+    f = tmp_path / "feats.npz"
+    np.savez(f, x_train=x[:120], y_train=y[:120], x_test=x[120:], y_test=y[120:])
+    out = tmp_path / "feat-run"
+    main(["train", "--dataset", f"features:{f}", "--luts", str(lut_dir), "--epochs", "3", "--learning-rate", "0.05",
+          "--out", str(out), "--quiet", "--no-figures"])
+    s = json.loads((out / "summary.json").read_text())
+    assert s["network"] == "20-3" and len(s["layers"]) == 1
+    assert s["analog_test_accuracy"] > 0.8 and s["dataset_info"]["feature_scale"] > 0
