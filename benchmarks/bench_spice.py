@@ -46,7 +46,19 @@ def main(argv=None):
     r = runs["shared"]
     t_sep = _best(lambda: [cell.step_map(r, cell.subset(mm, slice(k, k + 1)), grid) for k in range(n)], 1)
     t_one = _best(lambda: cell.step_map(r, mm, grid), 1)
-    print(f"2. {n} cells x {grid.size} start voltages, step map: {n} runs {t_sep:.2f} s, one netlist {t_one:.2f} s "
+    print(f"2a. {n} cells x {grid.size} start voltages, step map (transient): {n} runs {t_sep:.2f} s, one netlist "
+          f"{t_one:.2f} s -> separate/one = {t_sep/t_one:.2f}x")
+    vgrid = np.linspace(0, 1, 101)
+    t_sep = _best(lambda: [cell.read_curve(r, cell.subset(mm, slice(k, k + 1)), vgrid) for k in range(n)], a.repeat)
+    t_one = _best(lambda: cell.read_curve(r, mm, vgrid), a.repeat)
+    print(f"2b. {n} cells, read curve (DC sweep, 101 points): {n} runs {t_sep:.2f} s, one netlist {t_one:.2f} s "
+          f"-> separate/one = {t_sep/t_one:.2f}x")
+    seq20 = np.tile(np.r_[np.ones(10, int), -np.ones(10, int)], (n, 1))
+    v0 = np.full(n, 0.5)
+    t_sep = _best(lambda: [cell.pulses(r, cell.subset(mm, slice(k, k + 1)), v0[k:k + 1], seq20[k:k + 1])
+                           for k in range(n)], 1)
+    t_one = _best(lambda: cell.pulses(r, mm, v0, seq20), 1)
+    print(f"2c. {n} cells, 20-pulse train (transient): {n} runs {t_sep:.2f} s, one netlist {t_one:.2f} s "
           f"-> separate/one = {t_sep/t_one:.2f}x")
 
 

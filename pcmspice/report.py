@@ -1012,7 +1012,8 @@ def _characterize_step(out: Path, fresh_mc: int, seed: int, jobs: int, progress:
 
 
 def _train_step(lut_dir: Path, out: Path, dataset: str, epochs: int | None, network: str | None, seed: int,
-                cfg: pw.PowerConfig, progress: bool, echo: Callable[[str], Any]) -> Path:
+                cfg: pw.PowerConfig, progress: bool, echo: Callable[[str], Any],
+                transfer_every: int | None = None) -> Path:
     """Train on ``lut_dir`` with pcmspice.train, leakage timed by the latency model; returns the run dir."""
     from pcmspice import train
     from pcmspice.datasets import load_dataset
@@ -1021,6 +1022,8 @@ def _train_step(lut_dir: Path, out: Path, dataset: str, epochs: int | None, netw
     tcfg = tcfg.replace(network=network or train.default_network(load_dataset(dataset)))
     if epochs is not None:
         tcfg = tcfg.replace(epochs=epochs)
+    if transfer_every is not None:
+        tcfg = tcfg.replace(array=tcfg.array.replace(transfer_every=transfer_every))
     # the chip's time per example with the training's own array settings (pulse slots, transfers)
     pcfg = cfg.with_overrides(dict(pw.overrides_from_training_config(tcfg.to_dict())))
     tpe = pw.time_per_example_seconds(tcfg.network, pcfg, lut_set)
@@ -1035,7 +1038,7 @@ def _train_step(lut_dir: Path, out: Path, dataset: str, epochs: int | None, netw
 def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | None = None,
                  luts: str | Path | None = None, fresh_mc: int | None = None, dataset: str = "mnist5k",
                  epochs: int | None = None, network: str | None = None, seed: int = 1, jobs: int = 2,
-                 config: pw.PowerConfig | None = None, measure_cpu: bool = True, progress: bool = True,
+                 transfer_every: int | None = None, config: pw.PowerConfig | None = None, measure_cpu: bool = True, progress: bool = True,
                  echo: Callable[[str], Any] = print) -> ReportResult:
     """Characterize (or take the committed LUTs), train, cost, report; returns the report."""
     import time
@@ -1058,7 +1061,8 @@ def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | 
         inputs.append(lut_dir)
         echo(f"[1/4] LUTs: the committed population {lut_dir}")
     # 2. training, with the latency model's time per example for leakage
-    train_dir = _train_step(lut_dir, out / "train", dataset, epochs, network, seed, cfg, progress, echo)
+    train_dir = _train_step(lut_dir, out / "train", dataset, epochs, network, seed, cfg, progress, echo,
+                            transfer_every)
     inputs.append(train_dir)
     # 3. power
     echo("[3/4] energy, latency and area")
