@@ -148,14 +148,8 @@ def corner_comparison(rows: list[dict], path: Path) -> Path:
 
 
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from pcmspice.provenance import save_png
+    return save_png(fig, path)
 
 
 def write_all(cfg, lut_dirs: dict, out: Path) -> list[Path]:

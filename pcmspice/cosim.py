@@ -594,20 +594,15 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 def save_figures(res: CosimResult, out: Path) -> list[Path]:
     """vc_scatter.png (LUT vs SPICE Vc) and error_vs_example.png."""
-    import io
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from pcmspice.provenance import atomic_write_bytes
 
     def save(fig, name):
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        return atomic_write_bytes(out / name, buf.getvalue())
+        from pcmspice.provenance import save_png
+        return save_png(fig, out / name)
 
-    cfg, s = res.config, res.summary
+    cfg = res.config
     tag = f"{cfg.rows}x{cfg.cols} array, {cfg.examples} examples, {cfg.technology} {cfg.corner} {cfg.temp_c:g} °C"
     vs, vl = res.final["vc_history_spice_volts"], res.final["vc_history_lut_volts"]
     ex = np.repeat(np.arange(1, vs.shape[0] + 1), vs.shape[1])

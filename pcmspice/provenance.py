@@ -97,3 +97,15 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True, default=str) + "\n")
+
+
+def save_png(fig, path: str | Path, dpi: int = 110, tight: bool = False) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it (every figure of pcmspice goes through here)."""
+    import io
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    if not tight:
+        fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())

@@ -35,7 +35,7 @@ from pcmspice import power as pw
 from pcmspice import power_gpu
 from pcmspice.errors import ConfigError, PcmSpiceError
 from pcmspice.lut import CELL_FILE, LutSet, load_lut_set
-from pcmspice.provenance import atomic_write_bytes, atomic_write_text, sha256_file, to_jsonable, versions, write_json
+from pcmspice.provenance import atomic_write_text, sha256_file, to_jsonable, versions, write_json
 
 DEFAULT_LUT_DIR = Path(__file__).resolve().parent.parent / "characterization" / "luts" / "generic65_tt_27C"
 # the recipe of the committed LUT population (fresh Monte Carlo runs reuse it with their own size)
@@ -116,10 +116,9 @@ _COLORS = {
 
 
 def _save(fig, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    from pcmspice.provenance import save_png
+    _plt()
+    return save_png(fig, path, tight=True)
 
 
 def figure_power_breakdown(power: dict[str, Any], path: Path) -> Path:

@@ -32,9 +32,8 @@ def simulate_testbench(name: str, technology: str = "generic65", corner: str = "
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     res.plot(ax)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110)
-    plt.close(fig)
+    from pcmspice.provenance import save_png
+    save_png(fig, out / f"{name}.png")
     write_json(out / "summary.json", {
         "kind": "simulation", "testbench": name, "measures": res.measures,
         "config": {"technology": technology, "corner": corner, "temp_c": temp_c, "params": params or {},

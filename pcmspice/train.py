@@ -528,15 +528,10 @@ def save_figures(res: TrainResult, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
-    from pcmspice.provenance import atomic_write_bytes
-    import io
 
     def save(fig, name):
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        return atomic_write_bytes(out / name, buf.getvalue())
+        from pcmspice.provenance import save_png
+        return save_png(fig, out / name)
 
     cfg, layers = res.config, res.analog.network.layers
     tag = f"{res.dataset.name}, {cfg.network}, mode {cfg.array.mode}"

@@ -1,5 +1,4 @@
 """Characterization: Monte Carlo statistics, resume, Dask, and the committed default tables."""
-import dataclasses
 import json
 
 import numpy as np
