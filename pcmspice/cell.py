@@ -118,10 +118,6 @@ def leak_curve(run: Run, mm: dict[str, np.ndarray], vc_grid: np.ndarray) -> np.n
     return out
 
 
-def _pwl(points: list[tuple[float, float]]) -> str:
-    return "PWL(" + " ".join(f"{nl.fmt(t)} {nl.fmt(v)}" for t, v in points) + ")"
-
-
 def _drive(seq: np.ndarray, p: dict[str, float], on: float, off: float, sign: int) -> str:
     """PWL gate drive: a pulse in every slot whose code equals ``sign``."""
     T, tw, te = p["t_period_seconds"], p["t_pulse_seconds"], p["t_edge_seconds"]
@@ -130,7 +126,7 @@ def _drive(seq: np.ndarray, p: dict[str, float], on: float, off: float, sign: in
     for i in np.flatnonzero(np.asarray(seq) == sign):
         t0 = i * T + lead
         pts += [(t0, off), (t0 + te, on), (t0 + te + tw, on), (t0 + 2 * te + tw, off)]
-    return _pwl(pts)
+    return nl.pwl(pts)
 
 
 @dataclass

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ class SweepConfig:
     cells_per_netlist: int = 100
     avt_scale: float = 1.0                     # multiplies the Pelgrom coefficients
     read_time_seconds: float = 10e-9           # integration time of one read (energy)
-    retention_times_seconds: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
+    retention_times_seconds: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)  # retention figure span and marks
     pcm_devices: int = 200
     pcm_pulses: int = 20
     pcm_cycles: int = 3
@@ -241,7 +240,7 @@ def _pcm_grid() -> np.ndarray:
 def _save_batch(path: Path, key: str, batch: Batch, arrays: dict[str, np.ndarray]) -> None:
     import io
     meta = {"schema": BATCH_SCHEMA, "key": key, "batch": dataclasses.asdict(batch),
-            "sha256": {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() for k, v in arrays.items()}}
+            "sha256": {k: lutmod.array_sha256(v) for k, v in arrays.items()}}
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     atomic_write_bytes(path, buf.getvalue())
@@ -260,7 +259,7 @@ def _load_batch(path: Path, key: str, batch: Batch) -> dict[str, np.ndarray] | N
     if meta.get("schema") != BATCH_SCHEMA or meta.get("key") != key or meta.get("batch") != dataclasses.asdict(batch):
         raise LutError(f"{path}: batch file belongs to another sweep definition; refusing it")
     for k, v in arrays.items():
-        if hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() != meta["sha256"].get(k):
+        if lutmod.array_sha256(v) != meta["sha256"].get(k):
             raise LutError(f"{path}: checksum mismatch in '{k}' (file corrupted); delete it to recompute")
     return arrays
 
@@ -360,7 +359,7 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed as fut_done
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                             initializer=cellmod_worker_init) as ex:
+                             initializer=_worker_init) as ex:
         futs = {ex.submit(run_batch, cfg_dict, b, engine): b for b in todo}
         try:
             for f in fut_done(futs):
@@ -371,7 +370,7 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
             raise
 
 
-def cellmod_worker_init() -> None:
+def _worker_init() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
@@ -459,17 +458,3 @@ def summarize(cfg: SweepConfig, lut_dirs, key: str, seconds: float, computed: in
     return {"kind": "characterization", "config": cfg.to_dict(), "sweep_key": key, "netlist_hashes": netlist_hashes(),
             "versions": versions(), "wall_seconds": seconds, "batches_computed": computed, "batches_reused": reused,
             "combos": combos}
-
-
-def corner_table(summary: dict[str, Any]):
-    import pandas as pd
-    return pd.DataFrame(summary["combos"])
-
-
-def fmt_si(v: float, unit: str) -> str:
-    if not math.isfinite(v):
-        return f"inf {unit}"
-    for f, pre in ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, "")):
-        if abs(v) < f * 1000:
-            return f"{v / f:.3g} {pre}{unit}"
-    return f"{v:.3g} {unit}"

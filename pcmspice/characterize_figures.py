@@ -69,7 +69,7 @@ def histograms_at_start(ls: lutmod.LutSet, path: Path) -> Path:
     return _save(fig, path)
 
 
-def retention_curves(ls: lutmod.LutSet, path: Path, t_max: float = 100e-3) -> Path:
+def retention_curves(ls: lutmod.LutSet, path: Path, t_max: float = 100e-3, marks: tuple[float, ...] = ()) -> Path:
     c = ls.cell
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ts = np.logspace(-6, np.log10(t_max), 61)
@@ -84,11 +84,13 @@ def retention_curves(ls: lutmod.LutSet, path: Path, t_max: float = 100e-3) -> Pa
         traj = np.array(traj)
         ax.plot(ts * 1e3, traj, color=col, alpha=0.25, lw=0.8)
         ax.plot(ts * 1e3, np.median(traj, axis=1), color=col, lw=2, label=f"start {v0:g} V (median of {cells.size} cells)")
+    for t in marks:
+        ax.axvline(t * 1e3, color="0.5", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_xlabel("time with switches off (ms)")
     ax.set_ylabel("capacitor voltage Vc (V)")
     ax.set_title("Retention: Vc drift from leakage\n" + _title(ls), fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(0.01, 0.33))
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -162,7 +164,9 @@ def write_all(cfg, lut_dirs: dict, out: Path) -> list[Path]:
         fdir = out / "figures"
         paths += [g_vs_vc(ls, fdir / f"{tag}_g_vs_vc.png"), steps_vs_vc(ls, fdir / f"{tag}_steps_vs_vc.png"),
                   histograms_at_start(ls, fdir / f"{tag}_hist_at_start.png"),
-                  retention_curves(ls, fdir / f"{tag}_retention.png"), pcm_g_vs_pulse(ls, fdir / f"{tag}_pcm_g_vs_pulse.png")]
+                  retention_curves(ls, fdir / f"{tag}_retention.png",
+                                   t_max=max(cfg.retention_times_seconds, default=100e-3),
+                                   marks=cfg.retention_times_seconds), pcm_g_vs_pulse(ls, fdir / f"{tag}_pcm_g_vs_pulse.png")]
         from pcmspice.characterize import stats_at_start
         rows.append({"corner": corner, "temp_c": temp, "vdd_volts": vdd, **stats_at_start(ls)})
     if len(rows) > 1:

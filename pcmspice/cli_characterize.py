@@ -14,7 +14,7 @@ def _jobs_default() -> int:
 
 
 def _echo_summary(res, summary: dict) -> None:
-    from pcmspice.characterize import fmt_si
+    from pcmspice.units import fmt_si
     click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s; LUTs in {res.out_dir / 'luts'}")
     for c in summary["combos"]:
         click.echo(f"  {c['corner']:>3} {c['temp_c']:>5g} C {c['vdd_volts']:g} V: g {fmt_si(c['g_mean_siemens'], 'S')}"

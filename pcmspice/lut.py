@@ -270,7 +270,8 @@ def _check_shapes(arrays: dict[str, np.ndarray], axes: dict[str, tuple], source:
             raise LutError(f"{source}: array '{name}' holds NaN or infinite values")
 
 
-def _sha(a: np.ndarray) -> str:
+def array_sha256(a: np.ndarray) -> str:
+    """SHA-256 of an array's float64 bytes (the checksum of LUT and batch files)."""
     return hashlib.sha256(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
 
 
@@ -282,7 +283,7 @@ def _write_npz(path: Path, kind: str, arrays: dict[str, np.ndarray], units: dict
         "kind": kind,
         "axes": {k: list(axes.get(k, ("cell",) if k.startswith("mismatch_") else ())) for k in arrays},
         "units": {k: units.get(k, "V" if k.startswith("mismatch_dvt") else "1") for k in arrays},
-        "sha256": {k: _sha(v) for k, v in arrays.items()},
+        "sha256": {k: array_sha256(v) for k, v in arrays.items()},
         "provenance": provenance,
         **extra,
     }
@@ -322,7 +323,7 @@ def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, A
     if set(sums) != set(arrays):
         raise LutError(f"{path}: array list does not match its checksums (missing or extra arrays)")
     for k, v in arrays.items():
-        if _sha(v) != sums[k]:
+        if array_sha256(v) != sums[k]:
             raise LutError(f"{path}: checksum mismatch in array '{k}' (file corrupted)")
     return arrays, meta
 

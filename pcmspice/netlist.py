@@ -137,4 +137,9 @@ def fmt(v: float) -> str:
     return f"{float(v):.10g}"
 
 
+def pwl(points) -> str:
+    """A piecewise-linear source value from (time, value) pairs."""
+    return "PWL(" + " ".join(f"{fmt(t)} {fmt(v)}" for t, v in points) + ")"
+
+
 _env.filters["sp"] = fmt

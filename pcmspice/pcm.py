@@ -149,10 +149,6 @@ def x_for_g(g_siemens: np.ndarray, var: dict[str, np.ndarray], p: dict[str, floa
 
 
 # ---------------------------------------------------------------- waveforms
-def _pwl(points: list[tuple[float, float]]) -> str:
-    return "PWL(" + " ".join(f"{nl.fmt(t)} {nl.fmt(v)}" for t, v in points) + ")"
-
-
 def _op_check(op: Sequence[Any]) -> None:
     kind = op[0]
     if kind not in ("set", "reset", "read", "ramp", "idle"):
@@ -264,8 +260,8 @@ class OpsResult:
 
 def _device_ctx(k: int, var: dict[str, np.ndarray], i: int, bl, wl, rm, x0: float, age0: float) -> dict[str, Any]:
     d = {key: float(var[key][i]) for key in VARIATION_KEYS}
-    rm_text = nl.fmt(rm[0][1]) if len(rm) == 1 else _pwl(rm)
-    d.update(k=k, bl=_pwl(bl), wl=_pwl(wl), rm=rm_text, x0=float(x0), age0=float(age0))
+    rm_text = nl.fmt(rm[0][1]) if len(rm) == 1 else nl.pwl(rm)
+    d.update(k=k, bl=nl.pwl(bl), wl=nl.pwl(wl), rm=rm_text, x0=float(x0), age0=float(age0))
     return d
 
 

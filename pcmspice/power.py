@@ -66,22 +66,14 @@ PAPER_TOPS_PER_MM2 = 3.6
 # --------------------------------------------------------------------------------------
 
 def parse_network(network: str | Sequence[int]) -> tuple[int, ...]:
-    """``"784-250-10"`` or ``[784, 250, 10]`` -> (784, 250, 10)."""
+    """``"784-250-10"`` (or ``784x250x10``) or ``[784, 250, 10]`` -> (784, 250, 10); the rules are the trainer's."""
+    from pcmspice.train import parse_network as parse_spec
     if isinstance(network, str):
-        parts = [p.strip() for p in network.replace("x", "-").split("-")]
-        try:
-            sizes = tuple(int(p) for p in parts)
-        except ValueError:
-            raise ConfigError(f"network '{network}' is not a list of layer sizes like 784-250-10") from None
-    else:
-        try:
-            sizes = tuple(int(s) for s in network)
-        except (TypeError, ValueError):
-            raise ConfigError(f"network {network!r} is not a list of layer sizes like 784-250-10") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise ConfigError(f"network {network!r} needs at least two layer sizes, each 1 or more "
-                          "(e.g. 784-250-10)")
-    return sizes
+        return parse_spec(network)
+    try:
+        return parse_spec("-".join(str(int(s)) for s in network))
+    except (TypeError, ValueError):
+        raise ConfigError(f"network {network!r} is invalid; expected layer sizes like 784-250-10") from None
 
 
 def network_name(sizes: Sequence[int]) -> str:

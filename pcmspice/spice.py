@@ -26,7 +26,6 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -392,24 +391,3 @@ def run(text: str, name: str = "netlist", engine: str = "auto", timeout_s: float
     if engine == "shared" or (engine == "auto" and shared_available()):
         return run_shared(text, name)
     return run_subprocess(text, name, timeout_s)
-
-
-def run_many(texts: list[tuple[str, str]], jobs: int = 1, engine: str = "auto") -> list[SimResult]:
-    """Run independent netlists, in ``jobs`` processes with one ngspice thread each."""
-    if jobs <= 1 or len(texts) <= 1:
-        return [run(t, n, engine) for n, t in texts]
-    from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing as mp
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as ex:
-        futs = [ex.submit(run, t, n, engine) for n, t in texts]
-        return [f.result() for f in futs]
-
-
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-
-def info() -> dict[str, Any]:
-    from pcmspice.provenance import ngspice_version
-    return {"ngspice": ngspice_version(), "shared_available": shared_available()}

@@ -20,6 +20,7 @@ read noise) is a numpy Generator derived from ``seed``.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -43,9 +44,9 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 # ---------------------------------------------------------------- configuration
 def parse_network(spec: str) -> tuple[int, ...]:
-    """'784-250-10' -> (784, 250, 10)."""
+    """'784-250-10' (or '784x250x10') -> (784, 250, 10)."""
     try:
-        sizes = tuple(int(s) for s in str(spec).split("-"))
+        sizes = tuple(int(s) for s in re.split(r"[-x]", str(spec)))
     except ValueError:
         sizes = ()
     if len(sizes) < 2 or min(sizes) < 1:
