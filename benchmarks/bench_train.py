@@ -7,12 +7,18 @@ chunked leakage, transfers) against plain float numpy SGD (float64, and also
 float32 for reference).  Targets: the cell model at most 2x slower than
 float64 and at least 2,000 examples/s on a 2-core machine.
 
+The cell model runs with each pulse kernel of ``--kernels`` (default both:
+``numba``, the compiled kernel of pcmspice.array_kernel, and ``numpy``, the
+reference; same results, see pcmspice.array), each reported with its time
+ratio to float64 measured in the same run.  The numba kernel is compiled (or
+loaded from numba's cache) before any timing; that first call is reported.
+
 Optionally (``--fashion-epochs N``), the full cell model on the full
 Fashion-MNIST for N epochs (the target: 20 epochs in under 15 minutes),
 reported as the measured time of those epochs.
 
     .venv/bin/python benchmarks/bench_train.py [--luts DIR] [--examples 8000] [--repeats 3]
-        [--transfer-every 8000] [--warmup 0]
+        [--transfer-every 8000] [--warmup 0] [--kernels numba,numpy]
     .venv/bin/python benchmarks/bench_train.py --fashion-epochs 20
 """
 from __future__ import annotations
@@ -53,8 +59,8 @@ def float_sgd(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, dty
 
 
 def cell_model(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, luts, cfg,
-               warmup: int = 0) -> tuple[float, dict]:
-    net = T.build_network(cfg, luts, w0)
+               warmup: int = 0, kernel: str = "auto") -> tuple[float, dict]:
+    net = T.build_network(cfg, luts, w0, kernel=kernel)
     for i in range(warmup):
         net.train_example(x[i % x.shape[0]], int(y[i % x.shape[0]]), lr)
     before = {k: sum(l.counters[k] for l in net.layers) for k in ("pulses_up", "pulses_down", "transfers")}
@@ -77,6 +83,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=0,
                     help="train the cell model on this many examples first (pulse counts settle after the "
                          "first epochs)")
+    ap.add_argument("--kernels", default="numba,numpy",
+                    help="cell-model pulse kernels to time, comma-separated (numba, numpy)")
     ap.add_argument("--fashion-epochs", type=int, default=0, help="also time N epochs of full Fashion-MNIST")
     a = ap.parse_args(argv)
 
@@ -88,25 +96,45 @@ def main(argv=None):
     cfg = T.TrainConfig(array=acfg).validate()
     w0 = T.init_weights((784, 250, 10), np.random.default_rng(0))
     lr = cfg.learning_rate
-    best = {"float64": np.inf, "float32": np.inf, "cell": np.inf}
+    kernels = [k.strip() for k in a.kernels.split(",") if k.strip()]
+    if "numba" in kernels:   # compile (or load from numba's cache) before any timing
+        net = T.build_network(cfg, luts, w0, kernel="numba")
+        t0 = time.perf_counter()
+        net.train_example(x[0], int(y[0]), lr)
+        first_call = time.perf_counter() - t0
+    best = {k: np.inf for k in ("float64", "float32", *kernels)}
     info = {}
     for r in range(a.repeats):   # interleaved, so that load from other processes hits all alike
         best["float64"] = min(best["float64"], float_sgd(x, y, w0, lr, np.float64))
         best["float32"] = min(best["float32"], float_sgd(x, y, w0, lr, np.float32))
-        dt, info = cell_model(x, y, w0, lr, luts, cfg, a.warmup)
-        best["cell"] = min(best["cell"], dt)
+        for k in kernels:
+            dt, info[k] = cell_model(x, y, w0, lr, luts, cfg, a.warmup, kernel=k)
+            best[k] = min(best[k], dt)
     eps = {k: a.examples / v for k, v in best.items()}
+
+    def rate(k):
+        return f"{eps[k]:6.0f} examples/s"
+
+    def ratio(k):
+        return best[k] / best["float64"]
+
     print(f"LUTs: {luts.name} ({luts.cell.n_cells} cells, {luts.pcm.n_devices} PCM devices); "
           f"{a.examples} examples of mnist5k, 784-250-10, batch 1, best of {a.repeats}; transfer every "
           f"{a.transfer_every}, cell model measured after {a.warmup} warm-up examples")
-    print(f"  float64 numpy SGD : {eps['float64']:8.0f} examples/s")
-    print(f"  float32 numpy SGD : {eps['float32']:8.0f} examples/s")
-    print(f"  full cell model   : {eps['cell']:8.0f} examples/s   "
-          f"({(info['pulses_up'] + info['pulses_down']) / a.examples:.0f} pulses/example, "
-          f"{info['transfers']} transfers, leakage every {info['leak_every']} examples)")
-    ratio = best["cell"] / best["float64"]
-    print(f"  cell / float64 time ratio = {ratio:.2f}x  (target <= 2x)   "
-          f"cell >= 2,000 examples/s: {'yes' if eps['cell'] >= 2000 else 'no'}")
+    print(f"  float64 numpy SGD               : {rate('float64')}")
+    print(f"  float32 numpy SGD               : {rate('float32')}   {ratio('float32'):.2f}x the float64 time")
+    for k in kernels:
+        c = info[k]
+        print(f"  full cell model, {k:5s} kernel  : {rate(k)}   {ratio(k):.2f}x the float64 time   "
+              f"({(c['pulses_up'] + c['pulses_down']) / a.examples:.0f} pulses/example, "
+              f"{c['transfers']} transfers, leakage every {c['leak_every']} examples)")
+    if "numba" in kernels:
+        print(f"  numba kernel: first call {first_call:.2f} s (JIT compile, or load from numba's cache)")
+    if {"numba", "numpy"} <= set(kernels):
+        print(f"  numba kernel speed-up over the numpy kernel: {best['numpy'] / best['numba']:.2f}x")
+    k = kernels[0]
+    print(f"  targets ({k} kernel): cell / float64 time = {ratio(k):.2f}x (<= 2x: "
+          f"{'yes' if ratio(k) <= 2 else 'no'});  >= 2,000 examples/s: {'yes' if eps[k] >= 2000 else 'no'}")
     if a.fashion_epochs:
         fcfg = T.TrainConfig(dataset="fashion-mnist", epochs=a.fashion_epochs,
                              array=ArrayConfig(time_per_example_seconds=a.time_per_example)).validate()

@@ -11,14 +11,24 @@ The same physical cells, the same data order and the same pulses:
   the same transfers (``transfer``), on lookup tables built from exactly the
   same Monte Carlo cells (position (i, j) is the same cell in both).
 
-PCM programming is stochastic (cycle-to-cycle spread of the crystallisation
-rate).  The two paths share the draws: SET pulse n of device d during
-programming event e uses the lognormal multiplier m[d, e, n] of
-:func:`pcmspice.pcm.c2c_multipliers` in both, as the growth-rate multiplier
-of the SPICE model and as the multiplier of the LUT's mean step.  What
-remains different is the model error of the tables (interpolation of g, of
-the step per pulse and of the PCM step, the LUT's leakage integrator, m x
-mean step vs the model's 1 - exp(-m K)), which is what this module measures.
+PCM programming is closed loop on the chip: the SPICE path runs
+program-and-verify (SET pulse n of device d during programming event e has
+the lognormal growth-rate multiplier m[d, e, n] of
+:func:`pcmspice.pcm.c2c_multipliers`), and the LUT path receives the same
+programming pulses, as it receives the same update pulses: the RESETs and
+the SETs (each the LUT's mean step at the present G times the same m) that
+the chip's verify loop applied (:class:`ReplayProgrammer`).  Letting the LUT
+path run its own verify loop instead makes the comparison chaotic: a device
+whose verify read lands within ~1e-9 S of the tolerance edge overshoots in
+one path and not in the other, the two paths then RESET and reprogram it
+differently, and end up to two tolerances (~2 uS) apart; on 4 x 4 arrays that
+happened on 1-3 of 5 seeds, with the old and the present cell design alike.
+The LUT array's own verify loop is tested against its tolerance in
+tests/test_array.py.  What remains different is the model error of the
+tables (interpolation of g, of the step per pulse and of the PCM step, the
+LUT's leakage integrator, m x mean step vs the model's 1 - exp(-m K), the
+access transistor in the chip's PCM reads), which is what this module
+measures.
 
 The problem: the scikit-learn digits, classes 0 .. C-1, projected on their
 first R-1 principal components (fitted on the training split), each divided
@@ -49,7 +59,7 @@ from pcmspice import pcm as pcmmod
 from pcmspice import tech as techmod
 from pcmspice.array import AnalogArray, Pulses
 from pcmspice.array_config import ArrayConfig
-from pcmspice.array_pcm import PcmModel
+from pcmspice.array_pcm import PcmModel, ProgramResult
 from pcmspice.cosim_spice import (TEMPLATES, ArrayCells, SpiceArray, coincidence_schedule, draw_cells)
 from pcmspice.errors import ConfigError, LutError
 
@@ -211,14 +221,14 @@ def _check_same_cells(luts: lutmod.LutSet, cells: ArrayCells, run: cellmod.Run) 
         raise LutError("the lookup tables are not of this array's cells (stale cache?); rerun with --no-cache")
 
 
-# ---------------------------------------------------------------- shared PCM noise
+# ---------------------------------------------------------------- PCM programming noise
 class PulseNoise:
-    """Per-device cycle-to-cycle multipliers m[device, event, pulse], consumed pulse by pulse.
+    """Per-device cycle-to-cycle multipliers m[device, event, pulse], consumed pulse by pulse
+    by the chip's verify loop.
 
-    Each path has its own counter over the same draws: ``begin(e)`` starts
-    programming event e (0 = initial programming, then one per transfer), so
-    a path that needs one more pulse on a device in one event does not shift
-    the draws of later events.
+    ``begin(e)`` starts programming event e (0 = initial programming, then one
+    per transfer), so a device that needs one more pulse in one event does not
+    shift the draws of later events.
     """
 
     def __init__(self, multipliers: np.ndarray):
@@ -239,29 +249,58 @@ class PulseNoise:
         return self.m[devices, self.event, n]
 
 
-class SharedNoisePcm(PcmModel):
-    """The LUT array's PCM model with the SPICE path's multipliers: a SET step is the
-    LUT's mean step at G times the shared multiplier of that pulse."""
+class ReplayProgrammer:
+    """The LUT array's programmer in the co-simulation: the chip's programming pulses, on the tables.
 
-    def __init__(self, lut: lutmod.PcmLut, noise: PulseNoise):
-        super().__init__(lut)
-        self.noise = noise
+    :meth:`load` takes what :meth:`SpiceChip.program_pairs` did (per device, its
+    RESET and SET pulses in order, each SET with its multiplier m); calling the
+    programmer (the signature of :func:`pcmspice.array_pcm.program`) applies
+    them: a RESET sets G to the device's RESET conductance, a SET adds the
+    LUT's mean step at the present G times m (capped at full SET).  Every
+    loaded device must be programmed exactly once.
+    """
 
-    def set_step(self, devices, g, rng):
-        return super().set_step(devices, g, None) * self.noise.next(devices)
+    def __init__(self) -> None:
+        self.ops: dict[int, list[tuple]] = {}
+
+    def load(self, spice_out: dict[str, Any]) -> None:
+        if self.ops:
+            raise ConfigError(f"{len(self.ops)} devices still hold programming pulses of an earlier event")
+        self.ops = {int(d): ops for d, ops in zip(spice_out["devices"], spice_out["ops"]) if ops}
+
+    def __call__(self, model: PcmModel, devices: np.ndarray, g_now: np.ndarray, target: np.ndarray, *,
+                 tolerance: float, max_pulses: int, rng, read_noise: bool = True) -> ProgramResult:
+        devices = np.asarray(devices, np.int64)
+        g = np.array(g_now, dtype=np.float64)
+        sets = np.zeros(devices.size, np.int64)
+        resets = np.zeros(devices.size, np.int64)
+        for i, d in enumerate(devices):
+            for op in self.ops.pop(int(d), ()):
+                if op[0] == "reset":
+                    g[i] = model.g_reset[d]
+                    resets[i] += 1
+                else:
+                    step = PcmModel.set_step(model, devices[i:i + 1], g[i:i + 1], None)[0]
+                    g[i] = min(g[i] + step * op[1], model.g_max[d])
+                    sets[i] += 1
+        if self.ops:
+            raise ConfigError(f"the LUT array did not program devices {sorted(self.ops)[:8]} that the chip did")
+        t = np.clip(np.asarray(target, np.float64), model.g_reset[devices], model.g_max[devices])
+        return ProgramResult(g, sets, resets, np.abs(g - t) <= tolerance)
 
 
-def lut_array(cfg: CosimConfig, cells: ArrayCells, luts: lutmod.LutSet, noise: PulseNoise) -> AnalogArray:
+def lut_array(cfg: CosimConfig, cells: ArrayCells, luts: lutmod.LutSet) -> AnalogArray:
     """The LUT array with position (i, j) = the cells' Monte Carlo cell i*C + j (identity assignment)."""
     R, C = cells.rows, cells.cols
     k = cells.cell_index().T                       # (C, R): W[j, i] is cell i*C + j
     assignment = {"lut_cell": k, "lut_cell_shared": cells.ref_index()[:, None], "pcm_device_plus": 2 * k,
                   "pcm_device_minus": 2 * k + 1}
-    arr = AnalogArray(C, R, luts, cfg.array_config(), seed=cfg.seed, assignment=assignment)
+    # the numpy kernel: same results as numba's, and no JIT compile in the LUT path's timing
+    arr = AnalogArray(C, R, luts, cfg.array_config(), seed=cfg.seed, assignment=assignment, kernel="numpy")
     if not (np.array_equal(arr.cell_idx, k) and np.array_equal(arr.ref_idx, assignment["lut_cell_shared"])
             and np.array_equal(arr.dev_p, 2 * k) and np.array_equal(arr.dev_m, 2 * k + 1)):
         raise ConfigError("the LUT array did not take the identity cell assignment")
-    arr.pcm = SharedNoisePcm(luts.pcm, noise)
+    arr.programmer = ReplayProgrammer()
     return arr
 
 
@@ -300,10 +339,12 @@ class SpiceChip:
         tp = np.minimum(np.where(t_pair > 0, rm + t_pair / F, rp), self.g_cap)
         tm = np.minimum(np.where(t_pair < 0, rp - t_pair / F, rm), self.g_cap)
         dev = np.concatenate([dp.ravel(), dm.ravel()])
-        return self.sa.program(dev, np.concatenate([gp_now.ravel(), gm_now.ravel()]),
-                               np.concatenate([tp.ravel(), tm.ravel()]), self.g_reset[dev], self.g_max[dev],
-                               tolerance=self.tolerance, max_pulses=self.acfg.pcm_max_pulses,
-                               multiplier=self.noise.next)
+        out = self.sa.program(dev, np.concatenate([gp_now.ravel(), gm_now.ravel()]),
+                              np.concatenate([tp.ravel(), tm.ravel()]), self.g_reset[dev], self.g_max[dev],
+                              tolerance=self.tolerance, max_pulses=self.acfg.pcm_max_pulses,
+                              multiplier=self.noise.next)
+        out["devices"] = dev
+        return out
 
     def program_weights(self, w: np.ndarray) -> dict[str, Any]:
         """Initial weights w (C, R): g at v_start, the pair programmed to the rest (no offset)."""
@@ -387,8 +428,8 @@ def run_cosim(cfg: CosimConfig, *, cache_dir: Path | None = None, progress: Call
     mults = pcmmod.c2c_multipliers(2 * cells.n_cells, (n_transfers + 1) * cfg.pcm_max_pulses, cfg.seed,
                                    sigma=pp["sigma_c2c_rel"]).reshape(2 * cells.n_cells, n_transfers + 1,
                                                                       cfg.pcm_max_pulses)
-    noise_lut, noise_spice = PulseNoise(mults), PulseNoise(mults)
-    arr = lut_array(cfg, cells, luts, noise_lut)
+    noise_spice = PulseNoise(mults)
+    arr = lut_array(cfg, cells, luts)
     T = float(cellmod.cell_params(run.tech, run.params)["t_period_seconds"])
     if cfg.bit_length * T > cfg.time_per_example_seconds:
         raise ConfigError(f"cosim: {cfg.bit_length} pulse slots of {T:g} s do not fit in "
@@ -402,7 +443,7 @@ def run_cosim(cfg: CosimConfig, *, cache_dir: Path | None = None, progress: Call
     sp_prog = chip.program_weights(w0)
     t_spice += time.perf_counter() - t0
     t0 = time.perf_counter()
-    noise_lut.begin(0)
+    arr.programmer.load(sp_prog)
     arr.program(w0)
     t_lut += time.perf_counter() - t0
     sa = chip.sa
@@ -462,7 +503,7 @@ def run_cosim(cfg: CosimConfig, *, cache_dir: Path | None = None, progress: Call
             sp = chip.transfer()
             t_spice += time.perf_counter() - t0
             t0 = time.perf_counter()
-            noise_lut.begin(event)
+            arr.programmer.load(sp)
             rep = arr.transfer()
             t_lut += time.perf_counter() - t0
             transfers.append(_transfer_row(event, t + 1, sa, arr, sp, rep))

@@ -429,9 +429,15 @@ class SpiceArray:
         gives each device's cycle-to-cycle growth-rate multiplier for its next
         SET pulse (shared with the LUT path).  ``g_reset`` / ``g_max`` clip the
         targets as the LUT path does.
+
+        Returns the verify reads, pulse counts, convergence and ``ops``: per
+        device, the programming pulses in order (``("reset",)`` or
+        ``("set", m)`` with the pulse's multiplier m), so that the LUT path
+        can receive the same pulses (:func:`pcmspice.cosim.replay_program`).
         """
         devices = np.asarray(devices, np.int64)
         n = devices.size
+        ops_log: list[list[tuple]] = [[] for _ in range(n)]
         target = np.clip(np.asarray(target, float), g_reset, g_max)
         g = np.array(g_read_now, float)
         sets = np.zeros(n, np.int64)
@@ -444,6 +450,8 @@ class SpiceArray:
             g[idx] = r.g_read_siemens[:, 1]
             resets[idx] += 1
             done[idx] = np.abs(g[idx] - target[idx]) <= tolerance
+            for i in idx:
+                ops_log[i].append(("reset",))
         active = np.flatnonzero(~done)
         pending_reset = np.zeros(n, bool)
         gap = float(self.pp["t_gap_pcm_seconds"])
@@ -459,6 +467,8 @@ class SpiceArray:
                 ops = [[("set",), ("read",)]] * active.size
                 mults = np.stack([m, m], axis=1)
             r = self._ops(devices[active], ops, mults)
+            for i, r_, m_ in zip(active, pr, m):
+                ops_log[i].extend([("reset",), ("set", float(m_))] if r_ else [("set", float(m_))])
             resets[active[pr]] += 1
             pending_reset[active] = False
             sets[active] += 1
@@ -473,13 +483,15 @@ class SpiceArray:
             idx = np.flatnonzero(pending_reset)
             r = self._ops(devices[idx], [[("reset",), ("read",)]] * idx.size, None)
             g[idx] = r.g_read_siemens[:, 1]
+            for i in idx:
+                ops_log[i].append(("reset",))
         converged = np.ones(n, bool)
         converged[active] = False
         self.counters["pcm_set_pulses"] += int(sets.sum())
         self.counters["pcm_reset_pulses"] += int(resets.sum())
         self.counters["pcm_not_converged"] += int((~converged).sum())
         return dict(g_read_siemens=g, set_pulses=sets, reset_pulses=resets, converged=converged,
-                    target_siemens=target)
+                    target_siemens=target, ops=ops_log)
 
     # ------------------------------------------------------------------ state
     def pcm_g_model(self) -> np.ndarray:

@@ -84,10 +84,10 @@ class CircuitParams(_Section):
     c_store_farads: float = _p(100e-15, 1e-16, 1e-11, "F", "storage capacitor c_store_farads of netlists/cells/c3t1c.cir.j2")
     pulse_period_seconds: float = _p(20e-9, 1e-10, 1e-3, "s",
                                      "update pulse period t_period_seconds (5 ns pulse) of netlists/testbenches/_3t1c_drive.j2")
-    w_up_m: float = _p(0.2e-6, 1e-8, 1e-4, "m", "pull-up PMOS width w_up_um of netlists/cells/c3t1c.cir.j2")
-    l_up_m: float = _p(0.4e-6, 1e-8, 1e-4, "m", "pull-up PMOS length l_up_um of netlists/cells/c3t1c.cir.j2")
-    w_dn_m: float = _p(0.2e-6, 1e-8, 1e-4, "m", "pull-down NMOS width w_dn_um of netlists/cells/c3t1c.cir.j2")
-    l_dn_m: float = _p(0.4e-6, 1e-8, 1e-4, "m", "pull-down NMOS length l_dn_um of netlists/cells/c3t1c.cir.j2")
+    w_up_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-up PMOS width w_up_um of netlists/cells/c3t1c.cir.j2")
+    l_up_m: float = _p(4.0e-6, 1e-8, 1e-4, "m", "pull-up PMOS length l_up_um of netlists/cells/c3t1c.cir.j2")
+    w_dn_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-down NMOS width w_dn_um of netlists/cells/c3t1c.cir.j2")
+    l_dn_m: float = _p(8.0e-6, 1e-8, 1e-4, "m", "pull-down NMOS length l_dn_um of netlists/cells/c3t1c.cir.j2")
     w_rd_m: float = _p(0.2e-6, 1e-8, 1e-4, "m", "read NMOS width w_rd_um of netlists/cells/c3t1c.cir.j2")
     l_rd_m: float = _p(1.0e-6, 1e-8, 1e-4, "m", "read NMOS length l_rd_um of netlists/cells/c3t1c.cir.j2")
     w_access_m: float = _p(0.4e-6, 1e-8, 1e-4, "m",

@@ -325,8 +325,11 @@ def leak_scale_for_retention(luts: LutSet, retention_target_seconds: float) -> f
 
 
 def build_network(cfg: TrainConfig, luts: LutSet | None, w0: list[np.ndarray], *,
-                  array_config: ArrayConfig | None = None) -> Network:
-    """The analog network of ``cfg`` programmed with the initial weights ``w0``."""
+                  array_config: ArrayConfig | None = None, kernel: str = "auto") -> Network:
+    """The analog network of ``cfg`` programmed with the initial weights ``w0``.
+
+    ``kernel``: the arrays' pulse kernel (see :class:`~pcmspice.array.AnalogArray`;
+    every kernel gives the same result)."""
     sizes = parse_network(cfg.network)
     acfg = array_config or cfg.array
     w_max = cfg.w_max or default_w_max(sizes)
@@ -334,7 +337,7 @@ def build_network(cfg: TrainConfig, luts: LutSet | None, w0: list[np.ndarray], *
     layers = []
     for k, w in enumerate(w0):
         arr = AnalogArray(w.shape[0], w.shape[1], luts, acfg.replace(w_max=w_max[k]),
-                          seed=int(seeds[k].generate_state(1)[0]))
+                          seed=int(seeds[k].generate_state(1)[0]), kernel=kernel)
         arr.program(w)
         layers.append(arr)
     return Network(layers, cfg.activation)

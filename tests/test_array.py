@@ -7,9 +7,12 @@ with a time constant; PCM SET steps that shrink toward saturation.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from pcmspice import array as array_module
 from pcmspice.array import AnalogArray, Pulses
 from pcmspice.array_config import ArrayConfig
 from pcmspice.array_tables import RowTable, leak_flow_map, retention_seconds
@@ -420,3 +423,131 @@ def test_leak_flow_map_matches_rk2():
     rows = np.repeat(np.arange(5), luts.cell.vc_volts.size)
     want = luts.cell.leak(rows, np.tile(luts.cell.vc_volts, 5), 0.004, substeps=100).reshape(fm.shape)
     np.testing.assert_allclose(fm, want, atol=1e-6)
+
+
+# ------------------------------------------------- compiled kernel vs numpy
+def _both_kernels(shape, luts, cfg, seed=5):
+    arrs = {k: AnalogArray(*shape, luts, cfg, seed=seed, kernel=k) for k in ("numba", "numpy")}
+    assert arrs["numba"].kernel == "numba" and arrs["numpy"].kernel == "numpy"
+    return arrs
+
+
+def _assert_same_state(a: AnalogArray, b: AnalogArray):
+    np.testing.assert_array_equal(a.vc, b.vc)
+    np.testing.assert_array_equal(a.vref, b.vref)
+    np.testing.assert_array_equal(a._w, b._w)                  # the float32 W cache the MACs read
+    if b._var is None:
+        assert a._var is None
+    else:
+        np.testing.assert_array_equal(a._var, b._var)          # read-noise variances
+    np.testing.assert_array_equal(a.gp, b.gp)
+    np.testing.assert_array_equal(a.gm, b.gm)
+    assert a.counters == b.counters and a.polarity == b.polarity
+
+
+@pytest.mark.parametrize("rounding", ["stochastic", "nearest"])
+@pytest.mark.parametrize("g_read_noise_rel", [0.0, 0.05])
+@pytest.mark.parametrize("shape", [(40, 300), (12, 30)])   # coincident candidates; every cell a candidate
+def test_numba_kernel_equals_the_numpy_reference_bit_for_bit(rounding, g_read_noise_rel, shape):
+    """Hundreds of updates (multi-pulse counts up to the clip, sparse inputs and errors),
+    explicit pulse lists, minibatch updates, leakage chunks and transfers (both polarities)
+    through both kernels: the same Vc, W cache, variances and counters, exactly."""
+    luts = synthetic_luts(n_cells=32, n_devices=32)
+    m = 6
+    cfg = ArrayConfig(rounding=rounding, g_read_noise_rel=g_read_noise_rel, max_pulses_per_example=m,
+                      transfer_every=120, leak_every_examples=9, time_per_example_seconds=1e-4)
+    arrs = _both_kernels(shape, luts, cfg)
+    rng = np.random.default_rng(11)
+    w0 = rng.uniform(-0.5, 0.5, shape)
+    for a in arrs.values():
+        a.program(w0)
+    dw = arrs["numpy"].dw_nominal
+    clipped = polarities = 0
+    for it in range(300):
+        x = rng.random(shape[1]) * (rng.random(shape[1]) < 0.5)
+        d = rng.normal(0, 1, shape[0]) * (rng.random(shape[0]) < 0.6)
+        lr = rng.uniform(0.3, 4.0) * dw
+        clipped += int(np.abs(lr * np.outer(d, x) / dw).max() > m)
+        polarities |= 1 << (arrs["numpy"].polarity > 0)
+        if it % 10 == 3:      # an explicit pulse list (apply_pulses), up to 8 pulses a cell
+            counts = rng.integers(-8, 9, shape) * (rng.random(shape) < 0.3)
+            for a in arrs.values():
+                a.apply_pulses(counts)
+        elif it % 10 == 7:    # a minibatch update (pulse_counts_dense + apply_pulses)
+            xb, db = rng.random((4, shape[1])), rng.normal(0, 1, (4, shape[0]))
+            assert len({a.update_batch(xb, db, lr) for a in arrs.values()}) == 1
+        else:
+            totals = [a.update(x, d, lr) for a in arrs.values()]
+            assert totals[0] == totals[1]
+        for a in arrs.values():
+            a.advance(1)
+    _assert_same_state(arrs["numba"], arrs["numpy"])
+    assert arrs["numpy"].counters["transfers"] == 2 and polarities == 3 and clipped > 20
+    assert arrs["numpy"].counters["pulses_up"] > 1000 and arrs["numpy"].counters["pulses_down"] > 1000
+    np.testing.assert_allclose(arrs["numba"].weights(), arrs["numba"].read_weights(), rtol=0, atol=1e-6)
+
+
+def test_a_zero_count_is_no_pulse_with_either_kernel():
+    luts = synthetic_luts(n_cells=8)
+    for kernel in ("numba", "numpy"):
+        arr = AnalogArray(2, 3, luts, _quiet(), seed=1, kernel=kernel)
+        vc0 = arr.vc.copy()
+        arr.apply_pulses(Pulses(np.array([0, 1]), np.array([2, 0]), np.array([0, -3])))
+        assert arr.vc[0, 2] == vc0[0, 2] and arr.vc[1, 0] < vc0[1, 0]
+        assert arr.counters["pulses_down"] == 3 and arr.counters["pulses_up"] == 0
+
+
+def test_training_is_identical_with_both_kernels():
+    """A small network on digits (a hidden layer large enough for coincidence candidates,
+    transfers, leakage, g read noise): every layer's state and counter equal."""
+    from pcmspice import train as T
+    from pcmspice.datasets import load_dataset
+    ds = load_dataset("digits")
+    luts = synthetic_luts(n_cells=48, n_devices=48)
+    cfg = T.TrainConfig(dataset="digits", network="64-150-10", learning_rate=0.05, seed=3,
+                        array=ArrayConfig(transfer_every=250, g_read_noise_rel=0.02)).validate()
+    w0 = T.init_weights((64, 150, 10), np.random.default_rng(0))
+    nets = {k: T.build_network(cfg, luts, w0, kernel=k) for k in ("numba", "numpy")}
+    hits = {}
+    for k, net in nets.items():
+        hits[k] = sum(net.train_example(ds.x_train[i], int(ds.y_train[i]), cfg.learning_rate) for i in range(600))
+    assert hits["numba"] == hits["numpy"]
+    for a, b in zip(nets["numba"].layers, nets["numpy"].layers):
+        assert a.kernel == "numba" and b.kernel == "numpy"
+        _assert_same_state(a, b)
+        assert a.counters["transfers"] == 2 and a.counters["pulses_up"] > 0
+    assert nets["numba"].accuracy(ds.x_test, ds.y_test, noise=False) == \
+        nets["numpy"].accuracy(ds.x_test, ds.y_test, noise=False)
+
+
+def test_kernel_choice(monkeypatch):
+    luts = synthetic_luts(n_cells=8, n_devices=8)
+    assert AnalogArray(2, 3, luts, seed=0).kernel == "numba"                   # auto, numba installed
+    assert AnalogArray(2, 3, luts, seed=0, kernel="numpy").kernel == "numpy"
+    assert AnalogArray(2, 3, luts, ArrayConfig(mode="pcm-only"), seed=0, kernel="numba").kernel == "numpy"
+    with pytest.raises(ConfigError, match="kernel 'fast' is unknown; expected one of auto, numba, numpy"):
+        AnalogArray(2, 3, luts, seed=0, kernel="fast")
+    # the kernel's look-up assumes a uniform Vc grid: auto falls back to numpy, numba refuses
+    grid = luts.cell.vc_volts + 0.002 * np.sin(np.pi * luts.cell.vc_volts)
+    bent = LutSet(cell=dataclasses.replace(luts.cell, vc_volts=grid), pcm=luts.pcm, name="bent")
+    assert AnalogArray(2, 3, bent, seed=0).kernel == "numpy"
+    with pytest.raises(ConfigError, match="grid is not uniform"):
+        AnalogArray(2, 3, bent, seed=0, kernel="numba")
+    monkeypatch.setattr(array_module, "_compiled_kernel", lambda: None)   # as without numba
+    assert AnalogArray(2, 3, luts, seed=0).kernel == "numpy"
+    with pytest.raises(ConfigError, match="numba is not installed"):
+        AnalogArray(2, 3, luts, seed=0, kernel="numba")
+
+
+def test_kernel_compiles_without_a_writable_cache(monkeypatch):
+    """Where numba finds no cache directory it can write, the kernel is compiled per process."""
+    from pcmspice import array_kernel
+    njit = array_kernel.numba.njit
+
+    def no_cache(*args, **kw):
+        if kw.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return njit(*args, **kw)
+
+    monkeypatch.setattr(array_kernel.numba, "njit", no_cache)
+    assert array_kernel._jit(lambda a: 2 * a)(21) == 42

@@ -236,6 +236,17 @@ def test_committed_parameter_file_matches_the_defaults():
     assert path.read_text() == PowerConfig().to_toml()
 
 
+def test_circuit_defaults_are_the_netlist_defaults():
+    """The power model's fallback cell geometry and bias (used when a LUT does not
+    record them) are the generic65 netlist defaults, not a stale copy."""
+    from pcmspice import cell, tech
+    p = cell.cell_params(tech.load("generic65"))
+    c = PowerConfig().circuit
+    for field, (key, scale) in pw._LUT_CIRCUIT_KEYS.items():
+        if key in p:
+            assert getattr(c, field) == pytest.approx(p[key] * scale, rel=1e-12), field
+
+
 def test_every_default_names_its_source():
     rows = PowerConfig().describe()
     assert len(rows) > 50
