@@ -245,3 +245,62 @@ def step_map(run: Run, mm: dict[str, np.ndarray], vc_grid: np.ndarray, meter_vc:
         pw = -res[node] * res[src]
         out += float(np.sum(0.5 * (pw[1:] + pw[:-1]) * np.diff(t))) / (n * nv)
     return StepMap(dv_up, dv_dn, e_up, e_dn, res.netlist_hash)
+
+
+#: the gate levels a replica bias sets, and the sign of d(step)/d(level) for each
+BIAS_LEVELS = {"v_up_on_volts": -1.0, "v_dn_on_volts": +1.0}
+
+
+def replica_bias(run: Run, reference: Run, rtol: float = 1e-3, max_iter: int = 12) -> dict[str, float]:
+    """Pulse gate levels that give the nominal cell at ``run`` the steps it has at ``reference``.
+
+    A chip does not drive its update switches from fixed voltages across
+    process, temperature and supply: a bias generator with replica devices
+    regulates the pulse gate levels so that a pulse moves a nominal cell by
+    the designed amount.  This models an ideal one.  The target is the
+    nominal (no-mismatch) cell's up and down step at v_start under
+    ``reference`` (typically tt, 27 degC, nominal supply, with the same
+    parameters); at ``run`` the up-pulse level (PMOS gate) and the
+    down-pulse level (NMOS gate) are solved by a secant iteration on
+    log(step), both at once (each step depends only on its own level), until
+    both steps are within ``rtol`` of the target.  Mismatch is untouched:
+    what remains at the corner is each cell's deviation from the nominal one.
+    """
+    mm = nominal_mismatch(1)
+    p_ref = cell_params(reference.tech, reference.params)
+    vc = np.array([p_ref["v_start_volts"]])
+
+    def steps(r: Run) -> np.ndarray:
+        sm = step_map(r, mm, vc)
+        return np.array([sm.dv_up_volts[0, 0], -sm.dv_down_volts[0, 0]])
+
+    target = steps(reference)
+    if not np.all(target > 1e-5):
+        raise SpiceError(f"replica bias: the reference cell does not step at v_start (up, down steps "
+                         f"{np.round(target * 1e3, 4)} mV; a pulse must move Vc by more than 0.01 mV)")
+    keys = list(BIAS_LEVELS)
+    p = cell_params(run.tech, run.params)
+    x0 = np.array([p[k] for k in keys])
+    x1 = x0 + 0.02 * np.array([BIAS_LEVELS[k] for k in keys])
+
+    def err(x: np.ndarray) -> np.ndarray:
+        r = Run(run.tech, run.corner, run.temp_c, {**(run.params or {}), **dict(zip(keys, map(float, x)))},
+                run.engine)
+        s = steps(r)
+        if not np.all(s > 0):
+            raise SpiceError(f"replica bias at {run.corner}, {run.temp_c:g} degC: gate levels {x.round(4)} V "
+                             f"give no step ({s} V)")
+        return np.log(s / target)
+
+    f0, f1 = err(x0), err(x1)
+    for _ in range(max_iter):
+        if np.all(np.abs(f1) < np.log1p(rtol)):
+            return dict(zip(keys, map(float, x1)))
+        slope = np.where(np.abs(f1 - f0) > 1e-12, (f1 - f0) / (x1 - x0), 1.0)
+        x2 = x1 - np.clip(f1 / slope, -0.2, 0.2)
+        x0, f0, x1 = x1, f1, x2
+        f1 = err(x1)
+    if np.all(np.abs(f1) < np.log1p(rtol)):
+        return dict(zip(keys, map(float, x1)))
+    raise SpiceError(f"replica bias at {run.corner}, {run.temp_c:g} degC did not converge: steps off the "
+                     f"target by {np.round(np.expm1(f1) * 100, 2)} % after {max_iter} iterations")

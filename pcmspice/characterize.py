@@ -18,6 +18,7 @@ Dask distributed cluster (``scheduler="tcp://..."``); both give identical tables
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -64,6 +65,7 @@ class SweepConfig:
     pcm_pulses: int = 20
     pcm_cycles: int = 3
     params: dict[str, float] = field(default_factory=dict)   # netlist parameter overrides
+    bias: str = "fixed"                        # "replica": pulse gate levels regulated per corner/temp/supply
 
     def __post_init__(self):
         _check = lambda ok, msg: None if ok else (_ for _ in ()).throw(ConfigError(msg))  # noqa: E731
@@ -78,6 +80,7 @@ class SweepConfig:
         _check(len(self.corners) >= 1, "corners must name at least one corner")
         _check(len(self.temps_c) >= 1, "temps_c must list at least one temperature")
         _check(self.pcm_devices >= 1, f"pcm_devices={self.pcm_devices} must be at least 1")
+        _check(self.bias in BIAS_MODES, f"bias='{self.bias}' is unknown (choose from {', '.join(BIAS_MODES)})")
 
     # --- TOML ---------------------------------------------------------------
     @classmethod
@@ -132,11 +135,34 @@ class SweepConfig:
         return np.linspace(self.vc_min_volts, hi, self.vc_points)
 
     def run_for(self, corner: str, temp_c: float, vdd: float, engine: str = "auto") -> cellmod.Run:
+        """The Run of one combination; with ``bias = "replica"``, its pulse gate levels are the
+        ones a replica bias sets there (:func:`pcmspice.cell.replica_bias`; the reference is tt,
+        27 degC at the definition's own parameters and supply, where nothing changes)."""
         params = dict(self.params)
         tech = self.tech()
         if abs(vdd - tech.vdd_volts) > 1e-12 or "vdd_volts" in params:
             params.setdefault("vdd_volts", vdd)
+        if self.bias == "replica":
+            params.update(_replica_levels(self.technology, json.dumps(self.params, sort_keys=True),
+                                          corner, float(temp_c), float(vdd), engine))
         return cellmod.Run(tech, corner, temp_c, params, engine)
+
+
+BIAS_MODES = ("fixed", "replica")
+
+
+@functools.lru_cache(maxsize=64)
+def _replica_levels(technology: str, params_json: str, corner: str, temp_c: float, vdd: float,
+                    engine: str) -> tuple[tuple[str, float], ...]:
+    """Replica-bias gate levels of one combination (cached: every batch of a combination asks)."""
+    tech = techmod.load(technology)
+    base = json.loads(params_json)
+    ref = cellmod.Run(tech, "tt", 27.0, base, engine)
+    ref_vdd = cellmod.cell_params(tech, base)["vdd_volts"]
+    if corner == "tt" and temp_c == 27.0 and abs(vdd - ref_vdd) < 1e-12:
+        return ()
+    run = cellmod.Run(tech, corner, temp_c, {**base, "vdd_volts": vdd}, engine)
+    return tuple(cellmod.replica_bias(run, ref).items())
 
 
 def combo_name(tech: str, corner: str, temp_c: float, vdd: float) -> str:
@@ -453,8 +479,9 @@ def summarize(cfg: SweepConfig, lut_dirs, key: str, seconds: float, computed: in
     combos = []
     for (corner, temp, vdd), d in lut_dirs.items():
         ls = lutmod.load_lut_set(d)
+        gates = cellmod.cell_params(cfg.tech(), cfg.run_for(corner, temp, vdd).params)
         combos.append({"corner": corner, "temp_c": temp, "vdd_volts": vdd, "lut_dir": str(d.relative_to(d.parents[1])),
-                       **stats_at_start(ls)})
+                       **{k: gates[k] for k in cellmod.BIAS_LEVELS}, **stats_at_start(ls)})
     return {"kind": "characterization", "config": cfg.to_dict(), "sweep_key": key, "netlist_hashes": netlist_hashes(),
             "versions": versions(), "wall_seconds": seconds, "batches_computed": computed, "batches_reused": reused,
             "combos": combos}

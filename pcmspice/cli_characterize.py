@@ -75,20 +75,24 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 @click.option("--train", "do_train", is_flag=True, help="Also train on each combination's LUTs and estimate its energy.")
 @click.option("--dataset", default="digits", show_default=True, help="Data set for --train.")
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True, help="Epochs for --train.")
+@click.option("--bias", type=click.Choice(["fixed", "replica"]), default="fixed", show_default=True,
+              help="Pulse gate levels: fixed voltages, or regulated by a replica bias so that the nominal cell "
+                   "steps as at tt, 27 °C.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/corners"), show_default=True)
 @click.option("--quiet", is_flag=True)
-def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset, epochs, out, quiet):
+def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset, epochs,
+            bias, out, quiet):
     """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown)."""
     from pcmspice import characterize as ch
     from pcmspice import corners as cmod
     cfg = ch.SweepConfig(name=f"corners_{technology}", technology=technology,
                          corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
                          temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),
-                         n_cells=mc, seed=seed, pcm_devices=pcm_devices)
+                         n_cells=mc, seed=seed, pcm_devices=pcm_devices, bias=bias)
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet)
     table = cmod.write_corner_table(out, train_fn=_train_fn(dataset, epochs, seed, not quiet) if do_train else None)
     click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s")
-    cols = [c for c in ("corner", "temp_c", "vdd_volts", "g_mean_siemens", "dv_up_mean_volts", "dv_down_mean_volts",
+    cols = [c for c in ("corner", "temp_c", "vdd_volts", "v_up_on_volts", "v_dn_on_volts", "g_mean_siemens", "dv_up_mean_volts", "dv_down_mean_volts",
                         "asymmetry_mean", "retention_10mV_median_seconds", "analog_test_accuracy",
                         "baseline_test_accuracy", "energy_per_example_joules", "gops_per_watt") if c in table]
     click.echo(table[cols].rename(columns=cmod.COLUMNS).to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -17,6 +17,7 @@ from pcmspice.provenance import atomic_write_text, write_json
 
 COLUMNS = {
     "corner": "corner", "temp_c": "T (°C)", "vdd_volts": "VDD (V)",
+    "v_up_on_volts": "up gate (V)", "v_dn_on_volts": "down gate (V)",
     "g_mean_siemens": "g mean (S)", "g_sigma_siemens": "g σ (S)",
     "dv_up_mean_volts": "up step (V)", "dv_down_mean_volts": "down step (V)",
     "asymmetry_mean": "up/down asym.", "retention_10mV_median_seconds": "retention 10 mV (s)",

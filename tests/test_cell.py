@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pcmspice import cell
+from pcmspice.errors import SpiceError
 
 VC = np.round(np.linspace(0.0, 1.0, 101), 6)
 
@@ -154,3 +155,9 @@ def test_leakage_is_faster_at_85C(run65):
         t85, v85 = cell.retention(hot, mm, np.array([0.7]), 1e-3, n_samples=11)
         d27, d85 = abs(v27[0, -1] - 0.7), abs(v85[0, -1] - 0.7)
         assert d85 > factor * d27 > 0, (params, d27, d85)
+
+
+def test_replica_bias_refuses_a_reference_that_does_not_step(run65):
+    p = {"v_up_on_volts": 1.15}   # the up pulse leaves the PMOS gate at its idle level
+    with pytest.raises(SpiceError, match="reference cell does not step at v_start"):
+        cell.replica_bias(dataclasses.replace(run65, corner="ff", params=p), dataclasses.replace(run65, params=p))

@@ -95,6 +95,7 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     ({"technology": "tsmc"}, "technology 'tsmc' is unknown"),
     ({"nonsense": 1}, "unknown key 'nonsense'"),
     ({"corners": ["zz"]}, "unknown corner 'zz'"),
+    ({"bias": "trimmed"}, "bias='trimmed' is unknown (choose from fixed, replica)"),
 ])
 def test_bad_sweep_definitions(raw, want, tmp_path):
     with pytest.raises(Exception) as e:
@@ -144,3 +145,29 @@ def test_corners_cli_rejects_bad_temperatures(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "--temps '27,hot' must be a comma-separated list of numbers" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_replica_bias_restores_the_tt_steps_at_skewed_corners():
+    """fs = fast NMOS / slow PMOS.  With fixed gate levels its up step shrinks and its down
+    step grows (global up/down asymmetry near -1); a replica bias lowers both gate levels
+    (more PMOS drive, less NMOS drive) until the nominal cell steps as at tt, 27 degC, and
+    the Monte Carlo population follows it (its mean within a few % of tt's)."""
+    base = dict(name="b", corners=("tt", "fs", "sf"), temps_c=(27.0,), n_cells=12, pcm_devices=2)
+    fixed = ch.SweepConfig(**base)
+    replica = ch.SweepConfig(**base, bias="replica")
+    p_tt = cell.cell_params(fixed.tech(), replica.run_for("tt", 27.0, 1.0).params)
+    p_fs = cell.cell_params(fixed.tech(), replica.run_for("fs", 27.0, 1.0).params)
+    assert p_tt["v_up_on_volts"] == cell.cell_params(fixed.tech())["v_up_on_volts"], "tt, 27 degC is the reference"
+    assert p_fs["v_up_on_volts"] < p_tt["v_up_on_volts"] and p_fs["v_dn_on_volts"] < p_tt["v_dn_on_volts"]
+    vc = np.array([0.5])
+    mm = cell.draw_mismatch(fixed.tech(), 12, 1)
+    steps = {}
+    for name, cfg in (("fixed", fixed), ("replica", replica)):
+        for corner in ("tt", "fs", "sf"):
+            sm = cell.step_map(cfg.run_for(corner, 27.0, 1.0), mm, vc)
+            steps[name, corner] = (sm.dv_up_volts.mean(), -sm.dv_down_volts.mean())
+    for corner in ("fs", "sf"):
+        np.testing.assert_allclose(steps["replica", corner], steps["replica", "tt"], rtol=0.03)
+    up, dn = steps["fixed", "fs"]
+    assert up < 0.8 * steps["fixed", "tt"][0] and dn > 1.5 * steps["fixed", "tt"][1]
+    assert ch.sweep_key(fixed) != ch.sweep_key(replica), "finished batches of one bias mode never serve the other"
