@@ -22,7 +22,7 @@ path run its own verify loop instead makes the comparison chaotic: a device
 whose verify read lands within ~1e-9 S of the tolerance edge overshoots in
 one path and not in the other, the two paths then RESET and reprogram it
 differently, and end up to two tolerances (~2 uS) apart; on 4 x 4 arrays that
-happened on 1-3 of 5 seeds, with the old and the present cell design alike.
+happened on 2 of 5 seeds with the first cell design and 1 of 5 with the present one.
 The LUT array's own verify loop is tested against its tolerance in
 tests/test_array.py.  What remains different is the model error of the
 tables (interpolation of g, of the step per pulse and of the PCM step, the

@@ -46,7 +46,7 @@ def test_small_cosim_meets_the_must_show_bounds(small_run):
     network many test digits sit on a decision boundary, so seed 5's 0.8 %
     RMS weight difference moves 4 of them.  Both paths program the PCMs with
     the same pulses (cosim.ReplayProgrammer); before that, a verify decision
-    flipping at the tolerance edge cost 1-3 of 5 seeds (down to 88 %).
+    flipping at the tolerance edge hit 2 of 5 seeds (first cell) or 1 of 5 (this one; 88 %).
     """
     res, _ = small_run
     s = res.summary
