@@ -74,6 +74,12 @@ def _compiled_kernel() -> ModuleType | None:
     return array_kernel
 
 
+def _every_cell(x: np.ndarray, delta: np.ndarray) -> bool:
+    """Whether an update takes every cell as a candidate (a small array: fewer calls) rather
+    than only the coincident ones; the numpy path and the compiled kernel both follow it."""
+    return x.size * delta.size <= _EVERY_CELL
+
+
 @dataclass
 class Pulses:
     """A sparse pulse matrix: ``counts[k]`` pulses on cell (``rows[k]``, ``cols[k]``).
@@ -438,7 +444,7 @@ class AnalogArray:
         every cell is one (fewer calls)."""
         x = np.asarray(x)
         delta = np.asarray(delta)
-        if x.size * delta.size <= _EVERY_CELL:
+        if _every_cell(x, delta):
             return (self._all_rows, self._all_cols, (delta * (-lr / self.dw_nominal)).astype(np.float32),
                     x.astype(np.float32))
         cols = np.flatnonzero(x)
@@ -517,7 +523,7 @@ class AnalogArray:
         uniforms) + :meth:`apply_pulses`, without their temporaries."""
         x = np.asarray(x)
         delta = np.asarray(delta)
-        every = x.size * delta.size <= _EVERY_CELL
+        every = _every_cell(x, delta)
         n_cand = x.size * delta.size if every else np.count_nonzero(x) * np.count_nonzero(delta)
         if n_cand == 0:
             return 0
@@ -706,34 +712,19 @@ class AnalogArray:
 
         ``gp_now``/``gm_now`` are the conductances the devices have now (after
         drift); devices the loop does not touch keep their programmed state.
-        With the default :attr:`programmer` (:func:`~pcmspice.array_pcm.program`),
-        a device already inside the verify window by a margin of 4 sigma of
-        read noise is passed over without simulating its verify read (it
-        would pass with probability > 0.9999); another programmer (the
+        :attr:`programmer` (:func:`~pcmspice.array_pcm.program`, or the
         co-simulation's replay of the chip's pulses) sees every device."""
         tp, tm = self._pair_targets(t_pair)
-        margin = 4 * self.pcm.read_noise_rel if self.config.read_noise else 0.0
-        sel = []
-        for g_now, tgt in ((gp_now, tp), (gm_now, tm)):
-            gn, tt = g_now.reshape(-1), tgt.reshape(-1)
-            if idx is not None:
-                gn, tt = gn[idx], tt[idx]
-            if self.programmer is program:
-                need = np.flatnonzero(np.abs(gn - tt) > self.tol - margin * gn)
-            else:
-                need = np.arange(gn.size)
-            sel.append(need if idx is None else np.asarray(idx)[need])
-        cp, cm = sel
+        cells = np.arange(self.shape[0] * self.shape[1]) if idx is None else np.asarray(idx)
         res = self.programmer(self.pcm,
-                      np.concatenate([self.dev_p.reshape(-1)[cp], self.dev_m.reshape(-1)[cm]]),
-                      np.concatenate([gp_now.reshape(-1)[cp], gm_now.reshape(-1)[cm]]),
-                      np.concatenate([tp.reshape(-1)[cp], tm.reshape(-1)[cm]]),
-                      tolerance=self.tol, max_pulses=self.config.pcm_max_pulses, rng=self._rng_prog,
-                      read_noise=self.config.read_noise)
+                              np.concatenate([self.dev_p.reshape(-1)[cells], self.dev_m.reshape(-1)[cells]]),
+                              np.concatenate([gp_now.reshape(-1)[cells], gm_now.reshape(-1)[cells]]),
+                              np.concatenate([tp.reshape(-1)[cells], tm.reshape(-1)[cells]]),
+                              tolerance=self.tol, max_pulses=self.config.pcm_max_pulses, rng=self._rng_prog,
+                              read_noise=self.config.read_noise)
         touched = (res.set_pulses + res.reset_pulses) > 0
-        n = cp.size
-        for g_state, t_state, cells, part in ((self.gp, self.tp, cp, slice(0, n)),
-                                              (self.gm, self.tm, cm, slice(n, None))):
+        n = cells.size
+        for g_state, t_state, part in ((self.gp, self.tp, slice(0, n)), (self.gm, self.tm, slice(n, None))):
             hit = touched[part]
             g_state.reshape(-1)[cells[hit]] = res.g_siemens[part][hit]
             t_state.reshape(-1)[cells[hit]] = self.time_seconds

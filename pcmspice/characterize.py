@@ -479,7 +479,7 @@ def summarize(cfg: SweepConfig, lut_dirs, key: str, seconds: float, computed: in
     combos = []
     for (corner, temp, vdd), d in lut_dirs.items():
         ls = lutmod.load_lut_set(d)
-        gates = cellmod.cell_params(cfg.tech(), cfg.run_for(corner, temp, vdd).params)
+        gates = ls.provenance["cell_params"]     # the levels the tables were made with
         combos.append({"corner": corner, "temp_c": temp, "vdd_volts": vdd, "lut_dir": str(d.relative_to(d.parents[1])),
                        **{k: gates[k] for k in cellmod.BIAS_LEVELS}, **stats_at_start(ls)})
     return {"kind": "characterization", "config": cfg.to_dict(), "sweep_key": key, "netlist_hashes": netlist_hashes(),
