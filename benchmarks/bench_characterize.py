@@ -15,7 +15,9 @@ import dataclasses
 import tempfile
 import time
 
-from pcmspice import cell, characterize as ch
+from pcmspice.core import paths
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.characterize import sweep as ch
 
 
 def naive(cfg: ch.SweepConfig, n: int, n_pulses: int = 400) -> float:
@@ -52,7 +54,7 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--naive-subset", type=int, default=5)
     a = ap.parse_args(argv)
-    cfg = dataclasses.replace(ch.SweepConfig.from_toml(ch.SWEEP_DIR / "default.toml"), n_cells=a.cells)
+    cfg = dataclasses.replace(ch.SweepConfig.from_toml(paths.default_sweep("default")), n_cells=a.cells)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         res = ch.run_sweep(cfg, tmp, jobs=a.jobs, resume=False, progress=True, figures=False)

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from pcmspice import cell, tech
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.spice import tech as tech
 
 
 def _best(fn, repeat):

@@ -1,15 +1,15 @@
 """Training-speed benchmark (run on demand, not in CI).
 
 Examples per second for 784-250-10, batch 1, in the same process and on the
-same examples: the full cell model (pcmspice.array, cell mode: forward and
+same examples: the full cell model (pcmspice.array.crossbar, cell mode: forward and
 backward MACs with read noise, pulse quantization, state-dependent pulses,
 chunked leakage, transfers) against plain float numpy SGD (float64, and also
 float32 for reference).  Targets: the cell model at most 2x slower than
 float64 and at least 2,000 examples/s on a 2-core machine.
 
 The cell model runs with each pulse kernel of ``--kernels`` (default both:
-``numba``, the compiled kernel of pcmspice.array_kernel, and ``numpy``, the
-reference; same results, see pcmspice.array), each reported with its time
+``numba``, the compiled kernel of pcmspice.array.kernel, and ``numpy``, the
+reference; same results, see pcmspice.array.crossbar), each reported with its time
 ratio to float64 measured in the same run.  The numba kernel is compiled (or
 loaded from numba's cache) before any timing; that first call is reported.
 
@@ -31,9 +31,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # batch-1 matvecs: threads 
 
 import numpy as np  # noqa: E402
 
-from pcmspice import train as T  # noqa: E402
-from pcmspice.array_config import ArrayConfig  # noqa: E402
-from pcmspice.datasets import load_dataset  # noqa: E402
+from pcmspice.train import loop as T  # noqa: E402
+from pcmspice.array.config import ArrayConfig  # noqa: E402
+from pcmspice.train.datasets import load_dataset  # noqa: E402
 
 
 def float_sgd(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, dtype) -> float:

@@ -1,4 +1,4 @@
-"""Tests of the array simulator (pcmspice.array) on LUTs built here from analytic physics.
+"""Tests of the array simulator (pcmspice.array.crossbar) on LUTs built here from analytic physics.
 
 ``synthetic_luts`` is a test fixture only (test_train.py imports it too):
 g = k s softplus((Vc - Vt)/s) (monotonic), up and down steps that shrink
@@ -12,12 +12,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pcmspice import array as array_module
-from pcmspice.array import AnalogArray, Pulses
-from pcmspice.array_config import ArrayConfig
-from pcmspice.array_tables import RowTable, leak_flow_map, retention_seconds
-from pcmspice.errors import ConfigError, LutError
-from pcmspice.lut import CellLut, LutSet, PcmLut, _interp_rows
+from pcmspice.array import crossbar as array_module
+from pcmspice.array.crossbar import AnalogArray, Pulses
+from pcmspice.array.config import ArrayConfig
+from pcmspice.array.tables import RowTable, leak_flow_map, retention_seconds
+from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.lut.format import CellLut, LutSet, PcmLut, _interp_rows
 
 
 def synthetic_luts(n_cells: int = 64, n_devices: int = 64, seed: int = 0, *,
@@ -500,8 +500,8 @@ def test_a_zero_count_is_no_pulse_with_either_kernel():
 def test_training_is_identical_with_both_kernels():
     """A small network on digits (a hidden layer large enough for coincidence candidates,
     transfers, leakage, g read noise): every layer's state and counter equal."""
-    from pcmspice import train as T
-    from pcmspice.datasets import load_dataset
+    from pcmspice.train import loop as T
+    from pcmspice.train.datasets import load_dataset
     ds = load_dataset("digits")
     luts = synthetic_luts(n_cells=48, n_devices=48)
     cfg = T.TrainConfig(dataset="digits", network="64-150-10", learning_rate=0.05, seed=3,
@@ -541,7 +541,7 @@ def test_kernel_choice(monkeypatch):
 
 def test_kernel_compiles_without_a_writable_cache(monkeypatch):
     """Where numba finds no cache directory it can write, the kernel is compiled per process."""
-    from pcmspice import array_kernel
+    from pcmspice.array import kernel as array_kernel
     njit = array_kernel.numba.njit
 
     def no_cache(*args, **kw):

@@ -4,8 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pcmspice import cell
-from pcmspice.errors import SpiceError
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.core.errors import SpiceError
 
 VC = np.round(np.linspace(0.0, 1.0, 101), 6)
 

@@ -4,8 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from pcmspice import cell, characterize as ch, lut as L
-from pcmspice.errors import ConfigError, LutError
+from pcmspice.core import paths
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.characterize import sweep as ch
+from pcmspice.lut import format as L
+from pcmspice.core.errors import ConfigError, LutError
 
 
 def _up_at_start(run, n, seed, avt_scale):
@@ -112,7 +115,7 @@ def test_sweep_toml_round_trip(tmp_path):
 
 
 def test_committed_default_tables_load_and_match_their_definition():
-    d = ch.DEFAULT_LUT_DIR
+    d = paths.default_lut_dir()
     s = L.load_lut_set(d)
     assert s.cell.n_cells >= 200
     pv = s.provenance

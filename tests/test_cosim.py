@@ -1,4 +1,4 @@
-"""SPICE in the loop (pcmspice.cosim, pcmspice.cosim_spice, `pcmspice cosim`).
+"""SPICE in the loop (pcmspice.cosim.run, pcmspice.cosim.spice_array, `pcmspice cosim`).
 
 The small version of the issue's must-show: a 4 x 4 array (3 principal
 components + bias -> digits 0-3), 30 examples, a transfer every 12 (two
@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pytest
 
-from pcmspice import cosim as cs
-from pcmspice.array import AnalogArray
-from pcmspice.cosim_spice import coincidence_schedule
-from pcmspice.errors import ConfigError
+from pcmspice.cosim import run as cs
+from pcmspice.array.crossbar import AnalogArray
+from pcmspice.cosim.spice_array import coincidence_schedule
+from pcmspice.core.errors import ConfigError
 
 SMALL = dict(rows=4, cols=4, examples=30, transfer_every=12)
 
@@ -101,7 +101,7 @@ def test_spice_forward_read_equals_the_array_simulators_forward(cache):
     run = cfg.run()
     cells = cs.draw_cells(run.tech, cfg.rows, cfg.cols, cfg.seed)
     luts, _ = cs.build_luts(cfg, cells, cache)
-    from pcmspice import pcm as pcmmod
+    from pcmspice.circuits import pcm as pcmmod
     mults = pcmmod.c2c_multipliers(2 * cells.n_cells, cfg.pcm_max_pulses, 11).reshape(-1, 1, cfg.pcm_max_pulses)
     n_spice = cs.PulseNoise(mults)
     arr = cs.lut_array(cfg, cells, luts)
@@ -178,7 +178,7 @@ def test_explicit_assignment_is_checked():
 @pytest.mark.parametrize("args, word", [(["--rows", "0"], "rows"), (["--cols", "11"], "cols"),
                                         (["--examples", "0"], "examples"), (["--tech", "nope"], "technology")])
 def test_cli_refuses_bad_values_in_one_line(args, word, capsys, tmp_path):
-    from pcmspice.cli import main
+    from pcmspice.cli.main import main
     with pytest.raises(SystemExit) as exc:
         main(["cosim", *args, "--out", str(tmp_path / "o")])
     assert exc.value.code == 2
@@ -192,7 +192,7 @@ def test_replay_programmer_applies_the_chips_pulses_in_order():
     leftovers (a device the chip programmed and the LUT array did not) are refused."""
     from test_array import synthetic_luts
 
-    from pcmspice.array_pcm import PcmModel
+    from pcmspice.array.pcm import PcmModel
     model = PcmModel(synthetic_luts().pcm)
     rp = cs.ReplayProgrammer()
     rp.load({"devices": np.array([3, 5, 7]), "ops": [[("reset",), ("set", 1.0), ("set", 2.5)], [], [("set", 0.5)]]})

@@ -5,8 +5,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from pcmspice import cell, characterize as ch, lut as L
-from pcmspice.errors import LutError
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.characterize import sweep as ch
+from pcmspice.lut import format as L
+from pcmspice.core.errors import LutError
 
 N_CELLS = 6
 GRID = np.linspace(0.0, 1.0, 101)

@@ -4,8 +4,9 @@ import sys
 
 import pytest
 
-from pcmspice import cell, tech
-from pcmspice.errors import SpiceError
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.spice import tech as tech
+from pcmspice.core.errors import SpiceError
 
 
 def test_unknown_technology():

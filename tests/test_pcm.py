@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pcmspice import lut, pcm, tech
-from pcmspice.cell import Run
-from pcmspice.errors import SpiceError
+from pcmspice.lut import format as lut
+from pcmspice.circuits import pcm as pcm
+from pcmspice.spice import tech as tech
+from pcmspice.circuits.c3t1c import Run
+from pcmspice.core.errors import SpiceError
 
 
 @pytest.fixture(scope="module")

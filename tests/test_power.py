@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pcmspice import power as pw
-from pcmspice import power_gpu
-from pcmspice.errors import ConfigError
-from pcmspice.lut import CellLut, LutSet, PcmLut, save_lut_set
-from pcmspice.power_config import PowerConfig
+from pcmspice.power import model as pw
+from pcmspice.power import gpu as power_gpu
+from pcmspice.core.errors import ConfigError
+from pcmspice.lut.format import CellLut, LutSet, PcmLut, save_lut_set
+from pcmspice.power.config import PowerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -239,7 +239,8 @@ def test_committed_parameter_file_matches_the_defaults():
 def test_circuit_defaults_are_the_netlist_defaults():
     """The power model's fallback cell geometry and bias (used when a LUT does not
     record them) are the generic65 netlist defaults, not a stale copy."""
-    from pcmspice import cell, tech
+    from pcmspice.circuits import c3t1c as cell
+    from pcmspice.spice import tech as tech
     p = cell.cell_params(tech.load("generic65"))
     c = PowerConfig().circuit
     for field, (key, scale) in pw._LUT_CIRCUIT_KEYS.items():
@@ -317,7 +318,7 @@ def test_cli_power_writes_a_run(tmp_path, luts):
     save_lut_set(luts, tmp_path / "luts")
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "summary.json").write_text(json.dumps(training_summary()))
-    from pcmspice.cli import cli
+    from pcmspice.cli.main import cli
     from click.testing import CliRunner
     out = tmp_path / "power"
     r = CliRunner().invoke(cli, ["power", "--luts", str(tmp_path / "luts"), "--training", str(tmp_path / "train"),

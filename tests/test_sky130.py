@@ -16,10 +16,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from pcmspice import cell, pdk, spice, tech
-from pcmspice import netlist as nl
-from pcmspice.cli_pdk import pdk as pdk_cli
-from pcmspice.errors import SpiceError
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.spice import pdk as pdk
+from pcmspice.spice import engine as spice
+from pcmspice.spice import tech as tech
+from pcmspice.spice import netlist as nl
+from pcmspice.cli.pdk import pdk as pdk_cli
+from pcmspice.core.errors import SpiceError
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,7 @@ def test_install_is_done_verified_and_fast(installed):
 
 def test_cli_install_quiet_is_silent_and_quick(installed):
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "from pcmspice.cli import main; main()", "pdk", "install",
+    proc = subprocess.run([sys.executable, "-c", "from pcmspice.cli.main import main; main()", "pdk", "install",
                            "sky130", "--quiet"], capture_output=True, text=True, timeout=60)
     took = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr

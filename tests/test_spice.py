@@ -5,8 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from pcmspice import cell, spice
-from pcmspice.errors import SpiceError
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.spice import engine as spice
+from pcmspice.core.errors import SpiceError
 
 
 def _rc_netlist():
@@ -71,7 +72,7 @@ def test_unknown_engine():
 
 def test_pyspice_version_warning_is_silenced(capfd):
     # a fresh interpreter loading libngspice must print nothing on stderr
-    code = "from pcmspice import spice; spice.run(open(0).read(), 'rc', engine='shared')"
+    code = "from pcmspice.spice import engine as spice; spice.run(open(0).read(), 'rc', engine='shared')"
     p = subprocess.run([sys.executable, "-c", code], input=_rc_netlist(), capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "Unsupported Ngspice version" not in p.stderr + p.stdout

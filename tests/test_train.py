@@ -1,4 +1,4 @@
-"""Training (pcmspice.train) and the `train` / `ablate` commands, on small networks and digits."""
+"""Training (pcmspice.train.loop) and the `train` / `ablate` commands, on small networks and digits."""
 from __future__ import annotations
 
 import json
@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from pcmspice import train as T
-from pcmspice.array_config import ArrayConfig
-from pcmspice.cli import main
-from pcmspice.datasets import Dataset, load_dataset
-from pcmspice.errors import ConfigError, LutError
-from pcmspice.lut import save_lut_set
+from pcmspice.train import loop as T
+from pcmspice.array.config import ArrayConfig
+from pcmspice.cli.main import main
+from pcmspice.train.datasets import Dataset, load_dataset
+from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.lut.format import save_lut_set
 from test_array import synthetic_luts
 
 SUMMARY_KEYS = {"pulses_up_total", "pulses_down_total", "transfers_total", "pcm_set_pulses_total",
@@ -123,7 +123,7 @@ def test_network_must_fit_the_data(digits):
 
 
 def test_missing_default_luts_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(T, "DEFAULT_LUT_DIR", tmp_path / "nope")
+    monkeypatch.setattr(T.paths, "default_lut_dir", lambda: tmp_path / "nope")
     with pytest.raises(LutError, match="default LUTs are missing"):
         T.resolve_luts("")
 
@@ -134,7 +134,7 @@ def test_default_w_max_rule():
 
 
 def test_leak_scale_for_retention(luts):
-    from pcmspice.array_tables import retention_seconds
+    from pcmspice.array.tables import retention_seconds
     tau = np.median(retention_seconds(luts.cell))
     assert T.leak_scale_for_retention(luts, tau / 10) == pytest.approx(10)
 

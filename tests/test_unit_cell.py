@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pcmspice import pcm, tech
-from pcmspice import unit_cell as uc
-from pcmspice.cell import Run
-from pcmspice.errors import SpiceError
+from pcmspice.circuits import pcm as pcm
+from pcmspice.spice import tech as tech
+from pcmspice.circuits import unit_cell as uc
+from pcmspice.circuits.c3t1c import Run
+from pcmspice.core.errors import SpiceError
 
 
 @pytest.fixture(scope="module")

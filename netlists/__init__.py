@@ -1,0 +1,1 @@
+"""The circuits as SPICE text (package data of pcmspice: pcmspice.data.netlists)."""

@@ -1,0 +1,77 @@
+"""The commands people type.  Each area's commands live in a ``cli_<area>.py``
+module next to the logic they call; this module only gathers them and turns
+pcmspice's own errors into one line on stderr and a non-zero exit status."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from pcmspice import __version__
+from pcmspice.core.errors import PcmSpiceError
+
+# (module, attribute) of every command; a module is imported only when needed
+_COMMANDS = {
+    "simulate": ("pcmspice.cli.spice", "simulate"),
+    "pdk": ("pcmspice.cli.pdk", "pdk"),
+    "characterize": ("pcmspice.cli.characterize", "characterize"),
+    "corners": ("pcmspice.cli.characterize", "corners"),
+    "train": ("pcmspice.cli.train", "train"),
+    "ablate": ("pcmspice.cli.train", "ablate"),
+    "power": ("pcmspice.cli.report", "power"),
+    "report": ("pcmspice.cli.report", "report"),
+    "run": ("pcmspice.cli.report", "run"),
+    "cosim": ("pcmspice.cli.cosim", "cosim"),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(name for name, (mod, _) in _COMMANDS.items() if importlib.util.find_spec(mod))
+
+    def get_command(self, ctx, name):
+        if name not in _COMMANDS:
+            return None
+        mod, attr = _COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(mod), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                return None
+            raise
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pcmspice")
+def cli():
+    """SPICE co-simulation of the 2PCM + 3T1C analog training synapse.
+
+    Typical flow: `pcmspice simulate` a testbench, `pcmspice characterize` a
+    Monte Carlo population into lookup tables, `pcmspice train` a network on
+    them, `pcmspice power` and `pcmspice report`; `pcmspice run` does it all
+    on the embedded default.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+    except PcmSpiceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted (finished batches are kept; rerun with --resume)", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""`pcmspice train` and `pcmspice ablate`: thin wrappers over pcmspice.train.loop."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from pcmspice.core.errors import ConfigError
+
+_MODES = ("cell", "pcm-only", "ideal")
+
+
+def _progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+def _build_config(ctx: click.Context, opts: dict) -> "TrainConfig":
+    """defaults < --config FILE < options given on the command line."""
+    from pcmspice.train.loop import TrainConfig
+
+    cfg = TrainConfig()
+    if opts.get("config"):
+        try:
+            cfg = TrainConfig.from_toml(Path(opts["config"]).read_text())
+        except OSError as exc:
+            raise ConfigError(f"{opts['config']}: cannot read config ({exc})") from None
+
+    def given(name: str) -> bool:
+        src = ctx.get_parameter_source(name)
+        return src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
+
+    top = {"dataset": "dataset", "network": "network", "epochs": "epochs", "seed": "seed",
+           "learning_rate": "learning_rate", "lr_decay": "lr_decay", "activation": "activation",
+           "batch_size": "batch_size", "max_train": "max_train", "max_test": "max_test", "luts": "luts"}
+    changes = {field: opts[opt] for opt, field in top.items() if opt in opts and given(opt)}
+    if "luts" in changes:
+        changes["luts"] = str(changes["luts"] or "")
+    if "w_max" in opts and given("w_max"):
+        try:
+            changes["w_max"] = tuple(float(s) for s in opts["w_max"].split(","))
+        except ValueError:
+            raise ConfigError(f"--w-max '{opts['w_max']}' is invalid; expected numbers like 0.36,1.26") from None
+    arr = {"mode": "mode", "transfer_every": "transfer_every", "time_per_example": "time_per_example_seconds",
+           "leak_scale": "leak_scale", "offset_scheme": "offset_scheme", "rounding": "rounding"}
+    achanges = {field: opts[opt] for opt, field in arr.items() if opt in opts and given(opt)}
+    if opts.get("no_polarity_inversion"):
+        achanges["polarity_inversion"] = False
+    if opts.get("no_read_noise"):
+        achanges["read_noise"] = False
+    if achanges:
+        changes["array"] = cfg.array.replace(**achanges)
+    cfg = dataclasses.replace(cfg, **changes)
+    return cfg
+
+
+def _resolve(cfg, ctx: click.Context):
+    """Load data (and fit the default network to it) and the LUTs the run needs."""
+    from pcmspice.train.datasets import load_dataset
+    from pcmspice.train.loop import default_network, prepare_data, resolve_luts
+
+    data = load_dataset(cfg.dataset)
+    src = ctx.get_parameter_source("network")
+    if (src is None or src.name in ("DEFAULT", "DEFAULT_MAP")) and not ctx.params.get("config"):
+        cfg = dataclasses.replace(cfg, network=default_network(data))
+    cfg = cfg.validate()
+    prepare_data(cfg, data)   # fail early on a network/data mismatch
+    luts = None if cfg.array.mode == "ideal" and not cfg.luts else resolve_luts(cfg.luts)
+    return cfg, data, luts
+
+
+def _common(f):
+    opts = [
+        click.option("--dataset", default="mnist5k", show_default=True,
+                     help="digits | mnist5k | mnist5k-backrand | fashion-mnist | idx:DIR | features:FILE.npz"),
+        click.option("--luts", type=click.Path(file_okay=False), default=None,
+                     help="LUT directory [default: characterization/luts/generic65_tt_27C]"),
+        click.option("--network", default="784-250-10", show_default=True,
+                     help="layer sizes; without it, fitted to the data set (N-250-10, or N-K for features)"),
+        click.option("--epochs", type=int, default=20, show_default=True),
+        click.option("--transfer-every", type=int, default=8000, show_default=True,
+                     help="examples between g -> PCM transfers (0 = never)"),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--learning-rate", type=float, default=0.01, show_default=True),
+        click.option("--lr-decay", type=float, default=1.0, show_default=True,
+                     help="learning rate x this after every epoch"),
+        click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu",
+                     show_default=True),
+        click.option("--batch-size", type=int, default=1, show_default=True,
+                     help="1 = per-example SGD as the chip does it; >1 = minibatch mode (faster)"),
+        click.option("--time-per-example", type=float, default=1e-6, show_default=True,
+                     help="hardware time per training example (s): sets how much the capacitors leak"),
+        click.option("--leak-scale", type=float, default=1.0, show_default=True,
+                     help="multiply every leakage rate"),
+        click.option("--offset-scheme", type=click.Choice(["none", "signed", "magnitude"]), default="none",
+                     show_default=True, help="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)"),
+        click.option("--rounding", type=click.Choice(["stochastic", "nearest"]), default="stochastic",
+                     show_default=True, help="pulse-count quantization"),
+        click.option("--w-max", default=None, help="per layer, the weight the PCM span maps to (e.g. 0.36,1.26)"),
+        click.option("--no-read-noise", is_flag=True, help="switch off PCM read noise"),
+        click.option("--max-train", type=int, default=0, help="use only the first N training examples"),
+        click.option("--max-test", type=int, default=0, help="use only the first N test examples"),
+        click.option("--config", type=click.Path(exists=True, dir_okay=False),
+                     help="a TOML run config (as written to OUT/config.toml); options given override it"),
+        click.option("--quiet", is_flag=True, help="no progress bars or per-epoch lines"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _echo_epoch(epochs: int):
+    def echo(label: str, row: dict) -> None:
+        click.echo(f"{label:>9s} epoch {row['epoch']:3d}/{epochs}: train {100 * row['train_accuracy']:6.2f} %  "
+                   f"test {100 * row['test_accuracy']:6.2f} %")
+    return echo
+
+
+@click.command()
+@_common
+@click.option("--mode", type=click.Choice(_MODES), default="cell", show_default=True,
+              help="cell = 2PCM + 3T1C; pcm-only = no 3T1C; ideal = float weights")
+@click.option("--no-polarity-inversion", is_flag=True, help="keep the sign of g fixed across transfers")
+@click.option("--no-baseline", is_flag=True, help="skip the float software baseline")
+@click.option("--no-figures", is_flag=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="output folder [default: runs/train-DATASET-MODE-seedN]")
+@click.pass_context
+def train(ctx, **opts):
+    """Train a network on an array of unit cells and the same network in float.
+
+    Writes OUT/summary.json (analog_test_accuracy, baseline_test_accuracy,
+    pulse and transfer counts, config, LUT provenance, versions),
+    history.csv, config.toml, transfers.csv, weights.npz and figures.
+    """
+    from pcmspice.train import loop as tr
+
+    cfg = _build_config(ctx, opts)
+    cfg, data, luts = _resolve(cfg, ctx)
+    out = Path(opts["out"] or f"runs/train-{cfg.dataset.split(':')[0]}-{cfg.array.mode}-seed{cfg.seed}")
+    res = tr.train(cfg, luts, data, baseline=not opts["no_baseline"], progress=_progress(opts["quiet"]),
+                   on_epoch=None if opts["quiet"] else _echo_epoch(cfg.epochs))
+    tr.save_run(res, out, figures=not opts["no_figures"])
+    s = res.summary
+    line = f"analog test accuracy {100 * s['analog_test_accuracy']:.2f} %"
+    if s["baseline_test_accuracy"] is not None:
+        line += (f", software baseline {100 * s['baseline_test_accuracy']:.2f} % "
+                 f"(gap {s['accuracy_gap_percentage_points']:+.2f} pp)")
+    click.echo(f"{line}; {cfg.network} on {s['dataset']}, {cfg.epochs} epochs, mode {cfg.array.mode}")
+    click.echo(f"wrote {out}")
+
+
+@click.command()
+@_common
+@click.option("--variants", default=",".join(("ideal", "cell", "no-polarity-inversion", "pcm-only", "leak-10x")),
+              show_default=True, help="comma-separated; also available: paper-offset (the paper's signed 2 uS "
+              "transfer offset)")
+@click.option("--retention-ratio", type=float, default=10.0, show_default=True,
+              help="leak-10x: retention = transfer interval / this")
+@click.option("--figures", is_flag=True, help="also write each variant's figures")
+@click.option("--jobs", type=int, default=1, show_default=True, help="variants trained in parallel processes")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="output folder [default: runs/ablate-DATASET-seedN]")
+@click.pass_context
+def ablate(ctx, **opts):
+    """Ablation table: ideal, full cell, no polarity inversion, PCM only, and the full cell
+    with retention 10x shorter than the transfer interval, all against one float baseline.
+
+    Writes OUT/ablation.csv, OUT/ablation.md, OUT/summary.json and each run's
+    summary and history in OUT/VARIANT/.
+    """
+    from pcmspice.train import loop as tr
+
+    cfg = _build_config(ctx, opts)
+    cfg, data, luts = _resolve(cfg, ctx)
+    if luts is None:
+        luts = tr.resolve_luts(cfg.luts)
+    variants = tuple(v.strip() for v in opts["variants"].split(",") if v.strip())
+    out = Path(opts["out"] or f"runs/ablate-{cfg.dataset.split(':')[0]}-seed{cfg.seed}")
+    rows = tr.run_ablation(cfg, luts, data, variants=variants, retention_ratio=opts["retention_ratio"],
+                           out_dir=out, progress=_progress(opts["quiet"]) and opts["jobs"] == 1,
+                           figures=opts["figures"], log=None if opts["quiet"] else click.echo, jobs=opts["jobs"])
+    click.echo(tr.ablation_markdown(rows, cfg, tr.prepare_data(cfg, data)))
+    click.echo(f"wrote {out}")

@@ -1,0 +1,1 @@
+"""pcmspice.lut.format"""

@@ -1,0 +1,395 @@
+"""Lookup tables: what the circuit does, per Monte Carlo cell, at numpy speed.
+
+On-disk format (schema ``pcmspice-lut`` version 1), one file per
+(technology, corner, temperature, supply), extension ``.lut.npz``:
+
+* a NumPy ``.npz`` archive (zip) holding named float64 arrays, and
+* a member ``__meta__`` holding UTF-8 JSON: ``schema``, ``schema_version``,
+  ``axes`` (array name -> list of axis names), ``units`` (array name -> unit),
+  ``provenance`` (technology, corner, temperature, supply, seed, netlist
+  hashes, versions, the sweep config) and ``sha256`` of every array's bytes.
+
+Loading checks the schema name and version, every checksum, finiteness,
+shapes against the axes, and physics (g rises with Vc on every cell, the up
+step is positive and the down step negative, PCM SET steps are on average
+non-negative).  Anything else is refused with :class:`LutError`.
+
+Arrays of a cell table (``CellLut``), n = number of Monte Carlo cells:
+
+====================  ==============  =====================================
+name                  axes            meaning
+====================  ==============  =====================================
+vc_volts              (vc,)           capacitor-voltage grid
+g_siemens             (cell, vc)      read conductance of the 3T1C
+dv_up_volts           (cell, vc)      Vc change per up pulse (> 0)
+dv_down_volts         (cell, vc)      Vc change per down pulse (< 0)
+leak_volts_per_s      (cell, vc)      dVc/dt with both switches off
+e_up_joules           (cell,)         supply energy of one up pulse
+e_down_joules         (cell,)         supply energy of one down pulse
+e_read_joules         (cell,)         energy of one read at Vc = v_start
+mismatch_<name>       (cell,)         the mismatch draws (V for dvt, x for mu)
+====================  ==============  =====================================
+
+Arrays of a PCM table (``PcmLut``), m = number of PCM devices:
+
+====================  ==============  =====================================
+g_grid_siemens        (g,)            conductance grid
+set_step_mean_siemens (device, g)     mean dG per partial-SET pulse at G
+set_step_std_siemens  (device, g)     cycle-to-cycle std of that step
+g_reset_siemens       (device,)       conductance after a RESET
+g_max_siemens         (device,)       fully crystalline conductance
+drift_nu              (device,)       drift exponent, G(t) = G0 (t/t0)^-nu
+drift_t0_seconds      ()              drift reference time t0
+read_noise_rel        ()              relative read noise (std / G)
+e_set_joules          (device,)       energy of one partial-SET pulse
+e_reset_joules        (device,)       energy of one RESET pulse
+e_read_joules         (device,)       energy of one PCM read
+====================  ==============  =====================================
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pcmspice.core.errors import LutError
+
+SCHEMA = "pcmspice-lut"
+SCHEMA_VERSION = 1
+
+_CELL_AXES = {
+    "vc_volts": ("vc",),
+    "g_siemens": ("cell", "vc"),
+    "dv_up_volts": ("cell", "vc"),
+    "dv_down_volts": ("cell", "vc"),
+    "leak_volts_per_s": ("cell", "vc"),
+    "e_up_joules": ("cell",),
+    "e_down_joules": ("cell",),
+    "e_read_joules": ("cell",),
+}
+_CELL_UNITS = {
+    "vc_volts": "V", "g_siemens": "S", "dv_up_volts": "V", "dv_down_volts": "V",
+    "leak_volts_per_s": "V/s", "e_up_joules": "J", "e_down_joules": "J",
+    "e_read_joules": "J",
+}
+_PCM_AXES = {
+    "g_grid_siemens": ("g",),
+    "set_step_mean_siemens": ("device", "g"),
+    "set_step_std_siemens": ("device", "g"),
+    "g_reset_siemens": ("device",),
+    "g_max_siemens": ("device",),
+    "drift_nu": ("device",),
+    "drift_t0_seconds": (),
+    "read_noise_rel": (),
+    "e_set_joules": ("device",),
+    "e_reset_joules": ("device",),
+    "e_read_joules": ("device",),
+}
+_PCM_UNITS = {
+    "g_grid_siemens": "S", "set_step_mean_siemens": "S", "set_step_std_siemens": "S",
+    "g_reset_siemens": "S", "g_max_siemens": "S", "drift_nu": "1",
+    "drift_t0_seconds": "s", "read_noise_rel": "1", "e_set_joules": "J",
+    "e_reset_joules": "J", "e_read_joules": "J",
+}
+
+
+def _interp_rows(x_grid: np.ndarray, table: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``table[rows[k], :]`` at ``x[k]`` for every k, vectorized.
+
+    Outside the grid the end values are held (no extrapolation): the grid is
+    chosen to span every state the circuit can reach.
+    """
+    n = x_grid.size
+    x = np.asarray(x, dtype=np.float64)
+    rows = np.asarray(rows)
+    # uniform grids (the usual case) get an O(1) index; others use searchsorted
+    step = (x_grid[-1] - x_grid[0]) / (n - 1)
+    if np.allclose(np.diff(x_grid), step, rtol=1e-9, atol=0):
+        pos = np.clip((x - x_grid[0]) / step, 0.0, n - 1 - 1e-12)
+        i0 = pos.astype(np.intp)
+        frac = pos - i0
+    else:
+        i0 = np.clip(np.searchsorted(x_grid, x, side="right") - 1, 0, n - 2)
+        frac = np.clip((x - x_grid[i0]) / (x_grid[i0 + 1] - x_grid[i0]), 0.0, 1.0)
+        i0 = np.minimum(i0, n - 2)
+    i1 = np.minimum(i0 + 1, n - 1)
+    lo = table[rows, i0]
+    hi = table[rows, i1]
+    return lo + (hi - lo) * frac
+
+
+@dataclass(frozen=True)
+class CellLut:
+    """Per-cell transfer characteristics of the 3T1C (see module docstring)."""
+
+    vc_volts: np.ndarray
+    g_siemens: np.ndarray
+    dv_up_volts: np.ndarray
+    dv_down_volts: np.ndarray
+    leak_volts_per_s: np.ndarray
+    e_up_joules: np.ndarray
+    e_down_joules: np.ndarray
+    e_read_joules: np.ndarray
+    v_start_volts: float = 0.5
+    mismatch: dict[str, np.ndarray] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.g_siemens.shape[0])
+
+    def g(self, cells: np.ndarray, vc: np.ndarray) -> np.ndarray:
+        """Read conductance (S) of ``cells`` at capacitor voltages ``vc`` (V)."""
+        return _interp_rows(self.vc_volts, self.g_siemens, cells, vc)
+
+    def step_up(self, cells: np.ndarray, vc: np.ndarray) -> np.ndarray:
+        """Vc change (V, > 0) caused by one up pulse at state ``vc``."""
+        return _interp_rows(self.vc_volts, self.dv_up_volts, cells, vc)
+
+    def step_down(self, cells: np.ndarray, vc: np.ndarray) -> np.ndarray:
+        """Vc change (V, < 0) caused by one down pulse at state ``vc``."""
+        return _interp_rows(self.vc_volts, self.dv_down_volts, cells, vc)
+
+    def leak_rate(self, cells: np.ndarray, vc: np.ndarray) -> np.ndarray:
+        """dVc/dt (V/s) with both switches off."""
+        return _interp_rows(self.vc_volts, self.leak_volts_per_s, cells, vc)
+
+    def leak(self, cells: np.ndarray, vc: np.ndarray, seconds: float, substeps: int = 4) -> np.ndarray:
+        """Vc after ``seconds`` of leakage, integrated with midpoint (RK2) sub-steps.
+
+        The leakage ODE is stiff only near its equilibrium, where the rate is
+        small; RK2 with a few sub-steps matches SPICE within microvolts over
+        the retention times of interest (see tests/test_lut.py).
+        """
+        vc = np.asarray(vc, dtype=np.float64)
+        if seconds <= 0:
+            return vc.copy()
+        h = seconds / substeps
+        lo, hi = self.vc_volts[0], self.vc_volts[-1]
+        for _ in range(substeps):
+            k1 = self.leak_rate(cells, vc)
+            mid = np.clip(vc + 0.5 * h * k1, lo, hi)
+            vc = np.clip(vc + h * self.leak_rate(cells, mid), lo, hi)
+        return vc
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {k: np.asarray(getattr(self, k), dtype=np.float64) for k in _CELL_AXES}
+        out["v_start_volts"] = np.asarray(self.v_start_volts, dtype=np.float64)
+        for k, v in self.mismatch.items():
+            out[f"mismatch_{k}"] = np.asarray(v, dtype=np.float64)
+        return out
+
+    def validate(self, source: str = "<memory>") -> None:
+        _check_shapes(self.arrays(), _CELL_AXES, source)
+        n = self.n_cells
+        for k, v in self.mismatch.items():
+            if np.shape(v) != (n,):
+                raise LutError(f"{source}: mismatch_{k} has shape {np.shape(v)}, expected ({n},)")
+        if np.any(np.diff(self.vc_volts) <= 0):
+            raise LutError(f"{source}: vc_volts must be strictly increasing")
+        bad = np.where(np.any(np.diff(self.g_siemens, axis=1) < 0, axis=1))[0]
+        if bad.size:
+            raise LutError(f"{source}: g_siemens is not monotonic in Vc for cell {int(bad[0])} "
+                           "(read conductance must rise with the gate voltage)")
+        if np.any(self.dv_up_volts < 0):
+            raise LutError(f"{source}: dv_up_volts has negative values (an up pulse must raise Vc)")
+        if np.any(self.dv_down_volts > 0):
+            raise LutError(f"{source}: dv_down_volts has positive values (a down pulse must lower Vc)")
+        if np.any(self.g_siemens < 0):
+            raise LutError(f"{source}: g_siemens has negative conductances")
+
+
+@dataclass(frozen=True)
+class PcmLut:
+    """Per-device programming characteristics of the PCM (see module docstring)."""
+
+    g_grid_siemens: np.ndarray
+    set_step_mean_siemens: np.ndarray
+    set_step_std_siemens: np.ndarray
+    g_reset_siemens: np.ndarray
+    g_max_siemens: np.ndarray
+    drift_nu: np.ndarray
+    drift_t0_seconds: float
+    read_noise_rel: float
+    e_set_joules: np.ndarray
+    e_reset_joules: np.ndarray
+    e_read_joules: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_devices(self) -> int:
+        return int(self.set_step_mean_siemens.shape[0])
+
+    def set_step(self, devices: np.ndarray, g: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """dG (S) of one partial-SET pulse on ``devices`` at conductance ``g``.
+
+        With ``rng`` the cycle-to-cycle spread is drawn (normal, truncated
+        at zero: a SET pulse never lowers G); without, the mean is returned.
+        """
+        mean = _interp_rows(self.g_grid_siemens, self.set_step_mean_siemens, devices, g)
+        if rng is None:
+            return mean
+        std = _interp_rows(self.g_grid_siemens, self.set_step_std_siemens, devices, g)
+        return np.maximum(mean + std * rng.standard_normal(mean.shape), 0.0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(getattr(self, k), dtype=np.float64) for k in _PCM_AXES}
+
+    def validate(self, source: str = "<memory>") -> None:
+        _check_shapes(self.arrays(), _PCM_AXES, source)
+        if np.any(np.diff(self.g_grid_siemens) <= 0):
+            raise LutError(f"{source}: g_grid_siemens must be strictly increasing")
+        if np.any(self.set_step_mean_siemens.mean(axis=0) < 0):
+            raise LutError(f"{source}: set_step_mean_siemens is negative on average "
+                           "(partial SET must raise G)")
+        if np.any(self.set_step_std_siemens < 0):
+            raise LutError(f"{source}: set_step_std_siemens has negative values")
+        if np.any(self.g_reset_siemens >= self.g_max_siemens):
+            raise LutError(f"{source}: g_reset_siemens must lie below g_max_siemens")
+
+
+def _check_shapes(arrays: dict[str, np.ndarray], axes: dict[str, tuple], source: str) -> None:
+    sizes: dict[str, int] = {}
+    for name, ax in axes.items():
+        if name not in arrays:
+            raise LutError(f"{source}: array '{name}' is missing")
+        a = arrays[name]
+        if a.ndim != len(ax):
+            raise LutError(f"{source}: array '{name}' has {a.ndim} dimensions, expected {len(ax)} {ax}")
+        for axis_name, n in zip(ax, a.shape):
+            if sizes.setdefault(axis_name, n) != n:
+                raise LutError(f"{source}: array '{name}' axis '{axis_name}' has length {n}, "
+                               f"others have {sizes[axis_name]}")
+        if not np.all(np.isfinite(a)):
+            raise LutError(f"{source}: array '{name}' holds NaN or infinite values")
+
+
+def array_sha256(a: np.ndarray) -> str:
+    """SHA-256 of an array's float64 bytes (the checksum of LUT and batch files)."""
+    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
+
+
+def _write_npz(path: Path, kind: str, arrays: dict[str, np.ndarray], units: dict[str, str],
+               axes: dict[str, tuple], provenance: dict[str, Any], extra: dict[str, Any]) -> None:
+    meta = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "axes": {k: list(axes.get(k, ("cell",) if k.startswith("mismatch_") else ())) for k in arrays},
+        "units": {k: units.get(k, "V" if k.startswith("mismatch_dvt") else "1") for k in arrays},
+        "sha256": {k: array_sha256(v) for k, v in arrays.items()},
+        "provenance": provenance,
+        **extra,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta, sort_keys=True, default=str).encode(), dtype=np.uint8),
+             **arrays)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)  # atomic: a reader never sees half a file
+
+
+def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    path = Path(path)
+    if not path.exists():
+        raise LutError(f"{path}: no such LUT file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "__meta__" not in z.files:
+                raise LutError(f"{path}: not a pcmspice LUT (no metadata member); refusing a foreign file")
+            meta = json.loads(bytes(z["__meta__"]).decode())
+            arrays = {k: np.array(z[k]) for k in z.files if k != "__meta__"}
+    except LutError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LutError(f"{path}: corrupted or truncated LUT file ({type(exc).__name__}: {exc})") from None
+    if meta.get("schema") != SCHEMA:
+        raise LutError(f"{path}: schema '{meta.get('schema')}' is not '{SCHEMA}'; refusing a foreign file")
+    ver = meta.get("schema_version")
+    if ver != SCHEMA_VERSION:
+        raise LutError(f"{path}: schema version {ver} is not supported (this pcmspice reads version "
+                       f"{SCHEMA_VERSION}); regenerate the LUT or upgrade pcmspice")
+    if meta.get("kind") != kind:
+        raise LutError(f"{path}: holds a '{meta.get('kind')}' table, expected '{kind}'")
+    sums = meta.get("sha256", {})
+    if set(sums) != set(arrays):
+        raise LutError(f"{path}: array list does not match its checksums (missing or extra arrays)")
+    for k, v in arrays.items():
+        if array_sha256(v) != sums[k]:
+            raise LutError(f"{path}: checksum mismatch in array '{k}' (file corrupted)")
+    return arrays, meta
+
+
+def save_cell_lut(lut: CellLut, path: str | Path) -> Path:
+    lut.validate(str(path))
+    _write_npz(Path(path), "cell", lut.arrays(), _CELL_UNITS, _CELL_AXES, lut.provenance, {})
+    return Path(path)
+
+
+def load_cell_lut(path: str | Path) -> CellLut:
+    arrays, meta = _read_npz(Path(path), "cell")
+    mism = {k[len("mismatch_"):]: arrays.pop(k) for k in list(arrays) if k.startswith("mismatch_")}
+    try:
+        v_start = float(arrays.pop("v_start_volts"))
+        lut = CellLut(**arrays, v_start_volts=v_start, mismatch=mism, provenance=meta.get("provenance", {}))
+    except (TypeError, KeyError) as exc:
+        raise LutError(f"{path}: arrays do not form a cell table ({exc})") from None
+    lut.validate(str(path))
+    return lut
+
+
+def save_pcm_lut(lut: PcmLut, path: str | Path) -> Path:
+    lut.validate(str(path))
+    _write_npz(Path(path), "pcm", lut.arrays(), _PCM_UNITS, _PCM_AXES, lut.provenance, {})
+    return Path(path)
+
+
+def load_pcm_lut(path: str | Path) -> PcmLut:
+    arrays, meta = _read_npz(Path(path), "pcm")
+    try:
+        scalars = {k: float(arrays.pop(k)) for k in ("drift_t0_seconds", "read_noise_rel")}
+        lut = PcmLut(**arrays, **scalars, provenance=meta.get("provenance", {}))
+    except (TypeError, KeyError) as exc:
+        raise LutError(f"{path}: arrays do not form a PCM table ({exc})") from None
+    lut.validate(str(path))
+    return lut
+
+
+@dataclass(frozen=True)
+class LutSet:
+    """The tables of one (technology, corner, temperature, supply)."""
+
+    cell: CellLut
+    pcm: PcmLut
+    name: str = "lut"
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return self.cell.provenance
+
+
+CELL_FILE = "cell.lut.npz"
+PCM_FILE = "pcm.lut.npz"
+
+
+def save_lut_set(luts: LutSet, directory: str | Path) -> Path:
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    save_cell_lut(luts.cell, d / CELL_FILE)
+    save_pcm_lut(luts.pcm, d / PCM_FILE)
+    return d
+
+
+def load_lut_set(directory: str | Path) -> LutSet:
+    d = Path(directory)
+    if not d.is_dir():
+        raise LutError(f"{d}: LUT directory does not exist (expected a folder with {CELL_FILE} and {PCM_FILE})")
+    return LutSet(cell=load_cell_lut(d / CELL_FILE), pcm=load_pcm_lut(d / PCM_FILE), name=d.name)

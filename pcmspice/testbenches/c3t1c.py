@@ -1,0 +1,159 @@
+"""Named testbenches for `pcmspice simulate`: each runs SPICE and returns a table, measured figures and a plot.
+
+Register more with :func:`register` (the PCM and full-cell testbenches do).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.core.errors import SpiceError
+
+
+@dataclass
+class TestbenchResult:
+    table: pd.DataFrame
+    measures: dict[str, float]
+    plot: Callable[[Any], None]        # draws the main waveform on a matplotlib Axes
+    netlists: list[str]                # template names used
+    mismatch: dict[str, list[float]]   # the draws that made it
+
+
+_REGISTRY: dict[str, tuple[Callable[..., TestbenchResult], str]] = {}
+
+
+def register(name: str, doc: str):
+    def deco(fn):
+        _REGISTRY[name] = (fn, doc)
+        return fn
+    return deco
+
+
+def names() -> list[str]:
+    _load_plugins()
+    return sorted(_REGISTRY)
+
+
+def describe() -> dict[str, str]:
+    _load_plugins()
+    return {k: v[1] for k, v in sorted(_REGISTRY.items())}
+
+
+def get(name: str) -> Callable[..., TestbenchResult]:
+    _load_plugins()
+    if name not in _REGISTRY:
+        raise SpiceError(f"unknown testbench '{name}' (choose from {', '.join(sorted(_REGISTRY))})", value=name)
+    return _REGISTRY[name][0]
+
+
+def _load_plugins() -> None:
+    import importlib
+    for mod in ("pcmspice.circuits.pcm", "pcmspice.circuits.unit_cell"):
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            pass
+
+
+def _mm(run: cell.Run, seed: int | None) -> dict[str, np.ndarray]:
+    return cell.nominal_mismatch(1) if seed is None else cell.draw_mismatch(run.tech, 1, seed, run.params)
+
+
+def _draws(mm: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    return {k: [float(x) for x in v] for k, v in mm.items()}
+
+
+@register("read_curve", "3T1C read current and conductance g vs capacitor voltage Vc (DC sweep)")
+def read_curve(run: cell.Run, seed: int | None = None) -> TestbenchResult:
+    mm = _mm(run, seed)
+    p = cell.cell_params(run.tech, run.params)
+    vc = np.round(np.arange(0.0, p["vdd_volts"] + 1e-9, 0.01), 6)
+    g = cell.read_curve(run, mm, vc)[0]
+    df = pd.DataFrame({"vc_volts": vc, "g_siemens": g, "i_read_amps": g * p["v_read_volts"]})
+    v0 = p["v_start_volts"]
+    meas = {"g_at_start_siemens": float(np.interp(v0, vc, g)),
+            "g_at_vdd_siemens": float(g[-1]), "v_read_volts": p["v_read_volts"], "v_start_volts": v0}
+
+    def plot(ax):
+        ax.plot(vc, g * 1e6, lw=2)
+        ax.axvline(v0, ls=":", color="k", label=f"start voltage {v0:g} V")
+        ax.set_xlabel("capacitor voltage Vc (V)")
+        ax.set_ylabel("read conductance g (µS)")
+        ax.set_title(f"3T1C read curve ({run.tech.name} {run.corner}, {run.temp_c:g} °C, Vread {p['v_read_volts']:g} V)")
+        ax.legend()
+    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_dc.cir.j2"], _draws(mm))
+
+
+@register("pulse_train", "3T1C: 100 up pulses then 100 down pulses from the start voltage; Vc and energy per pulse")
+def pulse_train(run: cell.Run, seed: int | None = None, n_pulses: int = 100) -> TestbenchResult:
+    mm = _mm(run, seed)
+    p = cell.cell_params(run.tech, run.params)
+    seq = np.r_[np.ones(n_pulses, int), -np.ones(n_pulses, int)]
+    r = cell.pulses(run, mm, np.array([p["v_start_volts"]]), seq[None, :])
+    vc = r.vc_volts[0]
+    dv = np.diff(vc)
+    df = pd.DataFrame({"pulse": np.arange(1, seq.size + 1), "direction": np.where(seq > 0, "up", "down"),
+                       "vc_before_volts": vc[:-1], "vc_after_volts": vc[1:], "dvc_volts": dv,
+                       "energy_joules": r.energy_joules[0]})
+    meas = {"dv_up_first_volts": float(dv[0]), "dv_down_first_volts": float(dv[n_pulses]),
+            "dv_up_mean_volts": float(dv[:n_pulses].mean()), "dv_down_mean_volts": float(dv[n_pulses:].mean()),
+            "vc_peak_volts": float(vc.max()), "vc_end_volts": float(vc[-1]),
+            "e_up_mean_joules": float(r.energy_joules[0, :n_pulses].mean()),
+            "e_down_mean_joules": float(r.energy_joules[0, n_pulses:].mean())}
+
+    def plot(ax):
+        ax.plot(np.arange(seq.size + 1), vc, marker=".", ms=3)
+        ax.axvline(n_pulses, ls=":", color="k", label="up -> down")
+        ax.set_xlabel("pulse number")
+        ax.set_ylabel("capacitor voltage Vc after the pulse (V)")
+        ax.set_title(f"3T1C pulse train ({run.tech.name} {run.corner}, {run.temp_c:g} °C)")
+        ax.legend()
+    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_pulses.cir.j2"], _draws(mm))
+
+
+@register("retention", "3T1C: Vc vs time with both switches off, from the start voltage and +/-20 % of VDD around it, over 10 ms")
+def retention(run: cell.Run, seed: int | None = None, t_stop: float = 10e-3) -> TestbenchResult:
+    p = cell.cell_params(run.tech, run.params)
+    v0, vdd = p["v_start_volts"], p["vdd_volts"]
+    starts = np.array([v0 - 0.2 * vdd, v0, v0 + 0.2 * vdd])
+    mm1 = _mm(run, seed)
+    mm = {k: np.repeat(v, starts.size) for k, v in mm1.items()}
+    t, vc = cell.retention(run, mm, starts, t_stop)
+    df = pd.DataFrame({"time_seconds": t, **{f"vc_from_{s:g}V_volts": vc[i] for i, s in enumerate(starts)}})
+    i0 = int(np.argmin(np.abs(starts - p["v_start_volts"])))
+    k1 = int(np.argmin(np.abs(t - 1e-3)))
+    meas = {"vc_change_1ms_from_start_volts": float(vc[i0, k1] - vc[i0, 0]),
+            "vc_change_end_from_start_volts": float(vc[i0, -1] - vc[i0, 0])}
+
+    def plot(ax):
+        for i, s in enumerate(starts):
+            ax.plot(t * 1e3, vc[i], label=f"start {s:g} V")
+        ax.set_xlabel("time (ms)")
+        ax.set_ylabel("capacitor voltage Vc (V)")
+        ax.set_title(f"3T1C retention ({run.tech.name} {run.corner}, {run.temp_c:g} °C)")
+        ax.legend()
+    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_pulses.cir.j2"], _draws(mm1))
+
+
+@register("energy", "3T1C energy per operation: read, up pulse, down pulse (supply + driver charge integrated)")
+def energy(run: cell.Run, seed: int | None = None, read_time_seconds: float = 10e-9) -> TestbenchResult:
+    mm = _mm(run, seed)
+    p = cell.cell_params(run.tech, run.params)
+    sm = cell.step_map(run, mm, np.array([p["v_start_volts"] - 0.05, p["v_start_volts"], p["v_start_volts"] + 0.05]))
+    g0 = cell.read_curve(run, mm, np.array([p["v_start_volts"], p["v_start_volts"] + 0.01]))[0, 0]
+    e_read = p["v_read_volts"] ** 2 * g0 * read_time_seconds
+    df = pd.DataFrame({"operation": ["read", "up_pulse", "down_pulse"],
+                       "energy_joules": [e_read, sm.e_up_joules[0], sm.e_down_joules[0]]})
+    meas = {"e_read_joules": float(e_read), "e_up_joules": float(sm.e_up_joules[0]),
+            "e_down_joules": float(sm.e_down_joules[0]), "read_time_seconds": read_time_seconds}
+
+    def plot(ax):
+        ax.bar(df["operation"], df["energy_joules"] * 1e15, color=["C0", "C3", "C2"])
+        ax.set_yscale("log")
+        ax.set_ylabel("energy per operation (fJ)")
+        ax.set_title(f"3T1C energy per operation at Vc = {p['v_start_volts']:g} V ({run.tech.name} {run.corner})")
+    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_step.cir.j2", "testbenches/3t1c_dc.cir.j2"], _draws(mm))
