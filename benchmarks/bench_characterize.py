@@ -15,9 +15,9 @@ import dataclasses
 import tempfile
 import time
 
-from pcmspice.core import paths
-from pcmspice.circuits import c3t1c as cell
 from pcmspice.characterize import sweep as ch
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.core import paths
 
 
 def naive(cfg: ch.SweepConfig, n: int, n_pulses: int = 400) -> float:

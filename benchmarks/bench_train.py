@@ -31,8 +31,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # batch-1 matvecs: threads 
 
 import numpy as np  # noqa: E402
 
-from pcmspice.train import loop as T  # noqa: E402
 from pcmspice.array.config import ArrayConfig  # noqa: E402
+from pcmspice.train import loop as T  # noqa: E402
 from pcmspice.train.datasets import load_dataset  # noqa: E402
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from pcmspice.array import crossbar as array_module
-from pcmspice.array.crossbar import AnalogArray, Pulses
 from pcmspice.array.config import ArrayConfig
+from pcmspice.array.crossbar import AnalogArray, Pulses
 from pcmspice.array.tables import RowTable, leak_flow_map, retention_seconds
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.lut.format import CellLut, LutSet, PcmLut, _interp_rows

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from pcmspice.core import paths
-from pcmspice.circuits import c3t1c as cell
 from pcmspice.characterize import sweep as ch
-from pcmspice.lut import format as L
+from pcmspice.circuits import c3t1c as cell
+from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.lut import format as L
 
 
 def _up_at_start(run, n, seed, avt_scale):
@@ -129,6 +129,7 @@ def test_committed_default_tables_load_and_match_their_definition():
 def test_corners_cli_writes_the_table(tmp_path):
     import subprocess
     import sys
+
     import pandas as pd
     p = subprocess.run([sys.executable, "-m", "pcmspice.cli", "corners", "--corners", "ff,tt,ss", "--temps", "27",
                         "--mc", "4", "--pcm-devices", "4", "--jobs", "2", "--out", str(tmp_path), "--quiet"],

@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pytest
 
-from pcmspice.cosim import run as cs
 from pcmspice.array.crossbar import AnalogArray
-from pcmspice.cosim.spice_array import coincidence_schedule
 from pcmspice.core.errors import ConfigError
+from pcmspice.cosim import run as cs
+from pcmspice.cosim.spice_array import coincidence_schedule
 
 SMALL = dict(rows=4, cols=4, examples=30, transfer_every=12)
 

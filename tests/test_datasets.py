@@ -1,12 +1,11 @@
 """Data-set loading: bundled sets, IDX files and feature files the tests write themselves."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from pcmspice.train import datasets as D
 from pcmspice.core.errors import DataError
+from pcmspice.train import datasets as D
 
 
 def _write_mnist_like(d, n_train=30, n_test=10, gz=True, sep="-", shape=(4, 5), labels=10, seed=0):

@@ -5,10 +5,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from pcmspice.circuits import c3t1c as cell
 from pcmspice.characterize import sweep as ch
-from pcmspice.lut import format as L
+from pcmspice.circuits import c3t1c as cell
 from pcmspice.core.errors import LutError
+from pcmspice.lut import format as L
 
 N_CELLS = 6
 GRID = np.linspace(0.0, 1.0, 101)

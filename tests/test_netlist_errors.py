@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from pcmspice.circuits import c3t1c as cell
-from pcmspice.spice import tech as tech
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import tech as tech
 
 
 def test_unknown_technology():
@@ -47,6 +47,7 @@ def test_temperature_out_of_range(g65):
 
 def test_pulse_must_fit_period(run65):
     import dataclasses
+
     import numpy as np
     run = dataclasses.replace(run65, params={"t_pulse_seconds": 30e-9})
     with pytest.raises(SpiceError, match="does not fit in the period"):

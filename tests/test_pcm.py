@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pcmspice.lut import format as lut
 from pcmspice.circuits import pcm as pcm
-from pcmspice.spice import tech as tech
 from pcmspice.circuits.c3t1c import Run
 from pcmspice.core.errors import SpiceError
+from pcmspice.lut import format as lut
+from pcmspice.spice import tech as tech
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pcmspice.power import model as pw
-from pcmspice.power import gpu as power_gpu
 from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import CellLut, LutSet, PcmLut, save_lut_set
+from pcmspice.power import gpu as power_gpu
+from pcmspice.power import model as pw
 from pcmspice.power.config import PowerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,8 +318,9 @@ def test_cli_power_writes_a_run(tmp_path, luts):
     save_lut_set(luts, tmp_path / "luts")
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "summary.json").write_text(json.dumps(training_summary()))
-    from pcmspice.cli.main import cli
     from click.testing import CliRunner
+
+    from pcmspice.cli.main import cli
     out = tmp_path / "power"
     r = CliRunner().invoke(cli, ["power", "--luts", str(tmp_path / "luts"), "--training", str(tmp_path / "train"),
                                  "--no-cpu", "--out", str(out), "--set", "cpu.examples=20"])

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pcmspice.report import build as rep
 from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import CellLut, LutSet, PcmLut, save_lut_set
 from pcmspice.power.config import PowerConfig
+from pcmspice.report import build as rep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from pcmspice.circuits import c3t1c as cell
-from pcmspice.spice import pdk as pdk
-from pcmspice.spice import engine as spice
-from pcmspice.spice import tech as tech
-from pcmspice.spice import netlist as nl
 from pcmspice.cli.pdk import pdk as pdk_cli
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import engine as spice
+from pcmspice.spice import netlist as nl
+from pcmspice.spice import pdk as pdk
+from pcmspice.spice import tech as tech
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pcmspice.circuits import c3t1c as cell
-from pcmspice.spice import engine as spice
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import engine as spice
 
 
 def _rc_netlist():

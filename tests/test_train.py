@@ -5,14 +5,14 @@ import json
 
 import numpy as np
 import pytest
+from test_array import synthetic_luts
 
-from pcmspice.train import loop as T
 from pcmspice.array.config import ArrayConfig
 from pcmspice.cli.main import main
-from pcmspice.train.datasets import Dataset, load_dataset
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.lut.format import save_lut_set
-from test_array import synthetic_luts
+from pcmspice.train import loop as T
+from pcmspice.train.datasets import Dataset, load_dataset
 
 SUMMARY_KEYS = {"pulses_up_total", "pulses_down_total", "transfers_total", "pcm_set_pulses_total",
                 "pcm_reset_pulses_total", "examples_trained", "network", "dataset", "epochs", "mode",

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from pcmspice.circuits import pcm as pcm
-from pcmspice.spice import tech as tech
 from pcmspice.circuits import unit_cell as uc
 from pcmspice.circuits.c3t1c import Run
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import tech as tech
 
 
 @pytest.fixture(scope="module")

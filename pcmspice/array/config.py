@@ -66,7 +66,7 @@ class ArrayConfig:
     pcm_drift: bool = True                   # G(t) = G0 (t / t0)^-nu after t0
     pcm_refresh_fraction: float = 0.9        # pcm-only: reprogram pairs above this x programming max
 
-    def validate(self) -> "ArrayConfig":
+    def validate(self) -> ArrayConfig:
         def bad(name, value, want):
             raise ConfigError(f"array config: {name} = {value!r} is invalid; expected {want}")
         if self.mode not in MODES:
@@ -96,21 +96,21 @@ class ArrayConfig:
             bad("pcm_refresh_fraction", self.pcm_refresh_fraction, "a number in (0, 1]")
         return self
 
-    def replace(self, **changes: Any) -> "ArrayConfig":
+    def replace(self, **changes: Any) -> ArrayConfig:
         return dataclasses.replace(self, **changes).validate()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ArrayConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ArrayConfig:
         return _from_dict(cls, d, "array").validate()
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
 
     @classmethod
-    def from_toml(cls, text: str) -> "ArrayConfig":
+    def from_toml(cls, text: str) -> ArrayConfig:
         try:
             return cls.from_dict(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:

@@ -93,7 +93,7 @@ class Pulses:
     counts: np.ndarray
 
     @classmethod
-    def from_dense(cls, counts: np.ndarray) -> "Pulses":
+    def from_dense(cls, counts: np.ndarray) -> Pulses:
         counts = np.asarray(counts)
         r, c = np.nonzero(counts)
         return cls(r.astype(np.int64), c.astype(np.int64), counts[r, c].astype(np.int64))

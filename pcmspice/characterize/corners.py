@@ -7,8 +7,8 @@ accuracy, energy per example and GOP/s/W next to the circuit numbers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 

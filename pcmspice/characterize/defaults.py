@@ -8,8 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pcmspice.core import paths
 from pcmspice.characterize import sweep as ch
+from pcmspice.core import paths
 
 
 def main() -> Path:

@@ -23,18 +23,19 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from pcmspice.circuits import c3t1c as cellmod
+from pcmspice.core.errors import ConfigError, LutError, PcmSpiceError
+from pcmspice.core.provenance import atomic_write_bytes, versions, write_json
 from pcmspice.lut import format as lutmod
 from pcmspice.spice import netlist as nl
 from pcmspice.spice import tech as techmod
-from pcmspice.core.errors import ConfigError, LutError, PcmSpiceError
-from pcmspice.core.provenance import atomic_write_bytes, versions, write_json
 
 CELL_TEMPLATES = ("testbenches/3t1c_dc.cir.j2", "testbenches/3t1c_step.cir.j2", "testbenches/3t1c_pulses.cir.j2")
 BATCH_SCHEMA = "pcmspice-batch-1"
@@ -82,7 +83,7 @@ class SweepConfig:
 
     # --- TOML ---------------------------------------------------------------
     @classmethod
-    def from_toml(cls, path: str | Path) -> "SweepConfig":
+    def from_toml(cls, path: str | Path) -> SweepConfig:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"sweep definition {path} does not exist")
@@ -93,7 +94,7 @@ class SweepConfig:
         return cls.from_dict(raw, str(path))
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> "SweepConfig":
+    def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> SweepConfig:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - set(known))
         if unknown:
@@ -351,8 +352,9 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
 
 
 def _progress(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm import tqdm
     import sys
+
+    from tqdm import tqdm
     return tqdm(total=total, initial=initial, desc=desc, unit="batch", disable=not (enabled and sys.stderr.isatty()))
 
 
@@ -381,7 +383,8 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
             yield b, run_batch(cfg_dict, b, engine)
         return
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed as fut_done
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import as_completed as fut_done
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                              initializer=_worker_init) as ex:
         futs = {ex.submit(run_batch, cfg_dict, b, engine): b for b in todo}

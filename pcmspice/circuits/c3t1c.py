@@ -11,14 +11,15 @@ ngspice); :func:`chunks` splits larger populations.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from pcmspice.spice import netlist as nl
-from pcmspice.spice import engine as spice
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import engine as spice
+from pcmspice.spice import netlist as nl
 from pcmspice.spice.tech import Technology
 
 MISMATCH_KEYS = ("dvt_up", "dvt_dn", "dvt_rd", "mu_up", "mu_dn", "mu_rd")

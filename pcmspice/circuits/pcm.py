@@ -35,15 +35,16 @@ steps to the next value in the idle gap before each pulse.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from pcmspice.spice import netlist as nl
-from pcmspice.spice import engine as spice
 from pcmspice.circuits.c3t1c import Run
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import engine as spice
+from pcmspice.spice import netlist as nl
 
 PULSES_TEMPLATE = "testbenches/pcm_pulses.cir.j2"
 DRIFT_TEMPLATE = "testbenches/pcm_drift.cir.j2"

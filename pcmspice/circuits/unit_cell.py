@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from pcmspice.circuits import c3t1c as cellmod
-from pcmspice.spice import netlist as nl
 from pcmspice.circuits import pcm as pcm
-from pcmspice.spice import engine as spice
 from pcmspice.circuits.c3t1c import Run
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import engine as spice
+from pcmspice.spice import netlist as nl
 
 READ_TEMPLATE = "testbenches/unit_cell_read.cir.j2"
 GSHARED_INDEX = 2 ** 31 - 1

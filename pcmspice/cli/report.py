@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pcmspice.core import paths
 import click
+
+from pcmspice.core import paths
 
 _PATH_DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -66,9 +67,9 @@ def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, d
     (kind "power"), power.md, breakdown.csv, gpu.csv, config.toml and figures,
     and prints the time per example for the training's leakage.
     """
-    from pcmspice.report import build as report
     from pcmspice.core.errors import ConfigError
     from pcmspice.core.provenance import atomic_write_text
+    from pcmspice.report import build as report
     cfg = _config(config_file, sets)
     if describe:
         for r in cfg.describe():

@@ -16,7 +16,7 @@ def _progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def _build_config(ctx: click.Context, opts: dict) -> "TrainConfig":
+def _build_config(ctx: click.Context, opts: dict) -> TrainConfig:
     """defaults < --config FILE < options given on the command line."""
     from pcmspice.train.loop import TrainConfig
 

@@ -102,6 +102,7 @@ def write_json(path: str | Path, obj: Any) -> Path:
 def save_png(fig, path: str | Path, dpi: int = 110, tight: bool = False) -> Path:
     """Write a matplotlib figure as PNG atomically and close it (every figure of pcmspice goes through here)."""
     import io
+
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
     if not tight:

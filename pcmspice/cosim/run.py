@@ -43,26 +43,26 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from pcmspice.core import paths
-from pcmspice.circuits import c3t1c as cellmod
+from pcmspice.array.config import ArrayConfig
+from pcmspice.array.crossbar import AnalogArray, Pulses
+from pcmspice.array.pcm import PcmModel, ProgramResult
 from pcmspice.characterize import sweep as charmod
+from pcmspice.circuits import c3t1c as cellmod
+from pcmspice.circuits import pcm as pcmmod
+from pcmspice.core import paths
+from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.cosim.spice_array import TEMPLATES, ArrayCells, SpiceArray, coincidence_schedule, draw_cells
 from pcmspice.lut import format as lutmod
 from pcmspice.spice import netlist as nl
-from pcmspice.circuits import pcm as pcmmod
 from pcmspice.spice import tech as techmod
-from pcmspice.array.crossbar import AnalogArray, Pulses
-from pcmspice.array.config import ArrayConfig
-from pcmspice.array.pcm import PcmModel, ProgramResult
-from pcmspice.cosim.spice_array import (TEMPLATES, ArrayCells, SpiceArray, coincidence_schedule, draw_cells)
-from pcmspice.core.errors import ConfigError, LutError
 
 VC_RMS_BOUND_VOLTS = 5e-3
 AGREEMENT_BOUND = 0.98
@@ -92,7 +92,7 @@ class CosimConfig:
     max_test: int = 0                   # 0: the whole test split of the chosen classes
     engine: str = "auto"
 
-    def validate(self) -> "CosimConfig":
+    def validate(self) -> CosimConfig:
         def bad(name, want):
             raise ConfigError(f"cosim: {name} = {getattr(self, name)!r} is invalid; expected {want}")
         for name, lo in (("rows", 2), ("cols", 2), ("examples", 1), ("bit_length", 1), ("pcm_max_pulses", 1),
@@ -603,6 +603,7 @@ def save_run(res: CosimResult, out_dir: str | Path, *, figures: bool = True) -> 
     """Write table.csv, transfers.csv, summary.json, final_state.npz, the LUTs of the cells,
     one netlist of each SPICE operation and the figures into ``out_dir`` (every file atomically)."""
     import io
+
     from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, write_json
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

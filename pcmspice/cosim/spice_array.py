@@ -61,10 +61,10 @@ from typing import Any
 import numpy as np
 
 from pcmspice.circuits import c3t1c as cellmod
-from pcmspice.spice import netlist as nl
 from pcmspice.circuits import pcm as pcmmod
-from pcmspice.spice import engine as spice
 from pcmspice.core.errors import ConfigError
+from pcmspice.spice import engine as spice
+from pcmspice.spice import netlist as nl
 
 READ_TEMPLATE = "testbenches/array_read.cir.j2"
 UPDATE_TEMPLATE = "testbenches/array_update.cir.j2"

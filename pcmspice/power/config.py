@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from pcmspice.core.errors import ConfigError
 
@@ -310,7 +311,7 @@ class PowerConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "power config") -> "PowerConfig":
+    def from_dict(cls, data: Mapping[str, Any], source: str = "power config") -> PowerConfig:
         """Build from a (possibly partial) nested dict; unknown names are errors."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
@@ -351,7 +352,7 @@ class PowerConfig:
         return "\n".join(lines) + "\n"
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "PowerConfig":
+    def from_toml(cls, path: str | Path) -> PowerConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: power parameter file does not exist")
@@ -361,7 +362,7 @@ class PowerConfig:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
         return cls.from_dict(data, str(path))
 
-    def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str]) -> "PowerConfig":
+    def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str]) -> PowerConfig:
         """Apply ``{"adc.fom_joules_per_step": 5e-15}`` or ``["adc.enob_bits=6", ...]``."""
         items = _parse_overrides(overrides)
         data = self.to_dict()

@@ -38,17 +38,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.network import network_name, parse_network
 from pcmspice.lut.format import LutSet
-from pcmspice.power.config import (AdcParams, AreaParams, ArrayParams, CircuitParams, CpuParams, DriverParams,
-                                   GpuParams, NeuronParams, PcmParams, PowerConfig, RoutingParams, WorkloadParams,
-                                   load_config)
+from pcmspice.power.config import (
+    AdcParams,
+    AreaParams,
+    ArrayParams,
+    CircuitParams,
+    CpuParams,
+    DriverParams,
+    GpuParams,
+    NeuronParams,
+    PcmParams,
+    PowerConfig,
+    RoutingParams,
+    WorkloadParams,
+    load_config,
+)
 
 PHASES = ("forward", "backward", "update", "transfer")
 COMPONENTS = ("array_read", "g_shared", "adc", "integrator", "neuron", "pulse_drivers",
@@ -64,21 +78,6 @@ PAPER_TOPS_PER_MM2 = 3.6
 # --------------------------------------------------------------------------------------
 # network and workload
 # --------------------------------------------------------------------------------------
-
-def parse_network(network: str | Sequence[int]) -> tuple[int, ...]:
-    """``"784-250-10"`` (or ``784x250x10``) or ``[784, 250, 10]`` -> (784, 250, 10); the rules are the trainer's."""
-    from pcmspice.train.loop import parse_network as parse_spec
-    if isinstance(network, str):
-        return parse_spec(network)
-    try:
-        return parse_spec("-".join(str(int(s)) for s in network))
-    except (TypeError, ValueError):
-        raise ConfigError(f"network {network!r} is invalid; expected layer sizes like 784-250-10") from None
-
-
-def network_name(sizes: Sequence[int]) -> str:
-    return "-".join(str(s) for s in sizes)
-
 
 @dataclass(frozen=True)
 class Layer:

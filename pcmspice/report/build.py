@@ -24,20 +24,21 @@ import json
 import math
 import re
 import shutil
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from pcmspice.core import paths
 from pcmspice import __version__
-from pcmspice.power import model as pw
-from pcmspice.power import gpu as power_gpu
+from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, PcmSpiceError
-from pcmspice.lut.format import CELL_FILE, LutSet, load_lut_set
-from pcmspice.core.units import fmt_si  # noqa: F401  (re-exported: the CLI and tests use report.fmt_si)
 from pcmspice.core.provenance import atomic_write_text, sha256_file, to_jsonable, versions, write_json
+from pcmspice.core.units import fmt_si  # noqa: F401  (re-exported: the CLI and tests use report.fmt_si)
+from pcmspice.lut.format import CELL_FILE, LutSet, load_lut_set
+from pcmspice.power import gpu as power_gpu
+from pcmspice.power import model as pw
 
 # the recipe of the committed LUT population (fresh Monte Carlo runs reuse it with their own size)
 KINDS = ("characterization", "corners", "training", "power", "cosim", "luts")
@@ -270,7 +271,7 @@ def write_power_run(out_dir: str | Path, luts: LutSet | str | Path, network: str
         "config": cfg.to_dict(),
         "parameters": cfg.describe(),
         "provenance": {"versions": versions(), "inputs": inputs,
-                       "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")},
+                       "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")},
     }
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "summary.json", summary)
@@ -881,7 +882,7 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
     title = title or f"pcmspice report: {out.name}"
     blocks: list[Block] = [
         Block("h1", title),
-        Block("p", f"Generated {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by pcmspice "
+        Block("p", f"Generated {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} by pcmspice "
                    f"{__version__} from {n_dirs} run director{'y' if n_dirs == 1 else 'ies'}."),
         Block("h2", "Verdict"), Block("verdict", items=verdict)]
     used = set()
@@ -979,6 +980,7 @@ def _lut_dir_of_sweep(res: Any) -> Path:
 def _characterize_step(out: Path, fresh_mc: int, seed: int, jobs: int, progress: bool) -> tuple[Path, Path]:
     """A fresh Monte Carlo of the default cell (generic65, tt, 27 C): (run dir, LUT dir)."""
     import dataclasses as dc
+
     from pcmspice.characterize import sweep as ch  # imported here: it pulls in the SPICE layers
     if paths.default_sweep().is_file():
         sweep = ch.SweepConfig.from_toml(paths.default_sweep())

@@ -23,9 +23,9 @@ from typing import Any
 
 import jinja2
 
+from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
 from pcmspice.core.provenance import sha256_text
-from pcmspice.core import paths
 from pcmspice.spice.tech import Technology
 
 _PARAM = re.compile(r"^\*@param\s+(\w+)\s*=\s*(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pcmspice.spice import pdk as pdk
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import pdk as pdk
 from pcmspice.spice.tech import Technology, _expr, check_size, check_temperature
 
 # diffusion extension next to the gate of a single-finger device (um), for ad/as/pd/ps

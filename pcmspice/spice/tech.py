@@ -19,7 +19,6 @@ from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
 
 
-
 @dataclass(frozen=True)
 class Corner:
     name: str

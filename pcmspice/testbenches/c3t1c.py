@@ -4,8 +4,9 @@ Register more with :func:`register` (the PCM and full-cell testbenches do).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -68,7 +68,7 @@ class Dataset:
                 "n_features": self.n_features, "n_classes": self.n_classes,
                 "image_shape": list(self.image_shape) if self.image_shape else None, **self.source}
 
-    def subset(self, max_train: int = 0, max_test: int = 0) -> "Dataset":
+    def subset(self, max_train: int = 0, max_test: int = 0) -> Dataset:
         """The first ``max_train`` / ``max_test`` examples (0 = all); data sets here are
         stored in a shuffled order, so a prefix is a fair sample."""
         tr = slice(None) if not max_train else slice(0, max_train)

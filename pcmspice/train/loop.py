@@ -20,41 +20,29 @@ read noise) is a numpy Generator derived from ``seed``.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import tomli_w
 
-import pcmspice
-from pcmspice.core import paths
-from pcmspice.array.crossbar import AnalogArray
 from pcmspice.array.config import ArrayConfig, _from_dict
+from pcmspice.array.crossbar import AnalogArray
 from pcmspice.array.tables import retention_seconds
-from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
+from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.core.network import parse_network
 from pcmspice.lut.format import LutSet, load_lut_set
+from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 
 # ---------------------------------------------------------------- configuration
-def parse_network(spec: str) -> tuple[int, ...]:
-    """'784-250-10' (or '784x250x10') -> (784, 250, 10)."""
-    try:
-        sizes = tuple(int(s) for s in re.split(r"[-x]", str(spec)))
-    except ValueError:
-        sizes = ()
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ConfigError(f"network '{spec}' is invalid; expected layer sizes like 784-250-10 "
-                          "(at least input-output, every size >= 1)")
-    return sizes
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run.  Round-trips to TOML (``to_toml`` / ``from_toml``).
@@ -77,7 +65,7 @@ class TrainConfig:
     luts: str = ""                      # LUT directory ("" = the committed default)
     array: ArrayConfig = field(default_factory=ArrayConfig)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         parse_network(self.network)
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"activation '{self.activation}' is unknown; expected one of {', '.join(ACTIVATIONS)}")
@@ -100,7 +88,7 @@ class TrainConfig:
         self.array.validate()
         return self
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes).validate()
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +97,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         d = dict(d)
         arr = ArrayConfig.from_dict(d.pop("array", {}))
         return dataclasses.replace(_from_dict(cls, d, "train"), array=arr).validate()
@@ -118,7 +106,7 @@ class TrainConfig:
         return tomli_w.dumps(self.to_dict())
 
     @classmethod
-    def from_toml(cls, text: str) -> "TrainConfig":
+    def from_toml(cls, text: str) -> TrainConfig:
         try:
             return cls.from_dict(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
@@ -502,6 +490,7 @@ def save_run(res: TrainResult, out_dir: str | Path, *, figures: bool = True) -> 
     """Write a run into ``out_dir`` atomically: summary.json, history.csv, config.toml,
     transfers.csv, weights.npz (final weights and every array's state) and figures."""
     import io
+
     from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, write_json
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
