@@ -22,15 +22,15 @@ import functools
 import hashlib
 import json
 import os
-import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pcmspice.circuits import c3t1c as cellmod
+from pcmspice.core.config import Config, param
 from pcmspice.core.errors import ConfigError, LutError, PcmSpiceError
 from pcmspice.core.provenance import atomic_write_bytes, versions, write_json
 from pcmspice.lut import format as lutmod
@@ -41,80 +41,46 @@ CELL_TEMPLATES = ("testbenches/3t1c_dc.cir.j2", "testbenches/3t1c_step.cir.j2", 
 BATCH_SCHEMA = "pcmspice-batch-1"
 
 
+BIAS_MODES = ("fixed", "replica")
+_TECH = "the name of a technology under netlists/tech (pcmspice simulate --list-tech)"
+
+
 @dataclass(frozen=True)
-class SweepConfig:
-    """One characterization sweep; round-trips to TOML."""
+class SweepConfig(Config):
+    """One characterization sweep; round-trips to TOML (``characterization/*.toml``)."""
 
-    name: str = "sweep"
-    technology: str = "generic65"
-    corners: tuple[str, ...] = ("tt",)
-    temps_c: tuple[float, ...] = (27.0,)
-    vdd_volts: tuple[float, ...] = ()          # empty: the technology's nominal supply
-    n_cells: int = 1000
-    seed: int = 1
-    vc_min_volts: float = 0.0
-    vc_max_volts: float = -1.0                 # -1: the supply voltage
-    vc_points: int = 101
-    step_points: int = 26                      # start voltages of the single-pulse step map
-    cells_per_netlist: int = 100
-    avt_scale: float = 1.0                     # multiplies the Pelgrom coefficients
-    read_time_seconds: float = 10e-9           # integration time of one read (energy)
-    retention_times_seconds: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)  # retention figure span and marks
-    pcm_devices: int = 200
-    pcm_pulses: int = 20
-    pcm_cycles: int = 3
-    params: dict[str, float] = field(default_factory=dict)   # netlist parameter overrides
-    bias: str = "fixed"                        # "replica": pulse gate levels regulated per corner/temp/supply
+    _where = "sweep definition"
 
-    def __post_init__(self):
-        _check = lambda ok, msg: None if ok else (_ for _ in ()).throw(ConfigError(msg))  # noqa: E731
-        _check(self.technology in techmod.available(),
-               f"technology '{self.technology}' is unknown (choose from {', '.join(techmod.available())})")
-        _check(isinstance(self.n_cells, int) and self.n_cells >= 1, f"n_cells={self.n_cells} must be a whole number >= 1")
-        _check(isinstance(self.seed, int) and self.seed >= 0, f"seed={self.seed} must be a whole number >= 0")
-        _check(self.vc_points >= 3, f"vc_points={self.vc_points} must be at least 3")
-        _check(self.step_points >= 3, f"step_points={self.step_points} must be at least 3")
-        _check(1 <= self.cells_per_netlist <= 1000, f"cells_per_netlist={self.cells_per_netlist} must be 1..1000")
-        _check(self.avt_scale >= 0, f"avt_scale={self.avt_scale} must be 0 or more")
-        _check(len(self.corners) >= 1, "corners must name at least one corner")
-        _check(len(self.temps_c) >= 1, "temps_c must list at least one temperature")
-        _check(self.pcm_devices >= 1, f"pcm_devices={self.pcm_devices} must be at least 1")
-        _check(self.bias in BIAS_MODES, f"bias='{self.bias}' is unknown (choose from {', '.join(BIAS_MODES)})")
+    name: str = param("sweep", doc="names the output folder and the LUT set")
+    technology: str = param("generic65", source=_TECH)
+    corners: tuple[str, ...] = param(("tt",))
+    temps_c: tuple[float, ...] = param((27.0,), unit="degC", ge=-273.15)
+    vdd_volts: tuple[float, ...] = param((), unit="V", gt=0, doc="empty: the technology's nominal supply")
+    n_cells: int = param(1000, ge=1, doc="Monte Carlo cells (the paper ran 1,000)")
+    seed: int = param(1, ge=0)
+    vc_min_volts: float = param(0.0, unit="V")
+    vc_max_volts: float = param(-1.0, unit="V", doc="-1: the supply voltage")
+    vc_points: int = param(101, ge=3, doc="read curve / leakage grid")
+    step_points: int = param(26, ge=3, doc="start voltages of the single-pulse step map")
+    cells_per_netlist: int = param(100, ge=1, le=1000, source="measured sweet spot for ngspice")
+    avt_scale: float = param(1.0, ge=0, doc="multiplies the Pelgrom coefficients")
+    read_time_seconds: float = param(10e-9, unit="s", gt=0, doc="integration time of one read (energy)")
+    retention_times_seconds: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1), unit="s", gt=0,
+                                                       doc="retention figure span and marks")
+    pcm_devices: int = param(200, ge=1)
+    pcm_pulses: int = param(20, ge=1)
+    pcm_cycles: int = param(3, ge=1)
+    params: dict[str, float] = param(default_factory=dict, doc="netlist parameter overrides")
+    bias: str = param("fixed", choices=BIAS_MODES,
+                      doc='"replica": pulse gate levels regulated per corner / temperature / supply')
 
-    # --- TOML ---------------------------------------------------------------
-    @classmethod
-    def from_toml(cls, path: str | Path) -> SweepConfig:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"sweep definition {path} does not exist")
-        try:
-            raw = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-        return cls.from_dict(raw, str(path))
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> SweepConfig:
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - set(known))
-        if unknown:
-            raise ConfigError(f"{source}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
-        kw = {}
-        for k, v in raw.items():
-            if k in ("corners", "temps_c", "vdd_volts", "retention_times_seconds"):
-                v = tuple(v) if isinstance(v, (list, tuple)) else (v,)
-                if k != "corners":
-                    v = tuple(float(x) for x in v)
-            kw[k] = v
-        return cls(**kw)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
-
-    def to_toml(self) -> str:
-        import tomli_w
-        return tomli_w.dumps(self.to_dict())
+    def _check(self) -> None:
+        if self.technology not in techmod.available():
+            raise self._bad("technology", self.technology, "one of " + ", ".join(techmod.available()))
+        if not self.corners:
+            raise self._bad("corners", self.corners, "at least one corner")
+        if not self.temps_c:
+            raise self._bad("temps_c", self.temps_c, "at least one temperature")
 
     # --- derived ------------------------------------------------------------
     def tech(self) -> techmod.Technology:
@@ -145,9 +111,6 @@ class SweepConfig:
             params.update(_replica_levels(self.technology, json.dumps(self.params, sort_keys=True),
                                           corner, float(temp_c), float(vdd), engine))
         return cellmod.Run(tech, corner, temp_c, params, engine)
-
-
-BIAS_MODES = ("fixed", "replica")
 
 
 @functools.lru_cache(maxsize=64)
