@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from pcmspice.characterize import sweep as ch
+from pcmspice import characterize as ch
 from pcmspice.circuits import c3t1c as cell
 from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, LutError

@@ -44,7 +44,7 @@ def characterize(sweep, mc, jobs, resume, scheduler, engine, out, quiet):
     """
     import dataclasses
 
-    from pcmspice.characterize import sweep as ch
+    from pcmspice import characterize as ch
     cfg = ch.SweepConfig.from_toml(sweep)
     if mc is not None:
         cfg = dataclasses.replace(cfg, n_cells=mc)
@@ -84,8 +84,8 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset, epochs,
             bias, out, quiet):
     """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown)."""
+    from pcmspice import characterize as ch
     from pcmspice.characterize import corners as cmod
-    from pcmspice.characterize import sweep as ch
     cfg = ch.SweepConfig(name=f"corners_{technology}", technology=technology,
                          corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
                          temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),

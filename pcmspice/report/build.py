@@ -981,7 +981,7 @@ def _characterize_step(out: Path, fresh_mc: int, seed: int, jobs: int, progress:
     """A fresh Monte Carlo of the default cell (generic65, tt, 27 C): (run dir, LUT dir)."""
     import dataclasses as dc
 
-    from pcmspice.characterize import sweep as ch  # imported here: it pulls in the SPICE layers
+    from pcmspice import characterize as ch  # imported here: it pulls in the SPICE layers
     if paths.default_sweep().is_file():
         sweep = ch.SweepConfig.from_toml(paths.default_sweep())
     else:
