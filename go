@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pcmspice set-up and entry point.  Usage:
 #   ./go run [pcmspice run options]   install what is missing, then run the full pipeline
-#   ./go test [pytest options]        install what is missing, then run the test suite
+#   ./go test [pytest options]        install what is missing, then lint (ruff) and run the test suite
+#                                     (the docs build in strict mode is one of the tests)
 #   ./go setup                        only install
 # Everything it installs is checked first, so a second call takes seconds.
 set -euo pipefail
@@ -32,7 +33,7 @@ fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing pcmspice and its dependencies"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  "$VENV/bin/python" -m pip install -q -e ".[test,docs]"
   echo "$want" > "$stamp"
 fi
 # the SkyWater 130 nm models (only the SPICE files, unpacked into a cache)
@@ -42,6 +43,7 @@ cmd="${1:-run}"; shift || true
 case "$cmd" in
   setup) echo "[setup] done" ;;
   run)   exec "$VENV/bin/pcmspice" run "$@" ;;
-  test)  exec "$VENV/bin/python" -m pytest -q -n 2 "$@" ;;
+  test)  echo "[test] ruff check"; "$VENV/bin/ruff" check -q pcmspice tests benchmarks
+         exec "$VENV/bin/python" -m pytest -q -n 2 "$@" ;;
   *)     echo "usage: ./go run|test|setup" >&2; exit 2 ;;
 esac

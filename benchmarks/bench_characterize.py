@@ -67,7 +67,8 @@ def main(argv=None):
     print(f"naive:   {a.naive_subset} cells one by one (pulse-train step walk) took {t_sub:.1f} s -> {a.cells} cells "
           f"extrapolated {t_naive:.0f} s (cell part only, no PCM)")
     print(f"step-map path, one cell per run, one process: {a.cells} cells extrapolated {t_one:.0f} s")
-    print(f"ratio naive/batched = {t_naive / t_batched:.1f}x; step-map-single-process/batched = {t_one / t_batched:.1f}x")
+    print(f"ratio naive/batched = {t_naive / t_batched:.1f}x; "
+          f"step-map-single-process/batched = {t_one / t_batched:.1f}x")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def main() -> None:
         runs[mode] = d
         s = json.loads((d / "summary.json").read_text())
         print(f"train {mode} weights.npz {sha((d / 'weights.npz').read_bytes())}")
-        print(f"train {mode} summary.json(clean) {sha(json.dumps(_clean(s), sort_keys=True).replace(str(out), 'OUT').encode())}")
+        clean = json.dumps(_clean(s), sort_keys=True).replace(str(out), 'OUT')
+        print(f"train {mode} summary.json(clean) {sha(clean.encode())}")
         print(f"train {mode} accuracy {s['analog_test_accuracy']!r} baseline {s.get('baseline_test_accuracy')!r}")
     d = out / "char"
     subprocess.run(exe + ["characterize", "characterization/demo.toml", "--mc", "4", "--jobs", "1", "--quiet",

@@ -102,8 +102,10 @@ def test_the_checker_finds_violations():
     g = {"pcmspice.lut.bad": {"pcmspice.train.loop", "pcmspice.core.errors"},
          "pcmspice.array.bad": {"pcmspice.spice.engine", "pcmspice.lut.format"},
          "pcmspice.report.ok": {"pcmspice.train.loop", "pcmspice.power.model", "pcmspice"}}
-    assert violations(g, "pcmspice.lut.bad") == ["pcmspice.lut.bad (lut) imports pcmspice.train.loop (train), a later layer"]
-    assert violations(g, "pcmspice.array.bad") == ["pcmspice.array.bad imports pcmspice.spice.engine: array never imports spice"]
+    assert violations(g, "pcmspice.lut.bad") == [
+        "pcmspice.lut.bad (lut) imports pcmspice.train.loop (train), a later layer"]
+    assert violations(g, "pcmspice.array.bad") == [
+        "pcmspice.array.bad imports pcmspice.spice.engine: array never imports spice"]
     assert violations(g, "pcmspice.report.ok") == []
 
 

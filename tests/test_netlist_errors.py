@@ -15,7 +15,8 @@ def test_unknown_technology():
 
 
 def test_unknown_corner(g65):
-    with pytest.raises(SpiceError, match=r"unknown corner 'xx' for technology generic65 \(choose from tt, ff, ss, fs, sf\)"):
+    with pytest.raises(SpiceError,
+                       match=r"unknown corner 'xx' for technology generic65 \(choose from tt, ff, ss, fs, sf\)"):
         g65.header("xx", 27)
 
 

@@ -84,7 +84,8 @@ def retention_curves(ls: lutmod.LutSet, path: Path, t_max: float = 100e-3, marks
             traj.append(vc)
         traj = np.array(traj)
         ax.plot(ts * 1e3, traj, color=col, alpha=0.25, lw=0.8)
-        ax.plot(ts * 1e3, np.median(traj, axis=1), color=col, lw=2, label=f"start {v0:g} V (median of {cells.size} cells)")
+        ax.plot(ts * 1e3, np.median(traj, axis=1), color=col, lw=2,
+                label=f"start {v0:g} V (median of {cells.size} cells)")
     for t in marks:
         ax.axvline(t * 1e3, color="0.5", ls=":", lw=1)
     ax.set_xscale("log")
@@ -119,14 +120,16 @@ def pcm_g_vs_pulse(ls: lutmod.LutSet, path: Path, n_pulses: int = 40, seed: int 
 
 
 def corner_comparison(rows: list[dict], path: Path) -> Path:
-    labels = [f"{r['corner']}\n{r['temp_c']:g}°C" + (f"\n{r['vdd_volts']:g}V" if len({x['vdd_volts'] for x in rows}) > 1 else "")
+    several_supplies = len({x['vdd_volts'] for x in rows}) > 1
+    labels = [f"{r['corner']}\n{r['temp_c']:g}°C" + (f"\n{r['vdd_volts']:g}V" if several_supplies else "")
               for r in rows]
     x = np.arange(len(rows))
     fig, axs = plt.subplots(1, 3, figsize=(12, 3.8))
     axs[0].bar(x, [r["g_mean_siemens"] * 1e6 for r in rows], yerr=[r["g_sigma_siemens"] * 1e6 for r in rows],
                color="C0", capsize=3)
     axs[0].set_ylabel("g at start voltage (µS)")
-    axs[1].bar(x - 0.2, [r["dv_up_mean_volts"] * 1e3 for r in rows], 0.4, yerr=[r["dv_up_sigma_volts"] * 1e3 for r in rows],
+    axs[1].bar(x - 0.2, [r["dv_up_mean_volts"] * 1e3 for r in rows], 0.4,
+               yerr=[r["dv_up_sigma_volts"] * 1e3 for r in rows],
                color="C3", capsize=3, label="up")
     axs[1].bar(x + 0.2, [-r["dv_down_mean_volts"] * 1e3 for r in rows], 0.4,
                yerr=[r["dv_down_sigma_volts"] * 1e3 for r in rows], color="C2", capsize=3, label="|down|")
@@ -167,7 +170,8 @@ def write_all(cfg, lut_dirs: dict, out: Path) -> list[Path]:
                   histograms_at_start(ls, fdir / f"{tag}_hist_at_start.png"),
                   retention_curves(ls, fdir / f"{tag}_retention.png",
                                    t_max=max(cfg.retention_times_seconds, default=100e-3),
-                                   marks=cfg.retention_times_seconds), pcm_g_vs_pulse(ls, fdir / f"{tag}_pcm_g_vs_pulse.png")]
+                                   marks=cfg.retention_times_seconds),
+                  pcm_g_vs_pulse(ls, fdir / f"{tag}_pcm_g_vs_pulse.png")]
         rows.append({"corner": corner, "temp_c": temp, "vdd_volts": vdd, **stats_at_start(ls)})
     if len(rows) > 1:
         paths.append(corner_comparison(rows, out / "figures" / "corner_comparison.png"))

@@ -238,11 +238,11 @@ def step_map(run: Run, mm: dict[str, np.ndarray], vc_grid: np.ndarray, meter_vc:
         for j, v in enumerate(vc_grid):
             dv_up[k, j] = res[f"v(cu{k}_{j})"][-1] - v
             dv_dn[k, j] = res[f"v(cd{k}_{j})"][-1] - v
-        for tag, out, gate in (("u", e_up, "gupon"), ("d", e_dn, "gdnon")):
+        for tag, out in (("u", e_up), ("d", e_dn)):
             pw = -p["vdd_volts"] * res[f"i(vdd{tag}{k}_{jm})"]
             out[k] = float(np.sum(0.5 * (pw[1:] + pw[:-1]) * np.diff(t)))
     # gate-driver energy: the shared driver charges n*nv gates; its per-instance share
-    for tag, out, src, node in (("u", e_up, "i(vguon)", "v(gupon)"), ("d", e_dn, "i(vgdon)", "v(gdnon)")):
+    for out, src, node in ((e_up, "i(vguon)", "v(gupon)"), (e_dn, "i(vgdon)", "v(gdnon)")):
         pw = -res[node] * res[src]
         out += float(np.sum(0.5 * (pw[1:] + pw[:-1]) * np.diff(t))) / (n * nv)
     return StepMap(dv_up, dv_dn, e_up, e_dn, res.netlist_hash)

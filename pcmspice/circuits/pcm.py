@@ -140,7 +140,8 @@ def g_of_state(x: np.ndarray, age_s: np.ndarray, var: dict[str, np.ndarray], p: 
     """Read conductance (S) of the model (equation 1 of pcm.cir.j2), numpy mirror of node ``gr``."""
     x = np.clip(np.asarray(x, float), 0.0, 1.0)
     g0 = p["g_amorph_siemens"] + (p["g_cryst_siemens"] * var["gcm"] - p["g_amorph_siemens"]) * x
-    return g0 * ((np.asarray(age_s, float) + p["drift_t0_seconds"]) / p["drift_t0_seconds"]) ** (-p["drift_nu"] * var["num"])
+    t0 = p["drift_t0_seconds"]
+    return g0 * ((np.asarray(age_s, float) + t0) / t0) ** (-p["drift_nu"] * var["num"])
 
 
 def x_for_g(g_siemens: np.ndarray, var: dict[str, np.ndarray], p: dict[str, float]) -> np.ndarray:

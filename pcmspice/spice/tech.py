@@ -15,8 +15,7 @@ import tomllib
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
 from pcmspice.spice.sky130 import Sky130Technology
-from pcmspice.spice.technology import (Corner, Technology, _expr, check_size, check_temperature,  # noqa: F401
-                                       delvto_expr)
+from pcmspice.spice.technology import Corner, Technology, _expr, check_size, check_temperature, delvto_expr  # noqa: F401
 
 # driver name in tech.toml -> the Technology subclass that implements it
 DRIVERS: dict[str, type[Technology]] = {"sky130": Sky130Technology}

@@ -6,12 +6,10 @@ outside the repository subclasses :class:`Technology` (see :mod:`pcmspice.spice.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
 
 

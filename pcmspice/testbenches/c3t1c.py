@@ -31,7 +31,8 @@ def read_curve(run: cell.Run, seed: int | None = None) -> TestbenchResult:
         ax.axvline(v0, ls=":", color="k", label=f"start voltage {v0:g} V")
         ax.set_xlabel("capacitor voltage Vc (V)")
         ax.set_ylabel("read conductance g (µS)")
-        ax.set_title(f"3T1C read curve ({run.tech.name} {run.corner}, {run.temp_c:g} °C, Vread {p['v_read_volts']:g} V)")
+        ax.set_title(f"3T1C read curve ({run.tech.name} {run.corner}, {run.temp_c:g} °C, "
+                     f"Vread {p['v_read_volts']:g} V)")
         ax.legend()
     return TestbenchResult(df, meas, plot, ["testbenches/3t1c_dc.cir.j2"], _draws(mm))
 
@@ -107,7 +108,10 @@ def energy(run: cell.Run, seed: int | None = None, read_time_seconds: float = 10
 # name -> (function, one-line description), gathered by pcmspice.testbenches
 TESTBENCHES = {
     "read_curve": (read_curve, "3T1C read current and conductance g vs capacitor voltage Vc (DC sweep)"),
-    "pulse_train": (pulse_train, "3T1C: 100 up pulses then 100 down pulses from the start voltage; Vc and energy per pulse"),
-    "retention": (retention, "3T1C: Vc vs time with both switches off, from the start voltage and +/-20 % of VDD around it, over 10 ms"),
+    "pulse_train": (pulse_train,
+        "3T1C: 100 up pulses then 100 down pulses from the start voltage; Vc and energy per pulse"),
+    "retention": (retention,
+        "3T1C: Vc vs time with both switches off, from the start voltage and +/-20 % of VDD around it, "
+        "over 10 ms"),
     "energy": (energy, "3T1C energy per operation: read, up pulse, down pulse (supply + driver charge integrated)"),
 }

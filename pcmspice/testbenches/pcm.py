@@ -121,9 +121,15 @@ def pcm_energy(run: Run, seed: int | None = None) -> TestbenchResult:
 
 # name -> (function, one-line description), gathered by pcmspice.testbenches
 TESTBENCHES = {
-    "pcm_set_train": (pcm_set_train, "PCM: RESET then 20 partial-SET pulses; G after each pulse and energy per pulse (with --seed: device variation and cycle-to-cycle noise)"),
-    "pcm_ramp_down": (pcm_ramp_down, "PCM: eight-step SET ramp-down from full RESET, step length 1.7 ns to 550 ns (13.6 ns to 4.4 us in total, as in the paper); G and energy per ramp"),
+    "pcm_set_train": (pcm_set_train,
+        "PCM: RESET then 20 partial-SET pulses; G after each pulse and energy per pulse (with --seed: "
+        "device variation and cycle-to-cycle noise)"),
+    "pcm_ramp_down": (pcm_ramp_down,
+        "PCM: eight-step SET ramp-down from full RESET, step length 1.7 ns to 550 ns (13.6 ns to 4.4 us "
+        "in total, as in the paper); G and energy per ramp"),
     "pcm_reset": (pcm_reset, "PCM: RESET (melt-quench) from crystalline fractions 0 to 1; G before and after, energy"),
     "pcm_drift": (pcm_drift, "PCM: G(t) of idle devices from 1 ms to 1e4 s after programming (power-law drift)"),
-    "pcm_energy": (pcm_energy, "PCM energy per operation: partial SET, RESET, read, SET ramp-down (bit-line and word-line charge integrated over each operation)"),
+    "pcm_energy": (pcm_energy,
+        "PCM energy per operation: partial SET, RESET, read, SET ramp-down (bit-line and word-line charge "
+        "integrated over each operation)"),
 }

@@ -51,5 +51,7 @@ def unit_cell_read(run: Run, seed: int | None = None) -> TestbenchResult:
 
 # name -> (function, one-line description), gathered by pcmspice.testbenches
 TESTBENCHES = {
-    "unit_cell_read": (unit_cell_read, "Full unit cell (2 PCM + 3T1C) and g_shared: read currents of G+, G-, g at one read voltage, W = F (G+ - G-) + (g - g_shared), against the parts read alone"),
+    "unit_cell_read": (unit_cell_read,
+        "Full unit cell (2 PCM + 3T1C) and g_shared: read currents of G+, G-, g at one read voltage, W = "
+        "F (G+ - G-) + (g - g_shared), against the parts read alone"),
 }
