@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pcmspice.array import crossbar as array_module
+from pcmspice.array import cell as array_module
 from pcmspice.array.config import ArrayConfig
 from pcmspice.array.crossbar import AnalogArray, Pulses
-from pcmspice.array.tables import RowTable, leak_flow_map, retention_seconds
+from pcmspice.array.tables import RowTable, leak_flow_map, leak_time_constant_seconds
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.lut.format import CellLut, LutSet, PcmLut, _interp_rows
 
@@ -98,10 +98,10 @@ def test_row_table_equals_lut_interpolation(uniform):
     assert tab(tab.offsets([2]), np.array([grid[-1] + 5]))[0] == pytest.approx(table[2, -1])
 
 
-def test_retention_of_exponential_leak_is_tau():
+def test_leak_time_constant_of_exponential_leak_is_tau():
     luts = synthetic_luts(n_cells=8, leak_tau_seconds=0.02)
     tau_cells = (luts.cell.vc_volts[1] - luts.cell.vc_volts[0]) / np.abs(np.diff(luts.cell.leak_volts_per_s[:, :2]))
-    np.testing.assert_allclose(retention_seconds(luts.cell), tau_cells[:, 0], rtol=1e-3)
+    np.testing.assert_allclose(leak_time_constant_seconds(luts.cell), tau_cells[:, 0], rtol=1e-3)
 
 
 # ------------------------------------------------------------ ideal == SGD
