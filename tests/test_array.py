@@ -122,7 +122,9 @@ def test_ideal_array_equals_float_sgd_to_numerical_precision():
         h = np.tanh(r1 @ x)
         hb = np.r_[h, 1.0]
         z = r2 @ hb
-        p = np.exp(z - z.max()); p /= p.sum(); p[t] -= 1
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        p[t] -= 1
         d1 = (r2[:, :-1].T @ p) * (1 - h ** 2)
         r2 -= lr * np.outer(p, hb)
         r1 -= lr * np.outer(d1, x)
@@ -130,11 +132,14 @@ def test_ideal_array_equals_float_sgd_to_numerical_precision():
         h_a = np.tanh(a1.forward(x))
         hb_a = np.r_[h_a, 1.0]
         z_a = a2.forward(hb_a)
-        q = np.exp(z_a - z_a.max()); q /= q.sum(); q[t] -= 1
+        q = np.exp(z_a - z_a.max())
+        q /= q.sum()
+        q[t] -= 1
         d1_a = a2.backward(q)[:-1] * (1 - h_a ** 2)
         a2.update(hb_a, q, lr)
         a1.update(x, d1_a, lr)
-        a1.advance(); a2.advance()
+        a1.advance()
+        a2.advance()
     np.testing.assert_allclose(a1.weights(), r1, rtol=0, atol=1e-12)
     np.testing.assert_allclose(a2.weights(), r2, rtol=0, atol=1e-12)
     assert a1.counters["pulses_up"] == 0 and a1.examples_seen == 300
@@ -500,8 +505,8 @@ def test_a_zero_count_is_no_pulse_with_either_kernel():
 def test_training_is_identical_with_both_kernels():
     """A small network on digits (a hidden layer large enough for coincidence candidates,
     transfers, leakage, g read noise): every layer's state and counter equal."""
-    from pcmspice.train import loop as T
-    from pcmspice.train.datasets import load_dataset
+    from pcmspice import train as T
+    from pcmspice.train import load_dataset
     ds = load_dataset("digits")
     luts = synthetic_luts(n_cells=48, n_devices=48)
     cfg = T.TrainConfig(dataset="digits", network="64-150-10", learning_rate=0.05, seed=3,

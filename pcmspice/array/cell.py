@@ -155,8 +155,9 @@ class CellArray(PcmPairArray, mode="cell"):
         """Recompute the cached W from the device state.
 
         W = wbase + (p / spu) g(Vc), with wbase = F (G+ - G-) / spu - (p / spu)
-        g_shared kept (float32) so that a pulse rewrites only its cells' entries.  The copy the MACs use is float32 (the cell's own precision is
-        far coarser); every entry is recomputed from float64 state, never
+        g_shared kept (float32) so that a pulse rewrites only its cells' entries.
+        The copy the MACs use is float32 (the cell's own precision is far
+        coarser); every entry is recomputed from float64 state, never
         accumulated, so no rounding error builds up."""
         wbase = self._pcm_w - (self.polarity / self.spu) * self._gref_exp
         self._wbase = wbase.astype(np.float32)

@@ -27,7 +27,7 @@ class ArrayConfig:
     With ``siemens_per_unit_weight`` unset, spu is chosen so that the PCM
     programming span maps onto ``w_max``:
     spu = F (pcm_g_program_max_siemens - median G_RESET) / w_max.  The
-    training layer sets w_max per layer (see pcmspice.train.loop).
+    training layer sets w_max per layer (see pcmspice.train.config.default_w_max).
 
     Pulse quantization.  A requested update dW = -lr * delta x^T becomes
     n = clip(R(dW / dw_nominal), -max_pulses_per_example, +max_pulses_per_example)

@@ -996,7 +996,7 @@ def _train_step(lut_dir: Path, out: Path, dataset: str, epochs: int | None, netw
                 cfg: pw.PowerConfig, progress: bool, echo: Callable[[str], Any],
                 transfer_every: int | None = None) -> Path:
     """Train on ``lut_dir`` with pcmspice.train.loop, leakage timed by the latency model; returns the run dir."""
-    from pcmspice.train import loop as train
+    from pcmspice import train
     from pcmspice.train.datasets import load_dataset
     lut_set = load_lut_set(lut_dir)
     tcfg = train.TrainConfig(dataset=dataset, seed=seed, luts=str(lut_dir))
