@@ -502,6 +502,20 @@ def test_a_zero_count_is_no_pulse_with_either_kernel():
         assert arr.counters["pulses_down"] == 3 and arr.counters["pulses_up"] == 0
 
 
+def test_every_mode_is_a_weight_model_behind_one_interface():
+    """AnalogArray(...) builds the model the config's mode names; every model is a Layer."""
+    from pcmspice.array import CellArray, IdealArray, Layer, PcmOnlyArray
+    luts = synthetic_luts()
+    for mode, cls in (("ideal", IdealArray), ("pcm-only", PcmOnlyArray), ("cell", CellArray)):
+        arr = AnalogArray(2, 3, luts, _quiet(mode=mode), seed=0)
+        assert type(arr) is cls and arr.mode == mode and isinstance(arr, Layer)
+        assert arr.summary()["shape"] == [2, 3] and arr.state()["w"].shape == (2, 3)
+        assert (arr.pcm_pair_siemens() is None) == (mode == "ideal")
+        assert (arr.capacitor_volts() is None) == (mode != "cell")
+    with pytest.raises(ConfigError, match="weight model of mode 'cell', not of mode 'ideal'"):
+        CellArray(2, 3, luts, ArrayConfig(mode="ideal"))
+
+
 def test_training_is_identical_with_both_kernels():
     """A small network on digits (a hidden layer large enough for coincidence candidates,
     transfers, leakage, g read noise): every layer's state and counter equal."""

@@ -1,4 +1,4 @@
-"""Training (pcmspice.train.loop) and the `train` / `ablate` commands, on small networks and digits."""
+"""Training (pcmspice.train) and the `train` / `ablate` commands, on small networks and digits."""
 from __future__ import annotations
 
 import json
@@ -219,3 +219,11 @@ def test_cli_features_trains_only_the_last_layer(lut_dir, tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["network"] == "20-3" and len(s["layers"]) == 1
     assert s["analog_test_accuracy"] > 0.8 and s["dataset_info"]["feature_scale"] > 0
+
+
+def test_float_layer_has_the_layer_interface():
+    from pcmspice.array import Layer
+    layer = T.FloatLayer(np.ones((2, 3)))
+    assert isinstance(layer, Layer) and layer.counters == {} and layer.transfer_log == []
+    assert layer.pcm_pair_siemens() is None and layer.capacitor_volts() is None and layer.advance(5) is None
+    assert list(layer.state()) == ["w"] and layer.summary()["siemens_per_unit_weight"] is None

@@ -12,8 +12,8 @@ grid); applying a leakage chunk to the whole array is then one table look-up.
 
 :func:`leak_time_constant_seconds` gives the time a cell needs to lose 1 - 1/e
 of the way from its start voltage to its leakage equilibrium: the leak time
-constant the leakage ablation scales.  (Not the characterization's
-``retention_seconds``, the time Vc needs to move 10 mV.)
+constant the leakage ablation scales.  (Not the characterization's retention,
+the time Vc needs to move 10 mV.)
 """
 from __future__ import annotations
 
