@@ -31,8 +31,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # batch-1 matvecs: threads 
 
 import numpy as np  # noqa: E402
 
+from pcmspice import train as T  # noqa: E402
 from pcmspice.array.config import ArrayConfig  # noqa: E402
-from pcmspice.train import loop as T  # noqa: E402
 from pcmspice.train.datasets import load_dataset  # noqa: E402
 
 
@@ -68,7 +68,8 @@ def cell_model(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, lu
     for i in range(x.shape[0]):
         net.train_example(x[i], int(y[i]), lr)
     dt = time.perf_counter() - t0
-    counters = {k: sum(l.counters[k] for l in net.layers) - before[k] for k in ("pulses_up", "pulses_down", "transfers")}
+    counters = {k: sum(l.counters[k] for l in net.layers) - before[k]
+                for k in ("pulses_up", "pulses_down", "transfers")}
     counters["leak_every"] = net.layers[0].leak_every
     return dt, counters
 
@@ -104,7 +105,7 @@ def main(argv=None):
         first_call = time.perf_counter() - t0
     best = {k: np.inf for k in ("float64", "float32", *kernels)}
     info = {}
-    for r in range(a.repeats):   # interleaved, so that load from other processes hits all alike
+    for _ in range(a.repeats):   # interleaved, so that load from other processes hits all alike
         best["float64"] = min(best["float64"], float_sgd(x, y, w0, lr, np.float64))
         best["float32"] = min(best["float32"], float_sgd(x, y, w0, lr, np.float32))
         for k in kernels:

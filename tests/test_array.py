@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pcmspice.array import crossbar as array_module
+from pcmspice.array import cell as array_module
 from pcmspice.array.config import ArrayConfig
 from pcmspice.array.crossbar import AnalogArray, Pulses
-from pcmspice.array.tables import RowTable, leak_flow_map, retention_seconds
+from pcmspice.array.tables import RowTable, leak_flow_map, leak_time_constant_seconds
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.lut.format import CellLut, LutSet, PcmLut, _interp_rows
 
@@ -98,10 +98,10 @@ def test_row_table_equals_lut_interpolation(uniform):
     assert tab(tab.offsets([2]), np.array([grid[-1] + 5]))[0] == pytest.approx(table[2, -1])
 
 
-def test_retention_of_exponential_leak_is_tau():
+def test_leak_time_constant_of_exponential_leak_is_tau():
     luts = synthetic_luts(n_cells=8, leak_tau_seconds=0.02)
     tau_cells = (luts.cell.vc_volts[1] - luts.cell.vc_volts[0]) / np.abs(np.diff(luts.cell.leak_volts_per_s[:, :2]))
-    np.testing.assert_allclose(retention_seconds(luts.cell), tau_cells[:, 0], rtol=1e-3)
+    np.testing.assert_allclose(leak_time_constant_seconds(luts.cell), tau_cells[:, 0], rtol=1e-3)
 
 
 # ------------------------------------------------------------ ideal == SGD
@@ -122,7 +122,9 @@ def test_ideal_array_equals_float_sgd_to_numerical_precision():
         h = np.tanh(r1 @ x)
         hb = np.r_[h, 1.0]
         z = r2 @ hb
-        p = np.exp(z - z.max()); p /= p.sum(); p[t] -= 1
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        p[t] -= 1
         d1 = (r2[:, :-1].T @ p) * (1 - h ** 2)
         r2 -= lr * np.outer(p, hb)
         r1 -= lr * np.outer(d1, x)
@@ -130,11 +132,14 @@ def test_ideal_array_equals_float_sgd_to_numerical_precision():
         h_a = np.tanh(a1.forward(x))
         hb_a = np.r_[h_a, 1.0]
         z_a = a2.forward(hb_a)
-        q = np.exp(z_a - z_a.max()); q /= q.sum(); q[t] -= 1
+        q = np.exp(z_a - z_a.max())
+        q /= q.sum()
+        q[t] -= 1
         d1_a = a2.backward(q)[:-1] * (1 - h_a ** 2)
         a2.update(hb_a, q, lr)
         a1.update(x, d1_a, lr)
-        a1.advance(); a2.advance()
+        a1.advance()
+        a2.advance()
     np.testing.assert_allclose(a1.weights(), r1, rtol=0, atol=1e-12)
     np.testing.assert_allclose(a2.weights(), r2, rtol=0, atol=1e-12)
     assert a1.counters["pulses_up"] == 0 and a1.examples_seen == 300
@@ -497,11 +502,25 @@ def test_a_zero_count_is_no_pulse_with_either_kernel():
         assert arr.counters["pulses_down"] == 3 and arr.counters["pulses_up"] == 0
 
 
+def test_every_mode_is_a_weight_model_behind_one_interface():
+    """AnalogArray(...) builds the model the config's mode names; every model is a Layer."""
+    from pcmspice.array import CellArray, IdealArray, Layer, PcmOnlyArray
+    luts = synthetic_luts()
+    for mode, cls in (("ideal", IdealArray), ("pcm-only", PcmOnlyArray), ("cell", CellArray)):
+        arr = AnalogArray(2, 3, luts, _quiet(mode=mode), seed=0)
+        assert type(arr) is cls and arr.mode == mode and isinstance(arr, Layer)
+        assert arr.summary()["shape"] == [2, 3] and arr.state()["w"].shape == (2, 3)
+        assert (arr.pcm_pair_siemens() is None) == (mode == "ideal")
+        assert (arr.capacitor_volts() is None) == (mode != "cell")
+    with pytest.raises(ConfigError, match="weight model of mode 'cell', not of mode 'ideal'"):
+        CellArray(2, 3, luts, ArrayConfig(mode="ideal"))
+
+
 def test_training_is_identical_with_both_kernels():
     """A small network on digits (a hidden layer large enough for coincidence candidates,
     transfers, leakage, g read noise): every layer's state and counter equal."""
-    from pcmspice.train import loop as T
-    from pcmspice.train.datasets import load_dataset
+    from pcmspice import train as T
+    from pcmspice.train import load_dataset
     ds = load_dataset("digits")
     luts = synthetic_luts(n_cells=48, n_devices=48)
     cfg = T.TrainConfig(dataset="digits", network="64-150-10", learning_rate=0.05, seed=3,

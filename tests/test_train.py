@@ -1,4 +1,4 @@
-"""Training (pcmspice.train.loop) and the `train` / `ablate` commands, on small networks and digits."""
+"""Training (pcmspice.train) and the `train` / `ablate` commands, on small networks and digits."""
 from __future__ import annotations
 
 import json
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from test_array import synthetic_luts
 
+from pcmspice import train as T
 from pcmspice.array.config import ArrayConfig
 from pcmspice.cli.main import main
+from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.lut.format import save_lut_set
-from pcmspice.train import loop as T
 from pcmspice.train.datasets import Dataset, load_dataset
 
 SUMMARY_KEYS = {"pulses_up_total", "pulses_down_total", "transfers_total", "pcm_set_pulses_total",
@@ -123,7 +124,7 @@ def test_network_must_fit_the_data(digits):
 
 
 def test_missing_default_luts_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(T.paths, "default_lut_dir", lambda: tmp_path / "nope")
+    monkeypatch.setattr(paths, "default_lut_dir", lambda: tmp_path / "nope")
     with pytest.raises(LutError, match="default LUTs are missing"):
         T.resolve_luts("")
 
@@ -133,10 +134,10 @@ def test_default_w_max_rule():
     assert len(T.default_w_max((528, 250, 125, 10))) == 3
 
 
-def test_leak_scale_for_retention(luts):
-    from pcmspice.array.tables import retention_seconds
-    tau = np.median(retention_seconds(luts.cell))
-    assert T.leak_scale_for_retention(luts, tau / 10) == pytest.approx(10)
+def test_leak_scale_for_time_constant(luts):
+    from pcmspice.array.tables import leak_time_constant_seconds
+    tau = np.median(leak_time_constant_seconds(luts.cell))
+    assert T.leak_scale_for_time_constant(luts, tau / 10) == pytest.approx(10)
 
 
 # ------------------------------------------------------------------------ CLI
@@ -172,7 +173,8 @@ def test_cli_ablate(lut_dir, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| ideal |" in text and "| leak-10x |" in text
     rows = (out / "ablation.csv").read_text().splitlines()
-    assert len(rows) == 4 and rows[0].startswith("variant,mode,polarity_inversion,leak_scale,retention_seconds")
+    assert len(rows) == 4 and rows[0].startswith(
+        "variant,mode,polarity_inversion,leak_scale,leak_time_constant_seconds")
     leak = json.loads((out / "leak-10x" / "summary.json").read_text())
     assert leak["config"]["array"]["leak_scale"] > 1
 
@@ -217,3 +219,11 @@ def test_cli_features_trains_only_the_last_layer(lut_dir, tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["network"] == "20-3" and len(s["layers"]) == 1
     assert s["analog_test_accuracy"] > 0.8 and s["dataset_info"]["feature_scale"] > 0
+
+
+def test_float_layer_has_the_layer_interface():
+    from pcmspice.array import Layer
+    layer = T.FloatLayer(np.ones((2, 3)))
+    assert isinstance(layer, Layer) and layer.counters == {} and layer.transfer_log == []
+    assert layer.pcm_pair_siemens() is None and layer.capacitor_volts() is None and layer.advance(5) is None
+    assert list(layer.state()) == ["w"] and layer.summary()["siemens_per_unit_weight"] is None

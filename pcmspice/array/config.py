@@ -27,7 +27,7 @@ class ArrayConfig:
     With ``siemens_per_unit_weight`` unset, spu is chosen so that the PCM
     programming span maps onto ``w_max``:
     spu = F (pcm_g_program_max_siemens - median G_RESET) / w_max.  The
-    training layer sets w_max per layer (see pcmspice.train.loop).
+    training layer sets w_max per layer (see pcmspice.train.config.default_w_max).
 
     Pulse quantization.  A requested update dW = -lr * delta x^T becomes
     n = clip(R(dW / dw_nominal), -max_pulses_per_example, +max_pulses_per_example)
@@ -41,7 +41,8 @@ class ArrayConfig:
     update is partial SETs on G+ or G-, with an occasional RESET-and-reprogram
     of saturated pairs every ``transfer_every`` examples, as in Burr et al.
     2015), ``ideal`` (float weights, exact SGD: the software reference run
-    through the same interface).
+    through the same interface).  Each mode is a weight model type behind the
+    interface of :class:`~pcmspice.array.crossbar.AnalogArray`.
     """
 
     mode: str = "cell"
@@ -54,12 +55,12 @@ class ArrayConfig:
     max_pulses_per_example: int = 16
     transfer_every: int = 8000               # examples between transfers (paper: 8,000); 0 = never
     transfer_offset_siemens: float = 2e-6    # the paper's 2 uS offset
-    offset_scheme: str = "none"              # "signed" is the paper's (see AnalogArray._offset)
-    pcm_tolerance_siemens: float = 0.0       # 0: half the largest SET step (see AnalogArray)
+    offset_scheme: str = "none"              # "signed" is the paper's (see CellArray._offset)
+    pcm_tolerance_siemens: float = 0.0       # 0: half the largest SET step (see PcmPairArray)
     pcm_max_pulses: int = 100                # SET pulses per device per programming, restarts included
     time_per_example_seconds: float = 1e-6   # hardware time per training example
     leak_scale: float = 1.0                  # multiplies every leakage rate
-    leak_every_examples: int = 0             # 0: automatic (see AnalogArray.leak_every)
+    leak_every_examples: int = 0             # 0: automatic (see CellArray._auto_leak_every)
     cells_per_reference: int = 8             # cells sharing one g_shared (not published)
     read_noise: bool = True                  # PCM read noise (LUT) on every MAC
     g_read_noise_rel: float = 0.0            # relative read noise of the 3T1C (std / g)

@@ -10,9 +10,10 @@ cells of a 784-250-10 network is a handful of numpy passes.
 a fixed time (the LUT's own RK2 integrator, :meth:`CellLut.leak`, run on the
 grid); applying a leakage chunk to the whole array is then one table look-up.
 
-:func:`retention_seconds` gives the time a cell needs to lose 1 - 1/e of the
-way from its start voltage to its leakage equilibrium: the "retention" the
-leakage ablation scales.
+:func:`leak_time_constant_seconds` gives the time a cell needs to lose 1 - 1/e
+of the way from its start voltage to its leakage equilibrium: the leak time
+constant the leakage ablation scales.  (Not the characterization's retention,
+the time Vc needs to move 10 mV.)
 """
 from __future__ import annotations
 
@@ -135,12 +136,12 @@ def equilibrium_volts(lut: CellLut) -> np.ndarray:
     return out
 
 
-def retention_seconds(lut: CellLut, fraction: float = 1 - np.exp(-1)) -> np.ndarray:
+def leak_time_constant_seconds(lut: CellLut, fraction: float = 1 - np.exp(-1)) -> np.ndarray:
     """Per LUT cell, the time leakage needs to carry Vc ``fraction`` of the way from
     ``v_start`` to its equilibrium: t = integral dV / |dVc/dt| (exact for the ODE).
 
     ``inf`` for a cell that does not leak.  The population's median is the
-    "retention time" of the technology.
+    leak time constant of the technology.
     """
     v0 = lut.v_start_volts
     veq = equilibrium_volts(lut)

@@ -1,13 +1,17 @@
-"""`pcmspice train` and `pcmspice ablate`: thin wrappers over pcmspice.train.loop."""
+"""`pcmspice train` and `pcmspice ablate`: thin wrappers over pcmspice.train."""
 from __future__ import annotations
 
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pcmspice.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pcmspice.train import TrainConfig
 
 _MODES = ("cell", "pcm-only", "ideal")
 
@@ -18,7 +22,7 @@ def _progress(quiet: bool) -> bool:
 
 def _build_config(ctx: click.Context, opts: dict) -> TrainConfig:
     """defaults < --config FILE < options given on the command line."""
-    from pcmspice.train.loop import TrainConfig
+    from pcmspice.train import TrainConfig
 
     cfg = TrainConfig()
     if opts.get("config"):
@@ -57,8 +61,7 @@ def _build_config(ctx: click.Context, opts: dict) -> TrainConfig:
 
 def _resolve(cfg, ctx: click.Context):
     """Load data (and fit the default network to it) and the LUTs the run needs."""
-    from pcmspice.train.datasets import load_dataset
-    from pcmspice.train.loop import default_network, prepare_data, resolve_luts
+    from pcmspice.train import default_network, load_dataset, prepare_data, resolve_luts
 
     data = load_dataset(cfg.dataset)
     src = ctx.get_parameter_source("network")
@@ -94,7 +97,8 @@ def _common(f):
         click.option("--leak-scale", type=float, default=1.0, show_default=True,
                      help="multiply every leakage rate"),
         click.option("--offset-scheme", type=click.Choice(["none", "signed", "magnitude"]), default="none",
-                     show_default=True, help="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)"),
+                     show_default=True,
+                     help="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)"),
         click.option("--rounding", type=click.Choice(["stochastic", "nearest"]), default="stochastic",
                      show_default=True, help="pulse-count quantization"),
         click.option("--w-max", default=None, help="per layer, the weight the PCM span maps to (e.g. 0.36,1.26)"),
@@ -134,7 +138,7 @@ def train(ctx, **opts):
     pulse and transfer counts, config, LUT provenance, versions),
     history.csv, config.toml, transfers.csv, weights.npz and figures.
     """
-    from pcmspice.train import loop as tr
+    from pcmspice import train as tr
 
     cfg = _build_config(ctx, opts)
     cfg, data, luts = _resolve(cfg, ctx)
@@ -170,7 +174,7 @@ def ablate(ctx, **opts):
     Writes OUT/ablation.csv, OUT/ablation.md, OUT/summary.json and each run's
     summary and history in OUT/VARIANT/.
     """
-    from pcmspice.train import loop as tr
+    from pcmspice import train as tr
 
     cfg = _build_config(ctx, opts)
     cfg, data, luts = _resolve(cfg, ctx)

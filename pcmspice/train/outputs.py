@@ -1,0 +1,105 @@
+"""A training run's outputs: its summary (the keys the power and report layers read) and
+the files :func:`save_run` writes (summary.json, history.csv, config.toml, transfers.csv,
+weights.npz, figures)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pcmspice.train.figures import save_figures
+from pcmspice.train.result import TrainResult, history_rows
+
+
+def summarize(res: TrainResult) -> dict[str, Any]:
+    """The run's summary (the keys the power/report layers read are listed in the README)."""
+    from pcmspice.core.provenance import to_jsonable, versions
+    cfg, net = res.config, res.analog.network
+    counters: dict[str, int] = {}
+    for layer in net.layers:
+        for k, v in layer.counters.items():
+            counters[k] = counters.get(k, 0) + int(v)
+    first = net.layers[0]
+    last_a = res.analog.history[-1]
+    last_b = res.baseline.history[-1] if res.baseline else {}
+    n_train = int(res.dataset.y_train.size)
+    n_syn = int(sum(l.shape[0] * l.shape[1] for l in net.layers))
+    transfers = int(first.counters.get("transfers", 0))
+    s: dict[str, Any] = {
+        "network": cfg.network,
+        "dataset": res.dataset.name,
+        "epochs": cfg.epochs,
+        "mode": cfg.array.mode,
+        "polarity_inversion": cfg.array.polarity_inversion,
+        "time_per_example_seconds": cfg.array.time_per_example_seconds,
+        "examples_trained": n_train * cfg.epochs,
+        "analog_test_accuracy": last_a["test_accuracy"],
+        "analog_train_accuracy": last_a["train_accuracy"],
+        "baseline_test_accuracy": last_b.get("test_accuracy"),
+        "baseline_train_accuracy": last_b.get("train_accuracy"),
+        "accuracy_gap_percentage_points": (100 * (last_a["test_accuracy"] - last_b["test_accuracy"])
+                                           if last_b else None),
+        "pulses_up_total": counters.get("pulses_up", 0),
+        "pulses_down_total": counters.get("pulses_down", 0),
+        # transfer events of the whole network (every array transfers at once, every cell each time)
+        "transfers_total": transfers,
+        "cell_transfers_total": transfers * n_syn if cfg.array.mode != "ideal" else 0,
+        "pcm_set_pulses_total": counters.get("pcm_set_pulses", 0),
+        "pcm_reset_pulses_total": counters.get("pcm_reset_pulses", 0),
+        "pcm_set_pulses_update_total": counters.get("pcm_set_pulses_update", 0),
+        "pcm_not_converged_total": counters.get("pcm_not_converged", 0),
+        "n_synapses": n_syn,
+        "layers": [l.summary() for l in net.layers],
+        "hardware_time_seconds": first.time_seconds,
+        "analog_train_wall_seconds": res.analog.train_seconds,
+        "analog_examples_per_second": n_train * cfg.epochs / max(res.analog.train_seconds, 1e-9),
+        "baseline_train_wall_seconds": res.baseline.train_seconds if res.baseline else None,
+        "seed": cfg.seed,
+        "config": cfg.to_dict(),
+        "dataset_info": res.dataset.describe(),
+        "lut_name": res.luts.name if res.luts else None,
+        "lut_provenance": res.luts.provenance if res.luts else None,
+        "pcm_lut_provenance": res.luts.pcm.provenance if res.luts else None,
+        "versions": versions(),
+    }
+    return to_jsonable(s)
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows (dicts with the same keys) as CSV text: floats to 6 significant digits, None empty."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = [",".join(keys)]
+    for r in rows:
+        lines.append(",".join("" if r[k] is None else (f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]))
+                              for k in keys))
+    return "\n".join(lines) + "\n"
+
+
+def save_run(res: TrainResult, out_dir: str | Path, *, figures: bool = True) -> Path:
+    """Write a run into ``out_dir`` atomically: summary.json, history.csv, config.toml,
+    transfers.csv, weights.npz (final weights and every array's state) and figures."""
+    import io
+
+    from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, write_json
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "history.csv", csv_text(history_rows(res)))
+    atomic_write_text(out / "config.toml", res.config.to_toml())
+    log = [{"layer": k, **t} for k, l in enumerate(res.analog.network.layers) for t in l.transfer_log]
+    atomic_write_text(out / "transfers.csv", csv_text(log) or "layer,examples\n")
+    arrays: dict[str, np.ndarray] = {}
+    for k, layer in enumerate(res.analog.network.layers):
+        arrays.update({f"layer{k}_{name}": np.asarray(v) for name, v in layer.state().items()})
+    if res.baseline:
+        for k, layer in enumerate(res.baseline.network.layers):
+            arrays[f"baseline_layer{k}_w"] = layer.weights()
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(out / "weights.npz", buf.getvalue())
+    if figures:
+        res.summary["figures"] = [p.name for p in save_figures(res, out)]
+    write_json(out / "summary.json", res.summary)
+    return out
