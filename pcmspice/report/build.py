@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 
 from pcmspice import __version__
+from pcmspice import power as pw
 from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, PcmSpiceError
 from pcmspice.core.provenance import atomic_write_text, sha256_file, to_jsonable, versions, write_json
 from pcmspice.core.units import fmt_si  # noqa: F401  (re-exported: the CLI and tests use report.fmt_si)
 from pcmspice.lut.format import CELL_FILE, LutSet, load_lut_set
 from pcmspice.power import gpu as power_gpu
-from pcmspice.power import model as pw
 
 # the recipe of the committed LUT population (fresh Monte Carlo runs reuse it with their own size)
 KINDS = ("characterization", "corners", "training", "power", "cosim", "luts")
