@@ -1,4 +1,4 @@
-"""SPICE in the loop (pcmspice.cosim.run, pcmspice.cosim.spice_array, `pcmspice cosim`).
+"""SPICE in the loop (pcmspice.cosim: run, spice_array, chip, luts; `pcmspice cosim`).
 
 The small version of the issue's must-show: a 4 x 4 array (3 principal
 components + bias -> digits 0-3), 30 examples, a transfer every 12 (two
@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pytest
 
+from pcmspice import cosim as cs
 from pcmspice.array.crossbar import AnalogArray
 from pcmspice.core.errors import ConfigError
-from pcmspice.cosim import run as cs
-from pcmspice.cosim.spice_array import coincidence_schedule
+from pcmspice.cosim import coincidence_schedule
 
 SMALL = dict(rows=4, cols=4, examples=30, transfer_every=12)
 
