@@ -15,7 +15,7 @@ import dataclasses
 import tempfile
 import time
 
-from pcmspice.characterize import sweep as ch
+from pcmspice import characterize as ch
 from pcmspice.circuits import c3t1c as cell
 from pcmspice.core import paths
 

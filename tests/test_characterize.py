@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from pcmspice.characterize import sweep as ch
+from pcmspice import characterize as ch
 from pcmspice.circuits import c3t1c as cell
 from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, LutError
@@ -94,11 +94,13 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("raw,want", [
-    ({"n_cells": 0}, "n_cells=0 must be a whole number >= 1"),
-    ({"technology": "tsmc"}, "technology 'tsmc' is unknown"),
-    ({"nonsense": 1}, "unknown key 'nonsense'"),
+    ({"n_cells": 0}, "sweep definition: n_cells = 0 is invalid; expected an integer >= 1"),
+    ({"n_cells": True}, "n_cells = True is invalid; expected an integer >= 1"),
+    ({"vc_points": 2.5}, "vc_points = 2.5 is invalid; expected an integer >= 3"),
+    ({"technology": "tsmc"}, "technology = 'tsmc' is invalid; expected one of"),
+    ({"nonsense": 1}, "unknown key(s) nonsense; known keys are name, technology"),
     ({"corners": ["zz"]}, "unknown corner 'zz'"),
-    ({"bias": "trimmed"}, "bias='trimmed' is unknown (choose from fixed, replica)"),
+    ({"bias": "trimmed"}, "bias = 'trimmed' is invalid; expected one of fixed, replica"),
 ])
 def test_bad_sweep_definitions(raw, want, tmp_path):
     with pytest.raises(Exception) as e:

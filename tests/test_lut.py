@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from pcmspice.characterize import sweep as ch
+from pcmspice import characterize as ch
 from pcmspice.circuits import c3t1c as cell
 from pcmspice.core.errors import LutError
 from pcmspice.lut import format as L

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pcmspice.circuits import pcm as pcm
+from pcmspice.circuits import pcm, pcm_tables
 from pcmspice.circuits.c3t1c import Run
 from pcmspice.core.errors import SpiceError
 from pcmspice.lut import format as lut
@@ -148,7 +148,7 @@ def test_variation_streams_are_per_device():
 
 def test_lut_arrays_build_a_valid_table(run):
     grid = np.linspace(0.0, 30e-6, 31)
-    arrays = pcm.pcm_lut_arrays(run, 4, seed=9, g_grid_siemens=grid)
+    arrays = pcm_tables.pcm_lut_arrays(run, 4, seed=9, g_grid_siemens=grid)
     table = lut.PcmLut(provenance={}, **arrays)
     table.validate()
     assert table.n_devices == 4
@@ -165,8 +165,8 @@ def test_lut_arrays_build_a_valid_table(run):
 def test_step_map_agrees_with_full_noisy_trains(run):
     """The fast LUT method (one pulse per state + the noise distribution) against seeded SPICE trains."""
     grid = np.linspace(0.0, 30e-6, 31)
-    fast = pcm.pcm_lut_arrays(run, 6, seed=21, g_grid_siemens=grid)
-    slow = pcm.pcm_lut_arrays(run, 6, seed=21, g_grid_siemens=grid, method="trains", n_pulses=15, n_cycles=3)
+    fast = pcm_tables.pcm_lut_arrays(run, 6, seed=21, g_grid_siemens=grid)
+    slow = pcm_tables.pcm_lut_arrays(run, 6, seed=21, g_grid_siemens=grid, method="trains", n_pulses=15, n_cycles=3)
     sel = (grid > 1e-6) & (grid < 8e-6)                 # where every train has many samples
     mf, ms = fast["set_step_mean_siemens"][:, sel].mean(), slow["set_step_mean_siemens"][:, sel].mean()
     assert abs(mf - ms) / ms < 0.2, (mf, ms)

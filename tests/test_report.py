@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pcmspice import report as rep
+from pcmspice.core.document import Block, render_html
 from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import CellLut, LutSet, PcmLut, save_lut_set
+from pcmspice.pipeline import run_pipeline
 from pcmspice.power.config import PowerConfig
-from pcmspice.report import build as rep
+from pcmspice.power.outputs import write_power_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +70,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     d["train"].mkdir()
     (d["train"] / "summary.json").write_text(json.dumps(training_summary()))   # no "kind": recognised anyway
     _png(d["train"] / "accuracy.png", "test accuracy per epoch")
-    rep.write_power_run(d["power"], d["luts"], None, d["train"], PowerConfig(), measure_cpu=False)
+    write_power_run(d["power"], d["luts"], None, d["train"], PowerConfig(), measure_cpu=False)
     d["corners"].mkdir()
     (d["corners"] / "summary.json").write_text(json.dumps({"kind": "characterization", "config": {
         "technology": "generic65", "n_cells": 30, "seed": 1, "corners": ["tt", "ss"], "temps_c": [27.0, 85.0]},
@@ -146,7 +149,7 @@ def test_report_has_tables_figures_and_provenance(built, runs):
     for src in imgs:
         assert (built.out_dir / src).is_file(), src
     for k in ("luts", "train", "power", "corners", "cosim"):
-        assert rep._display_path(runs[k]) in md
+        assert rep.display_path(runs[k]) in md
     assert '"lr": 0.1' in md                          # the training config is carried along
     page = built.html.read_text()
     assert not re.search(r'(src|href)="(https?:)?//', page), "no external resources"
@@ -167,8 +170,8 @@ def test_pipeline_trains_costs_and_reports(tmp_path):
     """run_pipeline end to end on given LUTs (no SPICE): train (digits, 1 epoch) -> power -> report."""
     save_lut_set(make_luts(), tmp_path / "luts")
     lines = []
-    res = rep.run_pipeline(tmp_path / "run", luts=tmp_path / "luts", dataset="digits", epochs=1,
-                           measure_cpu=False, progress=False, echo=lines.append)
+    res = run_pipeline(tmp_path / "run", luts=tmp_path / "luts", dataset="digits", epochs=1,
+                       measure_cpu=False, progress=False, echo=lines.append)
     train = json.loads((tmp_path / "run" / "train" / "summary.json").read_text())
     power = json.loads((tmp_path / "run" / "power" / "summary.json").read_text())
     # the training's leakage used the latency model's time per example, with its own pulse slots
@@ -232,7 +235,7 @@ def test_html_opens_in_a_real_browser(built, tmp_path):
 def test_the_browser_check_catches_broken_pages(tmp_path):
     exe = _chromium()
     bad = tmp_path / "bad.html"
-    bad.write_text(rep.render_html([rep.Block("p", "broken"), rep.Block("img", "missing", src="missing.png")], "bad")
+    bad.write_text(render_html([Block("p", "broken"), Block("img", "missing", src="missing.png")], "bad")
                    .replace("</body>", "<script>undefinedFunction();</script></body>"))
     state, console = _check_page(exe, bad, tmp_path)
     assert state == "broken"

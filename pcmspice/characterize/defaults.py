@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pcmspice.characterize import sweep as ch
+from pcmspice import characterize as ch
 from pcmspice.core import paths
 
 

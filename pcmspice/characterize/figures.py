@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from pcmspice.characterize.stats import stats_at_start  # noqa: E402
 from pcmspice.lut import format as lutmod  # noqa: E402
 
 
@@ -167,7 +168,6 @@ def write_all(cfg, lut_dirs: dict, out: Path) -> list[Path]:
                   retention_curves(ls, fdir / f"{tag}_retention.png",
                                    t_max=max(cfg.retention_times_seconds, default=100e-3),
                                    marks=cfg.retention_times_seconds), pcm_g_vs_pulse(ls, fdir / f"{tag}_pcm_g_vs_pulse.png")]
-        from pcmspice.characterize.sweep import stats_at_start
         rows.append({"corner": corner, "temp_c": temp, "vdd_volts": vdd, **stats_at_start(ls)})
     if len(rows) > 1:
         paths.append(corner_comparison(rows, out / "figures" / "corner_comparison.png"))

@@ -15,7 +15,8 @@ def _jobs_default() -> int:
 
 def _echo_summary(res, summary: dict) -> None:
     from pcmspice.core.units import fmt_si
-    click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s; LUTs in {res.out_dir / 'luts'}")
+    click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s; "
+               f"LUTs in {res.out_dir / 'luts'}")
     for c in summary["combos"]:
         click.echo(f"  {c['corner']:>3} {c['temp_c']:>5g} C {c['vdd_volts']:g} V: g {fmt_si(c['g_mean_siemens'], 'S')}"
                    f" ± {fmt_si(c['g_sigma_siemens'], 'S')}, up {fmt_si(c['dv_up_mean_volts'], 'V')},"
@@ -25,12 +26,14 @@ def _echo_summary(res, summary: dict) -> None:
 
 @click.command()
 @click.argument("sweep", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--mc", type=click.IntRange(min=1), default=None, help="Monte Carlo cells (overrides n_cells of the definition).")
+@click.option("--mc", type=click.IntRange(min=1), default=None,
+              help="Monte Carlo cells (overrides n_cells of the definition).")
 @click.option("--jobs", type=click.IntRange(min=1), default=_jobs_default, show_default="CPU count",
               help="Parallel ngspice processes (one thread each).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Reuse finished batches of the same definition (an interrupted run continues).")
-@click.option("--scheduler", default=None, help="Dask distributed scheduler address (tcp://HOST:PORT) to run batches on.")
+@click.option("--scheduler", default=None,
+              help="Dask distributed scheduler address (tcp://HOST:PORT) to run batches on.")
 @click.option("--engine", type=click.Choice(["auto", "shared", "subprocess"]), default="auto", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/characterize/<name>).")
@@ -44,7 +47,7 @@ def characterize(sweep, mc, jobs, resume, scheduler, engine, out, quiet):
     """
     import dataclasses
 
-    from pcmspice.characterize import sweep as ch
+    from pcmspice import characterize as ch
     cfg = ch.SweepConfig.from_toml(sweep)
     if mc is not None:
         cfg = dataclasses.replace(cfg, n_cells=mc)
@@ -66,52 +69,42 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 @click.option("--corners", default="tt,ff,ss,fs,sf", show_default=True, help="Comma-separated corners.")
 @click.option("--temps", default="-40,27,85", show_default=True, help="Comma-separated temperatures (°C).")
 @click.option("--vdd", default="", help="Comma-separated supplies (V); default: the technology's nominal.")
-@click.option("--mc", type=click.IntRange(min=1), default=100, show_default=True, help="Monte Carlo cells per combination.")
+@click.option("--mc", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Monte Carlo cells per combination.")
 @click.option("--pcm-devices", type=click.IntRange(min=1), default=200, show_default=True,
               help="PCM devices per combination.")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=_jobs_default, show_default="CPU count")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--scheduler", default=None, help="Dask distributed scheduler address.")
-@click.option("--train", "do_train", is_flag=True, help="Also train on each combination's LUTs and estimate its energy.")
+@click.option("--train", "do_train", is_flag=True,
+              help="Also train on each combination's LUTs and estimate its energy.")
 @click.option("--dataset", default="digits", show_default=True, help="Data set for --train.")
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True, help="Epochs for --train.")
 @click.option("--bias", type=click.Choice(["fixed", "replica"]), default="fixed", show_default=True,
               help="Pulse gate levels: fixed voltages, or regulated by a replica bias so that the nominal cell "
                    "steps as at tt, 27 °C.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/corners"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/corners"),
+              show_default=True)
 @click.option("--quiet", is_flag=True)
 def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset, epochs,
             bias, out, quiet):
     """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown)."""
+    from pcmspice import characterize as ch
     from pcmspice.characterize import corners as cmod
-    from pcmspice.characterize import sweep as ch
+    from pcmspice.pipeline import corner_trainer
     cfg = ch.SweepConfig(name=f"corners_{technology}", technology=technology,
                          corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
                          temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),
                          n_cells=mc, seed=seed, pcm_devices=pcm_devices, bias=bias)
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet)
-    table = cmod.write_corner_table(out, train_fn=_train_fn(dataset, epochs, seed, not quiet) if do_train else None)
+    train_fn = (corner_trainer(dataset=dataset, epochs=epochs, seed=seed, progress=not quiet, echo=click.echo)
+                if do_train else None)
+    table = cmod.write_corner_table(out, train_fn=train_fn)
     click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s")
-    cols = [c for c in ("corner", "temp_c", "vdd_volts", "v_up_on_volts", "v_dn_on_volts", "g_mean_siemens", "dv_up_mean_volts", "dv_down_mean_volts",
+    cols = [c for c in ("corner", "temp_c", "vdd_volts", "v_up_on_volts", "v_dn_on_volts", "g_mean_siemens",
+                        "dv_up_mean_volts", "dv_down_mean_volts",
                         "asymmetry_mean", "retention_10mV_median_seconds", "analog_test_accuracy",
                         "baseline_test_accuracy", "energy_per_example_joules", "gops_per_watt") if c in table]
     click.echo(table[cols].rename(columns=cmod.COLUMNS).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(f"corner table: {out / 'corners.csv'} and {out / 'corners.md'}")
-
-
-def _train_fn(dataset: str, epochs: int, seed: int, progress: bool):
-    """Train on one corner's LUTs (leakage timed by the latency model) and cost the run."""
-    from pcmspice.power import model as power
-    from pcmspice.report import build as report
-
-    def fn(lut_dir: Path, out: Path) -> dict:
-        click.echo(f"training on {lut_dir.name} ...")
-        report._train_step(lut_dir, out, dataset, epochs, None, seed, power.PowerConfig(), progress, lambda m: None)
-        summary = power.load_summary(out)
-        pw = power.estimate_for_run(lut_dir, out)
-        return {"analog_test_accuracy": summary["analog_test_accuracy"],
-                "baseline_test_accuracy": summary["baseline_test_accuracy"],
-                "energy_per_example_joules": pw["training"]["energy_per_example_joules"],
-                "gops_per_watt": pw["training"]["gops_per_watt"]}
-    return fn

@@ -15,33 +15,6 @@ def _config(config_file: Path | None, sets: tuple[str, ...]):
     return load_config(config_file, sets)
 
 
-def _echo_power(summary: dict) -> None:
-    from pcmspice.report.build import fmt_num, fmt_si
-    h = summary["headline"]
-    lat = summary["latency"]
-    click.echo(f"network {summary['network']}: {fmt_si(h['energy_per_example_joules'], 'J')} per training example, "
-               f"{fmt_si(h['inference_energy_per_example_joules'], 'J')} per inference")
-    click.echo(f"  training : {fmt_num(h['gops_per_watt_training'])} GOP/s/W, {h['tops_per_mm2_training']:.3g} TOP/s/mm^2")
-    click.echo(f"  inference: {fmt_num(h['gops_per_watt_inference'])} GOP/s/W, {h['tops_per_mm2_inference']:.3g} TOP/s/mm^2")
-    click.echo(f"  (paper's projection: {fmt_num(summary['paper']['gops_per_watt'])} GOP/s/W, "
-               f"{summary['paper']['tops_per_mm2']:g} TOP/s/mm^2)")
-    click.echo(f"  area {h['area_mm2']:.3g} mm^2; time per example {fmt_si(lat['time_per_example_seconds'], 's')} "
-               f"(forward {fmt_si(lat['forward_seconds'], 's')}, backward {fmt_si(lat['backward_seconds'], 's')}, "
-               f"update {fmt_si(lat['update_seconds'], 's')}), transfers add "
-               f"{fmt_si(lat['transfer_per_example_seconds'], 's')} per example")
-    click.echo(f"time_per_example_seconds = {lat['time_per_example_seconds']:.6g}")
-    by = summary["energy_per_example_joules"]["by_component"]
-    top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
-    click.echo("  largest components: " + ", ".join(f"{k} {fmt_si(v, 'J')}" for k, v in top))
-    cpu = summary.get("cpu_measured")
-    if cpu:
-        click.echo(f"  this CPU (measured, batch 1): {fmt_si(cpu['seconds_per_example'], 's')} and "
-                   f"{fmt_si(cpu['energy_per_example_joules'], 'J')} per example")
-    for n in summary.get("notes", []):
-        if "ESTIMATED" in n or "training run assumed" in n:
-            click.echo(f"  note: {n}")
-
-
 @click.command()
 @click.option("--luts", "lut_dir", type=_PATH_DIR, default=None,
               help="LUT folder (cell.lut.npz, pcm.lut.npz); default: the committed generic65 tt 27 C set.")
@@ -69,7 +42,7 @@ def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, d
     """
     from pcmspice.core.errors import ConfigError
     from pcmspice.core.provenance import atomic_write_text
-    from pcmspice.report import build as report
+    from pcmspice.power.outputs import summary_lines, write_power_run
     cfg = _config(config_file, sets)
     if describe:
         for r in cfg.describe():
@@ -81,9 +54,10 @@ def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, d
         return
     if network is None and training_dir is None:
         raise ConfigError("network is missing: give --network (e.g. 784-250-10) or --training RUN_DIR")
-    summary = report.write_power_run(out, lut_dir or paths.default_lut_dir(), network, training_dir, cfg,
-                                     measure_cpu=measure_cpu)
-    _echo_power(summary)
+    summary = write_power_run(out, lut_dir or paths.default_lut_dir(), network, training_dir, cfg,
+                              measure_cpu=measure_cpu)
+    for line in summary_lines(summary):
+        click.echo(line)
     click.echo(f"wrote {out}/summary.json, power.md, figures")
 
 
@@ -98,8 +72,8 @@ def report(run_dirs, out, title):
     RUN_DIRS may be characterization, corners, training, power, co-simulation
     or LUT folders; each says what it is in its summary.json.
     """
-    from pcmspice.report import build as rep
-    res = rep.build_report(run_dirs, out, title)
+    from pcmspice.report import build_report
+    res = build_report(run_dirs, out, title)
     click.echo(f"report: {res.html}")
     for line in res.verdict:
         click.echo("  " + line.replace("**", ""))
@@ -112,7 +86,8 @@ def report(run_dirs, out, title):
 @click.option("--luts", "lut_dir", type=_PATH_DIR, default=None,
               help="Use these LUTs instead of the committed set (skips characterization).")
 @click.option("--fresh-mc", type=click.IntRange(min=2), default=None,
-              help="Characterize a fresh Monte Carlo population of this many cells instead of using the committed LUTs.")
+              help="Characterize a fresh Monte Carlo population of this many cells instead of using the committed "
+                   "LUTs.")
 @click.option("--dataset", default="mnist5k", show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the trainer's).")
 @click.option("--network", default=None, help="Layer sizes (default: the trainer's for the data set).")
@@ -134,11 +109,12 @@ def run(out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, tran
     Carlo with --fresh-mc); mnist5k. Ends with the report's path and its
     headline numbers.
     """
-    from pcmspice.report import build as rep
-    res = rep.run_pipeline(out, report_dir=report_dir, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset,
-                           epochs=epochs, network=network, seed=seed, jobs=jobs, transfer_every=transfer_every,
-                           config=_config(config_file, sets), measure_cpu=measure_cpu, progress=not quiet,
-                           echo=click.echo)
+    from pcmspice.pipeline import run_pipeline
+    from pcmspice.report import headline_lines
+    res = run_pipeline(out, report_dir=report_dir, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset,
+                       epochs=epochs, network=network, seed=seed, jobs=jobs, transfer_every=transfer_every,
+                       config=_config(config_file, sets), measure_cpu=measure_cpu, progress=not quiet,
+                       echo=click.echo)
     click.echo(f"report: {res.html}")
-    for line in rep.headline_lines(res):
+    for line in headline_lines(res):
         click.echo("  " + line)

@@ -48,7 +48,7 @@ class _TestbenchChoice(click.ParamType):
 @click.option("--list", "list_", is_flag=True, help="List the testbenches and exit.")
 def simulate(testbench, technology, corner, temp, params, seed, engine, fmt, out, list_):
     """Simulate one testbench; write the result table, summary.json and a PNG of the main waveform."""
-    from pcmspice.testbenches import c3t1c as tb
+    from pcmspice import testbenches as tb
     if list_ or not testbench:
         for name, doc in tb.describe().items():
             click.echo(f"{name:22s} {doc}")

@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from pcmspice import characterize as charmod
 from pcmspice.array.crossbar import AnalogArray
 from pcmspice.array.pcm import PcmModel, ProgramResult
-from pcmspice.characterize import sweep as charmod
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.circuits import pcm as pcmmod
+from pcmspice.circuits import pcm_tables
 from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.cosim.cells import ArrayCells
@@ -54,7 +55,7 @@ def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = Non
             "pcm_devices": "G+ of cell k = 2k, G- = 2k+1", "netlist_hashes": {
                 t: nl.template_hash(t) for t in charmod.CELL_TEMPLATES + pcmmod.LUT_TEMPLATES}}
     cell_lut = charmod.cell_lut(run, cells.mismatch, grid, provenance=prov)
-    pa = pcmmod.pcm_lut_arrays(run, 2 * cells.n_cells, cells.seed, np.linspace(0.0, 30e-6, 61))
+    pa = pcm_tables.pcm_lut_arrays(run, 2 * cells.n_cells, cells.seed, np.linspace(0.0, 30e-6, 61))
     pcm_lut = lutmod.PcmLut(provenance=prov, **pa)
     luts = lutmod.LutSet(cell_lut, pcm_lut, f"cosim_{key}")
     if d is not None:

@@ -48,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from pcmspice import characterize as charmod
 from pcmspice.array.crossbar import AnalogArray, Pulses
-from pcmspice.characterize import sweep as charmod
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.circuits import pcm as pcmmod
 from pcmspice.core.errors import ConfigError

@@ -1,1 +1,14 @@
-"""pcmspice.pipeline"""
+"""The pipeline layer: whole flows that run several layers in turn.
+
+``pcmspice run`` is :func:`run_pipeline`: characterize (or take the committed
+LUTs), train with the leakage timed by the latency model, cost energy, latency
+and area, and report.  Its steps are public for other flows:
+:func:`characterize_default`, :func:`train_on_luts` and :func:`corner_trainer`
+(what ``pcmspice corners --train`` trains and costs each corner with).
+
+May import every layer before it (core, lut, spice, circuits, testbenches,
+characterize, array, train, cosim, power, report); only ``cli`` imports it.
+"""
+from pcmspice.pipeline.run import characterize_default, corner_trainer, run_pipeline, train_on_luts
+
+__all__ = ["characterize_default", "corner_trainer", "run_pipeline", "train_on_luts"]

@@ -6,7 +6,8 @@
 * :mod:`pcmspice.power.devices` - the cost of one operation from the SPICE lookup tables, and the cell's area;
 * :mod:`pcmspice.power.latency` - the time of each phase, and the time per example that leakage sees;
 * :mod:`pcmspice.power.model` - :func:`estimate`: energy by phase and component, area, the headline numbers;
-* :mod:`pcmspice.power.gpu` - the stated GPU model and one measured CPU point.
+* :mod:`pcmspice.power.gpu` - the stated GPU model and one measured CPU point;
+* :mod:`pcmspice.power.outputs` and :mod:`pcmspice.power.figures` - a power run's files, report blocks and figures.
 
 May import: ``pcmspice.core`` and ``pcmspice.lut``; training results only as files (a run's
 ``summary.json``) or plain dicts, never ``pcmspice.train`` or ``pcmspice.array``.
@@ -29,6 +30,7 @@ from pcmspice.power.config import (
     load_config,
 )
 from pcmspice.power.devices import DeviceCosts, cell_area_m2, device_costs
+from pcmspice.power.figures import figure_gpu_comparison, figure_power_breakdown
 from pcmspice.power.gpu import gpu_assumptions, gpu_table, measure_cpu
 from pcmspice.power.latency import Latency, latency, time_per_example_seconds
 from pcmspice.power.model import (
@@ -42,6 +44,7 @@ from pcmspice.power.model import (
     estimate,
     estimate_for_run,
 )
+from pcmspice.power.outputs import power_blocks, summary_lines, write_power_run
 from pcmspice.power.workload import (
     Layer,
     Workload,
@@ -61,4 +64,5 @@ __all__ = [
     "DeviceCosts", "device_costs", "cell_area_m2", "Latency", "latency", "time_per_example_seconds",
     "PowerEstimate", "estimate", "estimate_for_run", "corner_row", "PHASES", "COMPONENTS", "AREA_COMPONENTS",
     "PAPER_GOPS_PER_WATT", "PAPER_TOPS_PER_MM2", "gpu_table", "gpu_assumptions", "measure_cpu",
+    "write_power_run", "power_blocks", "summary_lines", "figure_power_breakdown", "figure_gpu_comparison",
 ]

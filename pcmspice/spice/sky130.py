@@ -37,7 +37,7 @@ from typing import Any
 
 from pcmspice.core.errors import SpiceError
 from pcmspice.spice import pdk as pdk
-from pcmspice.spice.tech import Technology, _expr, check_size, check_temperature
+from pcmspice.spice.technology import Technology, _expr, check_size, check_temperature
 
 # diffusion extension next to the gate of a single-finger device (um), for ad/as/pd/ps
 DIFF_EXTENSION_UM = 0.29

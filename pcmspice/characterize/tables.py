@@ -1,0 +1,76 @@
+"""The cell and PCM lookup tables of a sweep: SPICE measurements of a population into LUT arrays."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pcmspice.characterize.sweep import SweepConfig, combo_name, netlist_hashes
+from pcmspice.circuits import c3t1c as cellmod
+from pcmspice.core.errors import PcmSpiceError
+from pcmspice.core.provenance import versions
+from pcmspice.lut import format as lutmod
+
+
+def cell_arrays(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, step_points: int,
+                read_time_seconds: float) -> dict[str, np.ndarray]:
+    """The CellLut arrays of the cells ``mm`` (read curve, leakage, step map, energies)."""
+    g = cellmod.read_curve(run, mm, grid)
+    leak = cellmod.leak_curve(run, mm, grid)
+    step_grid = np.linspace(grid[0], grid[-1], step_points)
+    # The step map puts 2 x step_points instances per cell in a transient; netlists of
+    # about 100 instances run fastest (measured: 49 ms/cell at 1-2 cells per netlist,
+    # 85 ms/cell at 10-40), so the step map is chunked more finely than the DC sweeps.
+    per = max(1, 128 // (2 * step_points))
+    maps = [cellmod.step_map(run, cellmod.subset(mm, sl), step_grid)
+            for sl in cellmod.chunks(len(mm["dvt_up"]), per)]
+    sm = cellmod.StepMap(*(np.concatenate([getattr(m, f) for m in maps]) for f in
+                           ("dv_up_volts", "dv_down_volts", "e_up_joules", "e_down_joules")), maps[0].netlist_hash)
+    # the step map is smooth in Vc: linear interpolation onto the fine grid
+    up = np.stack([np.interp(grid, step_grid, r) for r in sm.dv_up_volts])
+    dn = np.stack([np.interp(grid, step_grid, r) for r in sm.dv_down_volts])
+    p = cellmod.cell_params(run.tech, run.params)
+    g_start = np.array([np.interp(p["v_start_volts"], grid, r) for r in g])
+    e_read = p["v_read_volts"] ** 2 * g_start * read_time_seconds
+    return {"g_siemens": g, "leak_volts_per_s": leak, "dv_up_volts": np.maximum(up, 0.0),
+            "dv_down_volts": np.minimum(dn, 0.0), "e_up_joules": sm.e_up_joules, "e_down_joules": sm.e_down_joules,
+            "e_read_joules": e_read}
+
+
+def cell_lut(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, step_points: int = 26,
+             read_time_seconds: float = 10e-9, provenance: dict | None = None) -> lutmod.CellLut:
+    """A CellLut of the given cells, straight from SPICE (no batching, no files)."""
+    p = cellmod.cell_params(run.tech, run.params)
+    arrays = cell_arrays(run, mm, grid, step_points, read_time_seconds)
+    return lutmod.CellLut(vc_volts=np.asarray(grid, float), v_start_volts=p["v_start_volts"], mismatch=dict(mm),
+                          provenance=provenance or {}, **arrays)
+
+
+def _pcm_grid() -> np.ndarray:
+    return np.linspace(0.0, 30e-6, 61)
+
+
+def assemble(cfg: SweepConfig, corner: str, temp: float, vdd: float, parts: dict[Any, dict[str, np.ndarray]],
+             key: str) -> lutmod.LutSet:
+    cells = sorted((b for b in parts if b.kind == "cell"), key=lambda b: b.first)
+    cat = {k: np.concatenate([parts[b][k] for b in cells]) for k in parts[cells[0]]}
+    run = cfg.run_for(corner, temp, vdd)
+    p = cellmod.cell_params(run.tech, run.params)
+    prov = {
+        "technology": cfg.technology, "corner": corner, "temp_c": temp, "vdd_volts": vdd, "seed": cfg.seed,
+        "n_cells": cfg.n_cells, "sweep_key": key, "sweep": cfg.to_dict(), "netlist_hashes": netlist_hashes(),
+        "tech": run.tech.provenance(), "versions": versions(), "cell_params": p,
+    }
+    mism = {k[len("mismatch_"):]: cat.pop(k) for k in list(cat) if k.startswith("mismatch_")}
+    cell_lut = lutmod.CellLut(vc_volts=cfg.vc_grid(vdd), v_start_volts=p["v_start_volts"], mismatch=mism,
+                              provenance=prov, **cat)
+    pcm_b = [b for b in parts if b.kind == "pcm"]
+    if not pcm_b:
+        raise PcmSpiceError("the PCM model (pcmspice.circuits.pcm) is not available; cannot build the PCM table")
+    pa = dict(parts[pcm_b[0]])
+    for k in ("drift_t0_seconds", "read_noise_rel"):
+        pa[k] = float(pa[k])
+    pcm_lut = lutmod.PcmLut(provenance=prov, **pa)
+    return lutmod.LutSet(cell_lut, pcm_lut, combo_name(cfg.technology, corner, temp, vdd))
+
+

@@ -1,0 +1,149 @@
+"""``pcmspice run`` and its steps: characterize (or take the committed LUTs), train, cost, report.
+
+* :func:`characterize_default` - a fresh Monte Carlo population of the default
+  cell (generic65, tt, 27 °C).
+* :func:`train_on_luts` - train on a LUT set with the leakage timed by the
+  power layer's latency model.
+* :func:`corner_trainer` - the train-and-cost function ``pcmspice corners
+  --train`` hands to :func:`pcmspice.characterize.corners.write_corner_table`.
+* :func:`run_pipeline` - all four steps, ending in a report.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pcmspice import characterize as ch
+from pcmspice import power as pw
+from pcmspice.core import paths
+from pcmspice.core.errors import PcmSpiceError
+from pcmspice.core.units import fmt_si
+from pcmspice.lut.format import CELL_FILE, load_lut_set
+from pcmspice.power.outputs import write_power_run
+from pcmspice.report.build import ReportResult, build_report
+from pcmspice.train import loop as train
+from pcmspice.train.datasets import load_dataset
+
+
+def _lut_dir_of_sweep(res: Any) -> Path:
+    dirs = list(res.lut_dirs.values())
+    if len(dirs) != 1:
+        raise PcmSpiceError(f"the default sweep produced {len(dirs)} LUT sets; expected one (tt, 27 C)")
+    return Path(dirs[0])
+
+
+def characterize_default(out_dir: str | Path, *, n_cells: int, seed: int, jobs: int = 2,
+                         progress: bool = True) -> tuple[Path, Path]:
+    """A fresh Monte Carlo of the default cell (generic65, tt, 27 C) into ``out_dir/characterize``.
+
+    Takes the committed default sweep's recipe with its own size and seed;
+    returns (run dir, LUT dir).
+    """
+    if paths.default_sweep().is_file():
+        sweep = ch.SweepConfig.from_toml(paths.default_sweep())
+    else:
+        sweep = ch.SweepConfig(name="default", technology="generic65", corners=("tt",), temps_c=(27.0,))
+    sweep = dataclasses.replace(sweep, corners=("tt",), temps_c=(27.0,), n_cells=n_cells, seed=seed)
+    run_dir = Path(out_dir) / "characterize"
+    res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress)
+    return run_dir, _lut_dir_of_sweep(res)
+
+
+def train_on_luts(lut_dir: str | Path, out_dir: str | Path, *, dataset: str, seed: int,
+                  epochs: int | None = None, network: str | None = None, transfer_every: int | None = None,
+                  config: pw.PowerConfig | None = None, progress: bool = True,
+                  echo: Callable[[str], Any] = print) -> Path:
+    """Train on ``lut_dir`` with pcmspice.train.loop, leakage timed by the latency model; returns ``out_dir``.
+
+    ``network`` defaults to the trainer's for the data set, ``epochs`` and
+    ``transfer_every`` to the trainer's; ``config`` gives the power parameters
+    of the latency model.  ``echo`` gets one line saying what is trained.
+    """
+    cfg = config or pw.PowerConfig()
+    lut_dir, out = Path(lut_dir), Path(out_dir)
+    lut_set = load_lut_set(lut_dir)
+    tcfg = train.TrainConfig(dataset=dataset, seed=seed, luts=str(lut_dir))
+    tcfg = tcfg.replace(network=network or train.default_network(load_dataset(dataset)))
+    if epochs is not None:
+        tcfg = tcfg.replace(epochs=epochs)
+    if transfer_every is not None:
+        tcfg = tcfg.replace(array=tcfg.array.replace(transfer_every=transfer_every))
+    # the chip's time per example with the training's own array settings (pulse slots, transfers)
+    pcfg = cfg.with_overrides(dict(pw.overrides_from_training_config(tcfg.to_dict())))
+    tpe = pw.time_per_example_seconds(tcfg.network, pcfg, lut_set)
+    tcfg = tcfg.replace(array=tcfg.array.replace(time_per_example_seconds=tpe))
+    echo(f"training {tcfg.network} on {dataset} for {tcfg.epochs} epochs (time per example for leakage: "
+         f"{fmt_si(tpe, 's')})")
+    res = train.train(tcfg, lut_set, progress=progress)
+    train.save_run(res, out)
+    return out
+
+
+def corner_trainer(*, dataset: str, epochs: int, seed: int, progress: bool = True,
+                   echo: Callable[[str], Any] = print) -> Callable[[Path, Path], dict]:
+    """A ``train_fn(lut_dir, out_dir) -> dict`` for one corner: train on its LUTs, then cost the run.
+
+    The dict holds the corner table's training columns: analog and software
+    test accuracy, energy per example and GOP/s/W.
+    """
+    def fn(lut_dir: Path, out: Path) -> dict:
+        echo(f"training on {lut_dir.name} ...")
+        train_on_luts(lut_dir, out, dataset=dataset, epochs=epochs, seed=seed, config=pw.PowerConfig(),
+                      progress=progress, echo=lambda m: None)
+        summary = pw.load_summary(out)
+        cost = pw.estimate_for_run(lut_dir, out)
+        return {"analog_test_accuracy": summary["analog_test_accuracy"],
+                "baseline_test_accuracy": summary["baseline_test_accuracy"],
+                "energy_per_example_joules": cost["training"]["energy_per_example_joules"],
+                "gops_per_watt": cost["training"]["gops_per_watt"]}
+    return fn
+
+
+def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | None = None,
+                 luts: str | Path | None = None, fresh_mc: int | None = None, dataset: str = "mnist5k",
+                 epochs: int | None = None, network: str | None = None, seed: int = 1, jobs: int = 2,
+                 transfer_every: int | None = None, config: pw.PowerConfig | None = None, measure_cpu: bool = True,
+                 progress: bool = True, echo: Callable[[str], Any] = print) -> ReportResult:
+    """Characterize (or take the committed LUTs), train, cost, report; returns the report.
+
+    LUTs: ``luts`` if given; else a fresh Monte Carlo of ``fresh_mc`` cells
+    (100 when the committed set is missing); else the committed population.
+    Runs go to ``out_dir``/{characterize,train,power}, the report to
+    ``report_dir`` (default ``out_dir/report``); ``echo`` gets one line per step.
+    """
+    cfg = config or pw.PowerConfig()
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    inputs: list[Path] = []
+    # 1. lookup tables
+    if luts is not None:
+        lut_dir = Path(luts)
+        inputs.append(lut_dir)
+        echo(f"[1/4] LUTs: {lut_dir}")
+    elif fresh_mc is not None or not (paths.default_lut_dir() / CELL_FILE).is_file():
+        n = fresh_mc or 100
+        echo(f"[1/4] characterizing a fresh Monte Carlo population of {n} cells (generic65, tt, 27 C)")
+        run_dir, lut_dir = characterize_default(out, n_cells=n, seed=seed, jobs=jobs, progress=progress)
+        inputs.append(run_dir)
+    else:
+        lut_dir = paths.default_lut_dir()
+        inputs.append(lut_dir)
+        echo(f"[1/4] LUTs: the committed population {lut_dir}")
+    # 2. training, with the latency model's time per example for leakage
+    train_dir = train_on_luts(lut_dir, out / "train", dataset=dataset, epochs=epochs, network=network, seed=seed,
+                              transfer_every=transfer_every, config=cfg, progress=progress,
+                              echo=lambda m: echo("[2/4] " + m))
+    inputs.append(train_dir)
+    # 3. power
+    echo("[3/4] energy, latency and area")
+    write_power_run(out / "power", lut_dir, network, train_dir, cfg, measure_cpu=measure_cpu)
+    inputs.append(out / "power")
+    # 4. report
+    echo("[4/4] report")
+    res = build_report(inputs, Path(report_dir) if report_dir else out / "report",
+                       title="pcmspice: the default cell (generic65, tt, 27 °C) trained on " + dataset)
+    echo(f"done in {time.perf_counter() - t0:.0f} s")
+    return res

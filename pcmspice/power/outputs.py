@@ -1,0 +1,263 @@
+"""What ``pcmspice power`` writes, and the power section every report shows.
+
+* :func:`write_power_run` - estimate, compare with GPUs and the measured CPU,
+  and write summary.json (kind "power"), config.toml, breakdown.csv, gpu.csv,
+  the two figures and power.md to a run directory.
+* :func:`power_blocks` - the document section of one power summary (power.md,
+  and the power section of a report).
+* :func:`summary_lines` - the lines ``pcmspice power`` prints.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+from pathlib import Path
+from typing import Any
+
+from pcmspice.core.document import Block, render_markdown, table_from_pairs
+from pcmspice.core.provenance import atomic_write_text, sha256_file, versions, write_json
+from pcmspice.core.units import fmt_num, fmt_si
+from pcmspice.lut.format import LutSet, load_lut_set
+from pcmspice.power import gpu as power_gpu
+from pcmspice.power import model as pw
+from pcmspice.power.figures import figure_gpu_comparison, figure_power_breakdown
+
+
+def _lut_inputs(lut_dir: Path) -> dict[str, Any]:
+    files = {}
+    for f in sorted(Path(lut_dir).glob("*.lut.npz")):
+        files[f.name] = sha256_file(f)
+    return {"path": str(lut_dir), "sha256": files}
+
+
+def write_power_run(out_dir: str | Path, luts: LutSet | str | Path, network: str | None = None,
+                    training: str | Path | None = None, config: pw.PowerConfig | None = None,
+                    measure_cpu: bool = True) -> dict[str, Any]:
+    """Estimate, compare with GPUs and the measured CPU, write everything to ``out_dir``.
+
+    Returns the summary (also written as ``out_dir/summary.json``, kind "power").
+    """
+    cfg = config or pw.PowerConfig()
+    out = Path(out_dir)
+    lut_dir = None
+    if not isinstance(luts, LutSet):
+        lut_dir = Path(luts)
+        luts = load_lut_set(lut_dir)
+    est = pw.estimate(luts, network, training, cfg)
+    net = pw.network_name(est.network)
+    gpus = power_gpu.gpu_table(net, cfg)
+    cpu = power_gpu.measure_cpu(net, cfg) if measure_cpu else None
+    inputs: dict[str, Any] = {"luts": _lut_inputs(lut_dir) if lut_dir else {"name": luts.name},
+                              "lut_provenance": _short_lut_provenance(luts)}
+    if training is not None:
+        tdir = Path(training)
+        s = pw.load_summary(tdir)
+        inputs["training"] = {"path": str(tdir), "summary_sha256": sha256_file(tdir / "summary.json"),
+                              "config": s.get("config"), "provenance": s.get("provenance")}
+    summary = {
+        "kind": "power",
+        **est.to_dict(),
+        "gpu": gpus,
+        "gpu_assumptions": power_gpu.gpu_assumptions(cfg),
+        "cpu_measured": cpu,
+        "time_per_example_seconds": est.latency.time_per_example_seconds,
+        "config": cfg.to_dict(),
+        "parameters": cfg.describe(),
+        "provenance": {"versions": versions(), "inputs": inputs,
+                       "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "summary.json", summary)
+    atomic_write_text(out / "config.toml", cfg.to_toml())
+    atomic_write_text(out / "breakdown.csv", _breakdown_csv(summary))
+    atomic_write_text(out / "gpu.csv", _rows_csv(gpus))
+    figure_power_breakdown(summary, out / "power_breakdown.png")
+    figure_gpu_comparison(summary, gpus, cpu, out / "power_vs_gpu.png")
+    atomic_write_text(out / "power.md", render_markdown(power_blocks(summary, "")))
+    return summary
+
+
+def _short_lut_provenance(luts: LutSet) -> dict[str, Any]:
+    p = luts.cell.provenance
+    keep = ("technology", "corner", "temp_c", "vdd_volts", "seed", "n_cells", "sweep_key", "netlist_hashes")
+    return {k: p[k] for k in keep if k in p}
+
+
+def _breakdown_csv(summary: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["phase", *pw.COMPONENTS, "total_joules"])
+    table = summary["energy_per_example_joules"]["by_phase_component"]
+    for ph in pw.PHASES:
+        vals = [table[ph][c] for c in pw.COMPONENTS]
+        w.writerow([ph, *(f"{v:.6e}" for v in vals), f"{sum(vals):.6e}"])
+    comp = summary["energy_per_example_joules"]["by_component"]
+    w.writerow(["total", *(f"{comp[c]:.6e}" for c in pw.COMPONENTS),
+                f"{summary['headline']['energy_per_example_joules']:.6e}"])
+    return buf.getvalue()
+
+
+def _rows_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()
+
+
+def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
+    """The section of power summary ``s``; its two figures are linked as ``fig_prefix``+name (None: no figures)."""
+    h = s["headline"]
+    paper = s.get("paper", {})
+    blocks = [Block("h2", f"Energy, latency and area: {s['network']}")]
+    blocks.append(Block("table", columns=["metric", "training", "inference", "paper's projection"], rows=[
+        ["GOP/s/W", fmt_num(h["gops_per_watt_training"]), fmt_num(h["gops_per_watt_inference"]),
+         fmt_num(paper.get("gops_per_watt"))],
+        ["TOP/s/mm²", fmt_num(h["tops_per_mm2_training"]), fmt_num(h["tops_per_mm2_inference"]),
+         fmt_num(paper.get("tops_per_mm2"))],
+        ["energy per example", fmt_si(h["energy_per_example_joules"], "J"),
+         fmt_si(h["inference_energy_per_example_joules"], "J"), "-"],
+        ["time per example", fmt_si(h["training_seconds_per_example"], "s"),
+         fmt_si(s["latency"]["inference_seconds_per_example"], "s"), "-"],
+        ["throughput", fmt_si(h["throughput_gops_training"] * 1e9, "OP/s"),
+         fmt_si(h["throughput_gops_inference"] * 1e9, "OP/s"), "-"],
+    ]))
+    ops = s["ops_per_example"]
+    blocks.append(Block("p", f"Operations per example: {fmt_num(ops['ops_training'])} for training "
+                             f"({fmt_num(ops['macs_forward'])} forward and {fmt_num(ops['macs_backward'])} backward "
+                             f"multiply-accumulates, {fmt_num(ops['update_products'])} update products, "
+                             f"{fmt_num(s['config']['workload']['ops_per_mac'])} operations each), "
+                             f"{fmt_num(ops['ops_inference'])} for inference. Area {h['area_mm2']:.3g} mm², "
+                             f"power while training {fmt_si(h['power_training_watts'], 'W')}. "
+                             f"Time between examples (what the array simulator's leakage uses): "
+                             f"**{fmt_si(s['latency']['time_per_example_seconds'], 's')}**."))
+    bc = s["energy_per_example_joules"]["by_component"]
+    tot = h["energy_per_example_joules"]
+    top = sorted(bc.items(), key=lambda kv: -kv[1])[:3]
+    area = s["area_m2"]
+    ca = s["cell_area_m2"]
+    cells_share = (area.get("cells", 0) + area.get("g_shared_cells", 0)) / area["total"]
+    cap, tr = ca["capacitor_m2"] * 1e12, ca["transistors_m2"] * 1e12
+    if s["config"]["area"]["capacitor_stacked"]:
+        cell_text = (f"the {cap:.3g} µm² storage capacitor, stacked above {tr:.3g} µm² of transistors, sets a "
+                     "synapse's footprint" if cap >= tr else
+                     f"the {tr:.3g} µm² of transistors set a synapse's footprint (capacitor {cap:.3g} µm² above)")
+    else:
+        cell_text = f"the storage capacitor is {100 * cap / (cap + tr):.0f} % of a synapse's footprint"
+    blocks.append(Block("p", "What dominates: " + ", ".join(f"{k.replace('_', ' ')} {100 * v / tot:.0f} %"
+                                                             for k, v in top)
+                        + f" of the training energy; the cell arrays take {100 * cells_share:.0f} % of the area; "
+                        + cell_text + "."))
+    if fig_prefix is not None:
+        blocks.append(Block("img", "Energy per training example by phase and component; area by component",
+                            src=f"{fig_prefix}power_breakdown.png"))
+    table = s["energy_per_example_joules"]["by_phase_component"]
+    comps = [c for c in pw.COMPONENTS if any(table[ph][c] for ph in pw.PHASES)]
+    rows = [[ph, *(fmt_si(table[ph][c], "J") for c in comps), fmt_si(sum(table[ph].values()), "J")]
+            for ph in pw.PHASES]
+    rows.append(["total", *(fmt_si(bc[c], "J") for c in comps), fmt_si(h["energy_per_example_joules"], "J")])
+    blocks += [Block("h3", "Energy per training example, by phase and component"),
+               Block("table", columns=["phase", *(c.replace("_", " ") for c in comps), "total"], rows=rows)]
+    lat = s["latency"]
+    blocks += [Block("h3", "Latency"), table_from_pairs([
+        ("forward", fmt_si(lat["forward_seconds"], "s")), ("backward", fmt_si(lat["backward_seconds"], "s")),
+        ("update", fmt_si(lat["update_seconds"], "s")),
+        ("one transfer of every cell", fmt_si(lat["transfer_event_seconds"], "s")),
+        ("transfer, amortized per example", fmt_si(lat["transfer_per_example_seconds"], "s")),
+        ("time per example (forward + backward + update)", fmt_si(lat["time_per_example_seconds"], "s")),
+        ("training time per example incl. transfers", fmt_si(lat["training_seconds_per_example"], "s"))],
+        head=("phase", "time"))]
+    blocks += [Block("h3", "Area"), Block("p", f"One synapse (2 PCM + 3T1C): {ca['total_m2'] * 1e12:.3g} µm² "
+                                               f"(transistors {ca['transistors_m2'] * 1e12:.3g} µm², storage capacitor "
+                                               f"{ca['capacitor_m2'] * 1e12:.3g} µm²)."),
+               table_from_pairs([(k.replace("_", " "), f"{area[k] * 1e6:.4g} mm²")
+                                  for k in (*pw.AREA_COMPONENTS, "total") if k in area], head=("component", "area"))]
+    gpus, cpu = s.get("gpu") or [], s.get("cpu_measured")
+    if gpus:
+        blocks.append(Block("h3", "Against GPUs and this machine's CPU (same network, same operations)"))
+        if fig_prefix is not None:
+            blocks.append(Block("img", "Energy per training example: this design, the measured CPU and GPUs",
+                                src=f"{fig_prefix}power_vs_gpu.png"))
+        e0 = h["energy_per_example_joules"]
+        rows = [["2PCM+3T1C (this model)", "-", "-", fmt_si(e0, "J"), "-", "-", "-", "-"]]
+        for g in gpus:
+            rows.append([g["name"], f"{g['fp32_tflops']:g} / {g['fp16_tensor_tflops']:g}",
+                         f"{g['board_power_watts']:g}",
+                         fmt_si(g["energy_per_example_fp16_peak_joules"], "J"),
+                         fmt_si(g["energy_per_example_batch1_joules"], "J"), f"{100 * g['utilization_batch1']:.3g} %",
+                         fmt_si(g["energy_per_example_large_batch_joules"], "J"),
+                         f"{100 * g['utilization_large_batch']:.3g} %"])
+        if cpu:
+            rows.append(["this CPU, measured (batch 1)", "-", f"{cpu['watts_per_core']:g} per core", "-",
+                         fmt_si(cpu["energy_per_example_joules"], "J"), "-", "-", "-"])
+        blocks.append(Block("table", columns=["device", "peak TFLOPS FP32 / FP16 tensor", "board W",
+                                              "J/example at FP16 peak", "J/example batch 1",
+                                              "FP32 utilization batch 1", "J/example large batch",
+                                              "FP32 utilization large batch"], rows=rows))
+        if cpu:
+            blocks.append(Block("p", f"Measured here: {cpu['name']}: {fmt_si(cpu['seconds_per_example'], 's')} per "
+                                     f"example, {fmt_si(cpu['energy_per_example_joules'], 'J')} per example, "
+                                     f"{cpu['gops_per_watt']:.3g} GOP/s/W. Method: {cpu['method']}."))
+        blocks.append(Block("ul", items=[*s.get("gpu_assumptions", []),
+                                         *(g["name"] + ": " + g["source"] for g in gpus)]))
+    d = s.get("devices", {})
+    if d:
+        rc = d.get("read_energy_check", {})
+        pairs = [("LUT set", str(d.get("lut"))), ("3T1C g at v_start (mean)", fmt_si(d["g_cell_siemens"], "S")),
+                 ("PCM conductance during reads (mean)", fmt_si(d["g_pcm_siemens"], "S")),
+                 ("energy per up / down pulse (SPICE)",
+                  f"{fmt_si(d['e_up_joules'], 'J')} / {fmt_si(d['e_down_joules'], 'J')}"),
+                 ("energy per PCM SET / RESET pulse",
+                  f"{fmt_si(d['e_set_joules'], 'J')} / {fmt_si(d['e_reset_joules'], 'J')}"),
+                 ("one full read of g: V²·g·t (this model)", fmt_si(rc.get("model_e_read_cell_joules"), "J"))]
+        if rc.get("lut_e_read_cell_at_read_time_joules") is not None:
+            pairs.append(("one read of g: SPICE (LUT, scaled to the read time)",
+                          fmt_si(rc["lut_e_read_cell_at_read_time_joules"], "J")))
+        blocks += [Block("h3", "Device costs from the characterization"), table_from_pairs(pairs)]
+    wl = s.get("workload", {})
+    blocks += [Block("h3", "Counts and notes"), Block("ul", items=[
+        f"update pulses per example: {fmt_num(wl.get('pulses_up_per_example'))} up, "
+        f"{fmt_num(wl.get('pulses_down_per_example'))} down; cell transfers per example "
+        f"{fmt_num(wl.get('cell_transfers_per_example'))}; PCM SET {fmt_num(wl.get('set_pulses_per_example'))} and "
+        f"RESET {fmt_num(wl.get('reset_pulses_per_example'))} per example (source: {wl.get('source')})",
+        *s.get("notes", [])])]
+    params = s.get("parameters") or []
+    if params:
+        text = "\n".join(f"{r['parameter']} = {r['value']} [{r['unit']}; {r['range']}]  # {r['source']}"
+                         for r in params)
+        blocks.append(Block("details", "All power parameters with their sources (change with --set or --config)",
+                            src=text))
+    return blocks
+
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """What ``pcmspice power`` prints of a summary: energy, efficiency, area, latency, the largest components."""
+    h = summary["headline"]
+    lat = summary["latency"]
+    lines = [f"network {summary['network']}: {fmt_si(h['energy_per_example_joules'], 'J')} per training example, "
+             f"{fmt_si(h['inference_energy_per_example_joules'], 'J')} per inference",
+             f"  training : {fmt_num(h['gops_per_watt_training'])} GOP/s/W, "
+             f"{h['tops_per_mm2_training']:.3g} TOP/s/mm^2",
+             f"  inference: {fmt_num(h['gops_per_watt_inference'])} GOP/s/W, "
+             f"{h['tops_per_mm2_inference']:.3g} TOP/s/mm^2",
+             f"  (paper's projection: {fmt_num(summary['paper']['gops_per_watt'])} GOP/s/W, "
+             f"{summary['paper']['tops_per_mm2']:g} TOP/s/mm^2)",
+             f"  area {h['area_mm2']:.3g} mm^2; time per example {fmt_si(lat['time_per_example_seconds'], 's')} "
+             f"(forward {fmt_si(lat['forward_seconds'], 's')}, backward {fmt_si(lat['backward_seconds'], 's')}, "
+             f"update {fmt_si(lat['update_seconds'], 's')}), transfers add "
+             f"{fmt_si(lat['transfer_per_example_seconds'], 's')} per example",
+             f"time_per_example_seconds = {lat['time_per_example_seconds']:.6g}"]
+    by = summary["energy_per_example_joules"]["by_component"]
+    top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
+    lines.append("  largest components: " + ", ".join(f"{k} {fmt_si(v, 'J')}" for k, v in top))
+    cpu = summary.get("cpu_measured")
+    if cpu:
+        lines.append(f"  this CPU (measured, batch 1): {fmt_si(cpu['seconds_per_example'], 's')} and "
+                     f"{fmt_si(cpu['energy_per_example_joules'], 'J')} per example")
+    for n in summary.get("notes", []):
+        if "ESTIMATED" in n or "training run assumed" in n:
+            lines.append(f"  note: {n}")
+    return lines

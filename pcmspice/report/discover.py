@@ -1,0 +1,116 @@
+"""What a run directory holds: its kind (from summary.json ``kind`` or its files), its corner table, the worst corner.
+
+A training summary without ``kind`` is recognised by ``analog_test_accuracy``;
+a folder of LUT files (cell.lut.npz) or with a corners.csv by those files.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pcmspice.core.errors import ConfigError
+from pcmspice.lut.format import CELL_FILE
+from pcmspice.power import model as pw
+
+KINDS = ("characterization", "corners", "training", "power", "cosim", "luts")
+
+
+@dataclass
+class RunInput:
+    """One input of a report: its kind, folder and summary.json (empty for LUT folders and bare corner tables)."""
+    kind: str
+    path: Path
+    summary: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.path.name}"
+
+
+def discover(path: str | Path) -> RunInput:
+    """What a run directory holds, from its summary.json ``kind`` (or its files)."""
+    p = Path(path)
+    if not p.is_dir():
+        raise ConfigError(f"{p}: not a directory (give run directories made by pcmspice)")
+    sj = p / "summary.json"
+    if sj.is_file():
+        s = pw.load_summary(p)
+        kind = s.get("kind")
+        if kind is None and "analog_test_accuracy" in s:
+            kind = "training"
+        if kind not in KINDS:
+            raise ConfigError(f"{p}: summary.json kind {kind!r} is not one pcmspice report knows "
+                              f"({', '.join(k for k in KINDS if k != 'luts')})")
+        return RunInput(kind, p, s)
+    if (p / "corners.csv").is_file():
+        return RunInput("corners", p, {})
+    if (p / CELL_FILE).is_file():
+        return RunInput("luts", p, {})
+    raise ConfigError(f"{p}: not a pcmspice run directory (no summary.json with a 'kind', no corners.csv, "
+                      f"no {CELL_FILE})")
+
+
+def discover_all(path: str | Path) -> list[RunInput]:
+    """Like :func:`discover`; a characterization run with a corners.csv (``pcmspice corners``) gives both."""
+    run = discover(path)
+    if run.kind == "characterization" and (run.path / "corners.csv").is_file():
+        return [run, RunInput("corners", run.path, run.summary)]
+    return [run]
+
+
+def corners_frame(run: RunInput):
+    """The corner table of a run (corners.csv, else its summary's combos) as a DataFrame, or None."""
+    import pandas as pd
+    f = run.path / "corners.csv"
+    if f.is_file():
+        try:
+            return pd.read_csv(f)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{f}: unreadable corners table ({exc})") from None
+    combos = run.summary.get("combos") or run.summary.get("corners")
+    if isinstance(combos, list) and combos:
+        return pd.DataFrame(combos)
+    return None
+
+
+def worst_corner(df) -> dict[str, Any] | None:
+    """The corner a review should worry about, and by which criterion."""
+    if df is None or len(df) == 0 or "corner" not in df.columns:
+        return None
+    acc = first_col(df, ("analog_test_accuracy", "test_accuracy", "accuracy"))
+    if acc:
+        i = int(df[acc].astype(float).idxmin())
+        return {"row": df.loc[i].to_dict(), "criterion": f"lowest {acc}", "column": acc}
+    en = first_col(df, ("energy_per_example_joules",))
+    if en:
+        i = int(df[en].astype(float).idxmax())
+        return {"row": df.loc[i].to_dict(), "criterion": "highest energy per example", "column": en}
+    if "asymmetry_mean" in df.columns:
+        i = int(df["asymmetry_mean"].astype(float).abs().idxmax())
+        return {"row": df.loc[i].to_dict(), "criterion": "largest mean up/down asymmetry", "column": "asymmetry_mean"}
+    if "dv_up_mean_volts" in df.columns and "dv_down_mean_volts" in df.columns:
+        up, dn = df["dv_up_mean_volts"].astype(float), df["dv_down_mean_volts"].astype(float)
+        asym = ((up + dn) / (up - dn)).abs()
+        i = int(asym.idxmax())
+        return {"row": df.loc[i].to_dict(), "criterion": "largest mean up/down asymmetry |up+down|/(up-down)",
+                "column": "dv_up_mean_volts"}
+    if "g_mean_siemens" in df.columns:
+        i = int(df["g_mean_siemens"].astype(float).idxmin())
+        return {"row": df.loc[i].to_dict(), "criterion": "lowest mean g", "column": "g_mean_siemens"}
+    return None
+
+
+def corner_label(row: dict[str, Any]) -> str:
+    """How a corner row is named, e.g. "ss, 85 °C" (the corner alone without a temperature)."""
+    t = row.get("temp_c")
+    return f"{row.get('corner')}, {float(t):g} °C" if t is not None else str(row.get("corner"))
+
+
+def first_col(df, names: Iterable[str]) -> str | None:
+    """The first of ``names`` that is a column of ``df``."""
+    for n in names:
+        if n in df.columns:
+            return n
+    return None
