@@ -39,8 +39,8 @@ class CosimConfig:
     # the LUT array's own parameters (ARRAY_FIELDS): the array simulator's defaults, except where noted
     time_per_example_seconds: float = _ARRAY.time_per_example_seconds
     gain_f: float = _ARRAY.gain_f
-    w_max: float = 4.0                  # (array: 1.0) a single small layer needs larger weights
-    pcm_max_pulses: int = 40            # (array: 100) fewer SPICE runs per programming
+    w_max: float = 4.0                  # weight mapped to the PCM programming span (the array's default: 1.0)
+    pcm_max_pulses: int = 40            # SET pulses per device per programming, restarts included (array's: 100)
     polarity_inversion: bool = _ARRAY.polarity_inversion
     vc_points: int = 101                # Vc grid of the cell table (10 mV on a 1 V supply)
     max_test: int = 0                   # 0: the whole test split of the chosen classes
