@@ -12,7 +12,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from pcmspice.cosim.run import CosimConfig, default_cache_dir, run_cosim
+from pcmspice.cosim import CosimConfig, default_cache_dir, run_cosim
 
 
 def main(argv=None):

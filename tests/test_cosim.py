@@ -1,4 +1,4 @@
-"""SPICE in the loop (pcmspice.cosim.run, pcmspice.cosim.spice_array, `pcmspice cosim`).
+"""SPICE in the loop (pcmspice.cosim: run, spice_array, chip, luts; `pcmspice cosim`).
 
 The small version of the issue's must-show: a 4 x 4 array (3 principal
 components + bias -> digits 0-3), 30 examples, a transfer every 12 (two
@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pytest
 
+from pcmspice import cosim as cs
 from pcmspice.array.crossbar import AnalogArray
 from pcmspice.core.errors import ConfigError
-from pcmspice.cosim import run as cs
-from pcmspice.cosim.spice_array import coincidence_schedule
+from pcmspice.cosim import coincidence_schedule
 
 SMALL = dict(rows=4, cols=4, examples=30, transfer_every=12)
 
@@ -209,3 +209,16 @@ def test_replay_programmer_applies_the_chips_pulses_in_order():
         rp.load({"devices": np.array([1]), "ops": [[("reset",)]]})
     with pytest.raises(ConfigError, match=r"did not program devices \[2\]"):
         rp(model, np.array([1]), np.array([5e-6]), np.array([1e-6]), tolerance=1e-6, max_pulses=40, rng=None)
+
+
+def test_the_lut_arrays_config_is_passed_by_name():
+    """CosimConfig gives the LUT array its own ArrayConfig fields by name, and the co-simulation's fixed choices."""
+    from pcmspice.array.config import ArrayConfig
+    cfg = cs.CosimConfig(rows=5, bit_length=6, gain_f=2.5, w_max=3.0, pcm_max_pulses=30, polarity_inversion=False,
+                         time_per_example_seconds=2e-6)
+    assert cfg.array_config() == ArrayConfig(
+        mode="cell", polarity_inversion=False, gain_f=2.5, w_max=3.0, transfer_every=0, pcm_max_pulses=30,
+        time_per_example_seconds=2e-6, leak_every_examples=1, cells_per_reference=5, read_noise=False,
+        g_read_noise_rel=0.0, max_pulses_per_example=6)
+    for name in cs.ARRAY_FIELDS:
+        assert name in ArrayConfig().to_dict()

@@ -179,3 +179,20 @@ def test_physically_implausible_tables_are_refused(cells_and_lut):
 def test_missing_lut_directory_message(tmp_path):
     with pytest.raises(LutError, match="LUT directory does not exist"):
         L.load_lut_set(tmp_path / "nope")
+
+
+def test_provenance_is_read_by_name():
+    """LutProvenance: the recorded parts by name, every part optional (tables built in tests record none)."""
+    from pcmspice.core import paths
+    from pcmspice.lut import LutProvenance, load_lut_set
+    ls = load_lut_set(paths.default_lut_dir())
+    p = ls.typed_provenance
+    assert (p.technology, p.corner, p.temp_c, p.vdd_volts, p.n_cells, p.seed) == ("generic65", "tt", 27.0, 1.0, 200, 1)
+    assert p.cell_params["c_store_farads"] == 1e-13 and p.read_time_seconds == 1e-8
+    assert p.netlist_hashes and p.versions["pcmspice"] and p.sweep["name"] == "demo"
+    assert ls.pcm.typed_provenance == p == ls.cell.typed_provenance
+    empty = LutProvenance.from_dict({})
+    assert empty == LutProvenance() and empty.vdd_volts is None and empty.cell_params == {} and empty.sweep == {}
+    # only the cells' parameters: the supply is theirs; non-numbers are not cell parameters
+    q = LutProvenance.from_dict({"cell_params": {"vdd_volts": 1.2, "name": "x", "flag": True}, "seed": 3})
+    assert q.vdd_volts == 1.2 and q.cell_params == {"vdd_volts": 1.2} and q.seed == 3 and q.read_time_seconds is None

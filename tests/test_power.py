@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pcmspice import power as pw
 from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import CellLut, LutSet, PcmLut, save_lut_set
 from pcmspice.power import gpu as power_gpu
-from pcmspice.power import model as pw
-from pcmspice.power.config import PowerConfig
+from pcmspice.power.config import SHARED_WITH_ARRAY_CONFIG, PowerConfig
+from pcmspice.power.devices import _LUT_CIRCUIT_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,7 +244,7 @@ def test_circuit_defaults_are_the_netlist_defaults():
     from pcmspice.spice import tech as tech
     p = cell.cell_params(tech.load("generic65"))
     c = PowerConfig().circuit
-    for field, (key, scale) in pw._LUT_CIRCUIT_KEYS.items():
+    for field, (key, scale) in _LUT_CIRCUIT_KEYS.items():
         if key in p:
             assert getattr(c, field) == pytest.approx(p[key] * scale, rel=1e-12), field
 
@@ -370,10 +371,32 @@ def test_the_training_runs_array_settings_fix_power_parameters(luts):
     s = training_summary()
     s["config"] = {"array": {"transfer_every": 4000, "max_pulses_per_example": 16, "cells_per_reference": 4}}
     est = pw.estimate(luts, None, s)
-    assert est.config.workload.transfer_interval_examples == 4000
-    assert est.config.drivers.update_slots == 16 and est.config.array.cells_per_g_shared == 4
+    assert est.config.workload.transfer_every == 4000
+    assert est.config.drivers.max_pulses_per_example == 16 and est.config.array.cells_per_reference == 4
     assert est.latency.update_seconds == pytest.approx(2 * 16 * est.devices.circuit.pulse_period_seconds)
     assert any("training run's array config" in n for n in est.notes)
+
+
+def test_shared_parameters_have_the_array_configs_names():
+    """One name per quantity: the power parameters a training run fixes are named as in ArrayConfig."""
+    from pcmspice.array.config import ArrayConfig
+    fields = set(ArrayConfig().to_dict())
+    for dotted in SHARED_WITH_ARRAY_CONFIG:
+        sec, _, name = dotted.partition(".")
+        assert name in fields, dotted
+        assert hasattr(getattr(PowerConfig(), sec), name), dotted
+
+
+def test_circuit_values_of_the_committed_luts():
+    """The committed tables record the supply, the bias, the capacitor, the pulse period and every transistor
+    size, but not the PCM read voltage; the read energies assume the sweep's read time."""
+    from pcmspice.core import paths
+    from pcmspice.lut import load_lut_set
+    d = pw.device_costs(load_lut_set(paths.default_lut_dir()), PowerConfig())
+    missing = [k for k, src in d.circuit_sources.items() if src == "config"]
+    assert missing == ["pcm_read_voltage_volts"]
+    assert d.circuit.vdd_volts == 1.0 and d.circuit.c_store_farads == 1e-13 and d.circuit.w_up_m == 0.12 * 1e-6
+    assert d.lut_read_time_seconds == 1e-8
 
 
 def test_pcm_only_updates_are_costed_as_set_pulses(luts):

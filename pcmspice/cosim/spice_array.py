@@ -56,13 +56,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.circuits import pcm as pcmmod
 from pcmspice.core.errors import ConfigError
+from pcmspice.cosim.cells import ArrayCells
+from pcmspice.cosim.coincidence import Schedule
 from pcmspice.spice import engine as spice
 from pcmspice.spice import netlist as nl
 
@@ -72,84 +73,6 @@ TEMPLATES = (READ_TEMPLATE, UPDATE_TEMPLATE)
 #: PCM devices per programming netlist: the B-source model's cost per instance is
 #: lowest around 25 (measured here: 34 ms per device and SET+read at 25, 75 ms at 50)
 PCM_PER_NETLIST = 25
-
-
-# ---------------------------------------------------------------- the cells
-@dataclass(frozen=True)
-class ArrayCells:
-    """The Monte Carlo draws of an R x C array: 3T1C mismatch and PCM variation."""
-
-    rows: int
-    cols: int
-    seed: int
-    mismatch: dict[str, np.ndarray]     # R*C unit cells then C references (cell.MISMATCH_KEYS)
-    variation: dict[str, np.ndarray]    # 2*R*C PCM devices: G+ of cell k = 2k, G- = 2k + 1
-
-    @property
-    def n_cells(self) -> int:
-        return self.rows * self.cols
-
-    def cell_index(self) -> np.ndarray:
-        """k[i, j] = i * C + j: the Monte Carlo cell at physical row i, column j."""
-        return np.arange(self.n_cells).reshape(self.rows, self.cols)
-
-    def ref_index(self) -> np.ndarray:
-        return self.n_cells + np.arange(self.cols)
-
-
-def draw_cells(tech, rows: int, cols: int, seed: int, params: dict[str, Any] | None = None) -> ArrayCells:
-    if rows < 1 or cols < 1:
-        raise ConfigError(f"array shape {rows} x {cols} is invalid; rows and columns must be >= 1")
-    n = rows * cols
-    mm = cellmod.draw_mismatch(tech, n + cols, seed, params)
-    var = pcmmod.draw_variation(2 * n, seed, params=params)
-    return ArrayCells(rows, cols, seed, mm, var)
-
-
-# ---------------------------------------------------------------- pulse coincidence
-@dataclass
-class Schedule:
-    """The update of one example as row and column pulses in time slots.
-
-    ``row_fire`` (R, S) and ``col_fire`` (C, S): which line fires in which slot.
-    ``sign`` (C, R): the weight direction (+1 raises W[j, i]) of a coincidence
-    at cell (i, j): -sign(delta_j) sign(x_i), as dW = -lr delta x^T.
-    ``counts`` (C, R): coincidences x sign, the pulse counts both paths apply.
-    """
-
-    row_fire: np.ndarray
-    col_fire: np.ndarray
-    sign: np.ndarray
-    counts: np.ndarray
-
-    @property
-    def n_slots(self) -> int:
-        return int(self.row_fire.shape[1])
-
-
-def coincidence_schedule(x: np.ndarray, delta: np.ndarray, lr: float, dw_nominal: float, bit_length: int,
-                         rng: np.random.Generator) -> Schedule:
-    """Stochastic pulse coincidence (Gokmen and Vlasov, Front. Neurosci. 10, 333 (2016)).
-
-    Row i fires in each of ``bit_length`` slots with probability |x_i| (x in
-    [-1, 1]), column j with probability min(1, lr |delta_j| / (dw_nominal
-    bit_length)); a cell gets one pulse per slot in which both fire, so its
-    expected count is lr |x_i delta_j| / dw_nominal, the requested update in
-    pulses (at most ``bit_length``).  Slots without any coincidence are
-    dropped (they would only be idle time, which the idle transient covers).
-    """
-    x = np.asarray(x, float)
-    delta = np.asarray(delta, float)
-    if np.any(np.abs(x) > 1 + 1e-12):
-        raise ConfigError("inputs must lie in [-1, 1] (they are encoded as pulse probabilities)")
-    p_row = np.clip(np.abs(x), 0.0, 1.0)
-    p_col = np.clip(lr * np.abs(delta) / (dw_nominal * bit_length), 0.0, 1.0)
-    row = rng.random((x.size, bit_length)) < p_row[:, None]
-    col = rng.random((delta.size, bit_length)) < p_col[:, None]
-    hit = col.astype(np.int64) @ row.T.astype(np.int64)          # (C, R) coincidences
-    sign = (-np.sign(delta)[:, None] * np.sign(x)[None, :]).astype(np.int64)
-    keep = (col[:, None, :] & row[None, :, :]).any(axis=(0, 1))
-    return Schedule(row[:, keep], col[:, keep], sign, hit * sign)
 
 
 # ---------------------------------------------------------------- results
@@ -433,7 +356,7 @@ class SpiceArray:
         Returns the verify reads, pulse counts, convergence and ``ops``: per
         device, the programming pulses in order (``("reset",)`` or
         ``("set", m)`` with the pulse's multiplier m), so that the LUT path
-        can receive the same pulses (:func:`pcmspice.cosim.run.replay_program`).
+        can receive the same pulses (:class:`pcmspice.cosim.luts.ReplayProgrammer`).
         """
         devices = np.asarray(devices, np.int64)
         n = devices.size

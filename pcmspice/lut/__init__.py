@@ -1,1 +1,38 @@
-"""pcmspice.lut.format"""
+"""Lookup tables: the contract between the SPICE half and the array half.
+
+The characterization (``pcmspice.characterize``, the SPICE half) writes what the
+circuit does, per Monte Carlo cell, into ``.lut.npz`` files; the array simulator
+and training (``pcmspice.array``, ``pcmspice.train``), the co-simulation and the
+power model read them.  Neither half imports the other: they meet only here.
+
+* :mod:`pcmspice.lut.format` - :class:`CellLut` (3T1C), :class:`PcmLut` (PCM),
+  :class:`LutSet` (both, one technology/corner/temperature/supply), the
+  checked on-disk format and its readers and writers;
+* :mod:`pcmspice.lut.provenance` - :class:`LutProvenance`, the typed view of
+  what a table records about how it was made.
+
+May import: ``pcmspice.core`` only (plus numpy).
+"""
+from pcmspice.lut.format import (
+    CELL_FILE,
+    PCM_FILE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    CellLut,
+    LutSet,
+    PcmLut,
+    array_sha256,
+    load_cell_lut,
+    load_lut_set,
+    load_pcm_lut,
+    save_cell_lut,
+    save_lut_set,
+    save_pcm_lut,
+)
+from pcmspice.lut.provenance import LutProvenance
+
+__all__ = [
+    "CELL_FILE", "PCM_FILE", "SCHEMA", "SCHEMA_VERSION", "CellLut", "PcmLut", "LutSet", "LutProvenance",
+    "array_sha256", "load_cell_lut", "load_pcm_lut", "load_lut_set", "save_cell_lut", "save_pcm_lut",
+    "save_lut_set",
+]

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from pcmspice.core.errors import LutError
+from pcmspice.lut.provenance import LutProvenance
 
 SCHEMA = "pcmspice-lut"
 SCHEMA_VERSION = 1
@@ -144,6 +145,11 @@ class CellLut:
     def n_cells(self) -> int:
         return int(self.g_siemens.shape[0])
 
+    @property
+    def typed_provenance(self) -> LutProvenance:
+        """``provenance`` read by name (see :class:`~pcmspice.lut.provenance.LutProvenance`)."""
+        return LutProvenance.from_dict(self.provenance)
+
     def g(self, cells: np.ndarray, vc: np.ndarray) -> np.ndarray:
         """Read conductance (S) of ``cells`` at capacitor voltages ``vc`` (V)."""
         return _interp_rows(self.vc_volts, self.g_siemens, cells, vc)
@@ -225,6 +231,11 @@ class PcmLut:
     @property
     def n_devices(self) -> int:
         return int(self.set_step_mean_siemens.shape[0])
+
+    @property
+    def typed_provenance(self) -> LutProvenance:
+        """``provenance`` read by name (see :class:`~pcmspice.lut.provenance.LutProvenance`)."""
+        return LutProvenance.from_dict(self.provenance)
 
     def set_step(self, devices: np.ndarray, g: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """dG (S) of one partial-SET pulse on ``devices`` at conductance ``g``.
@@ -374,6 +385,11 @@ class LutSet:
     @property
     def provenance(self) -> dict[str, Any]:
         return self.cell.provenance
+
+    @property
+    def typed_provenance(self) -> LutProvenance:
+        """The cell table's provenance read by name."""
+        return self.cell.typed_provenance
 
 
 CELL_FILE = "cell.lut.npz"

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from pcmspice import characterize as ch
+from pcmspice import power as pw
 from pcmspice import train
 from pcmspice.core import paths
 from pcmspice.core.errors import PcmSpiceError
 from pcmspice.core.units import fmt_si
 from pcmspice.lut.format import CELL_FILE, load_lut_set
-from pcmspice.power import model as pw
 from pcmspice.power.outputs import write_power_run
 from pcmspice.report.build import ReportResult, build_report
 from pcmspice.train.datasets import load_dataset

@@ -82,9 +82,11 @@ class CircuitParams(_Section):
         50e-9, 1e-10, 1e-3, "s",
         "RESET pulse t_reset_seconds = 30 ns + 20 ns gap of netlists/testbenches/_pcm_drive.j2 (RESET pulses are "
         "tens of ns, Burr et al., IEEE JETCAS 6, 146 (2016))")
-    c_store_farads: float = _p(100e-15, 1e-16, 1e-11, "F", "storage capacitor c_store_farads of netlists/cells/c3t1c.cir.j2")
+    c_store_farads: float = _p(100e-15, 1e-16, 1e-11, "F",
+                               "storage capacitor c_store_farads of netlists/cells/c3t1c.cir.j2")
     pulse_period_seconds: float = _p(20e-9, 1e-10, 1e-3, "s",
-                                     "update pulse period t_period_seconds (5 ns pulse) of netlists/testbenches/_3t1c_drive.j2")
+                                     "update pulse period t_period_seconds (5 ns pulse) of "
+                                     "netlists/testbenches/_3t1c_drive.j2")
     w_up_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-up PMOS width w_up_um of netlists/cells/c3t1c.cir.j2")
     l_up_m: float = _p(4.0e-6, 1e-8, 1e-4, "m", "pull-up PMOS length l_up_um of netlists/cells/c3t1c.cir.j2")
     w_dn_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-down NMOS width w_dn_um of netlists/cells/c3t1c.cir.j2")
@@ -111,8 +113,8 @@ class ArrayParams(_Section):
     pcm_mean_window_fraction: float = _p(0.25, 0.0, 1.0, "1",
                                          _ASSUME + "mean PCM conductance as a fraction of [G_reset, window max]: "
                                          "weights cluster near zero, so one device of a pair is usually low")
-    cells_per_g_shared: int = _p(8, 1, 1_000_000, "cells",
-                                 _ASSUME + "the paper shares g_shared among 'several' cells without a number")
+    cells_per_reference: int = _p(8, 1, 1_000_000, "cells",
+                                  _ASSUME + "the paper shares g_shared among 'several' cells without a number")
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,9 @@ class DriverParams(_Section):
     pwm_logic_energy_joules: float = _p(0.24e-12, 0.0, 1e-9, "J",
                                         "counter/compare per line and read: 8 x an 8-bit add at 0.03 pJ "
                                         "(Horowitz, ISSCC 2014)")
-    update_slots: int = _p(10, 1, 100_000, "pulses",
-                           "pulse slots of one update (BL = 10 in Gokmen & Vlasov, Front. Neurosci. 10, 333 (2016)); "
-                           "one up and one down sub-phase")
+    max_pulses_per_example: int = _p(10, 1, 100_000, "pulses",
+                                     "pulse slots of one update (BL = 10 in Gokmen & Vlasov, Front. Neurosci. 10, "
+                                     "333 (2016)); one up and one down sub-phase")
     update_row_activity: float = _p(0.5, 1e-6, 1.0, "1", _ASSUME + "fraction of slots in which a row line fires "
                                     "(activations average ~0.5); the column activity then follows from the pulse "
                                     "count: pulses per synapse = slots x row activity x column activity")
@@ -207,7 +209,7 @@ class PcmParams(_Section):
 @dataclass(frozen=True)
 class WorkloadParams(_Section):
     _name = "workload"
-    transfer_interval_examples: int = _p(8000, 1, 10**9, "examples", "N = 8,000 for MNIST (Ambrogio et al. 2018)")
+    transfer_every: int = _p(8000, 1, 10**9, "examples", "N = 8,000 for MNIST (Ambrogio et al. 2018)")
     est_pulses_per_synapse_per_example: float = _p(
         0.06, 0.0, 1000.0, "pulses",
         "used only without a training run: 'up to 1,000 pulses over 16,000 images' (Ambrogio et al. 2018) "
@@ -265,6 +267,11 @@ class CpuParams(_Section):
     examples: int = _p(300, 10, 1_000_000, "examples", "timed batch-1 SGD examples (after 20 warm-up examples)")
     repeats: int = _p(3, 1, 100, "repeats", "the fastest of the repeats is kept (least disturbed by other load)")
 
+
+# Power parameters that are also parameters of the array simulator, under the same names
+# (pcmspice.array.config.ArrayConfig): a training run's array config fixes them
+# (pcmspice.power.workload.overrides_from_training_config).
+SHARED_WITH_ARRAY_CONFIG = ("workload.transfer_every", "drivers.max_pulses_per_example", "array.cells_per_reference")
 
 _SECTIONS = {
     "circuit": CircuitParams, "array": ArrayParams, "adc": AdcParams, "neuron": NeuronParams,

@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from pcmspice.power.model import PowerConfig, layers, network_name, op_counts, parse_network
+from pcmspice.core.network import network_name, parse_network
+from pcmspice.power.config import PowerConfig
+from pcmspice.power.workload import layers, op_counts
 
 
 @dataclass(frozen=True)
