@@ -257,10 +257,12 @@ def test_every_default_names_its_source():
 
 
 @pytest.mark.parametrize("override, words", [
-    (["adc.enob_bits=40"], ["adc.enob_bits", "40", "allowed 1 to 20"]),
-    (["array.read_time_seconds=-1"], ["array.read_time_seconds", "-1", "allowed"]),
+    (["adc.enob_bits=40"], ["adc.enob_bits", "40", "expected a finite number from 1 to 20 bit"]),
+    (["array.read_time_seconds=-1"], ["array.read_time_seconds", "-1", "expected a finite number from"]),
+    (["adc.enob_bits=1_0"], ["adc.enob_bits", "not a number"]),
+    (["adc.enob_bits=\uff18"], ["adc.enob_bits", "not a number"]),
     (["adc.fom_joules_per_step=abc"], ["adc.fom_joules_per_step", "not a number"]),
-    (["adc.lines_per_adc=2.5"], ["adc.lines_per_adc", "whole number"]),
+    (["adc.lines_per_adc=2.5"], ["adc.lines_per_adc", "expected an integer"]),
     (["adc.nonsense=1"], ["adc.nonsense", "allowed in [adc]"]),
     (["nosection.x=1"], ["nosection.x", "sections"]),
     (["adc.enob_bits"], ["adc.enob_bits", "missing its value"]),

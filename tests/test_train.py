@@ -103,7 +103,7 @@ def test_config_round_trip_and_errors():
     assert T.TrainConfig.from_toml(cfg.to_toml()) == cfg
     with pytest.raises(ConfigError, match="network '784-x-10' is invalid"):
         T.TrainConfig(network="784-x-10").validate()
-    with pytest.raises(ConfigError, match="activation 'gelu' is unknown"):
+    with pytest.raises(ConfigError, match="activation = 'gelu' is invalid; expected one of sigmoid, tanh, relu"):
         T.TrainConfig(activation="gelu").validate()
     with pytest.raises(ConfigError, match=r"w_max = \[0.3\] is invalid; expected 2 positive numbers"):
         T.TrainConfig(w_max=(0.3,)).validate()
@@ -113,6 +113,10 @@ def test_config_round_trip_and_errors():
         T.TrainConfig.from_toml('epochz = 3\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
         T.TrainConfig.from_toml('epochs = = 3\n')
+    with pytest.raises(ConfigError, match="train config: epochs = True is invalid; expected an integer >= 1"):
+        T.TrainConfig.from_toml('epochs = true\n')
+    with pytest.raises(ConfigError, match="array config: gain_f = 'x' is invalid"):
+        T.TrainConfig.from_toml('[array]\ngain_f = "x"\n')
 
 
 def test_network_must_fit_the_data(digits):

@@ -48,6 +48,18 @@ def param(default: Any = _MISSING, *, unit: str = "", source: str = "", gt: floa
     return dataclasses.field(default=default, metadata=meta)
 
 
+def same_as(cls: type, name: str, default: Any = _MISSING) -> Any:
+    """A field declared once, in config ``cls``, and reused by another config under the same name:
+    its unit, range and source, and its default unless one is given."""
+    f = {g.name: g for g in dataclasses.fields(cls)}[name]
+    meta = dict(f.metadata)
+    if default is _MISSING:
+        default = _default(f)
+    else:
+        meta["doc"] = (meta.get("doc", "") + f" ({cls.__name__}'s default: {_default(f)!r})").strip()
+    return dataclasses.field(default=default, metadata=meta)
+
+
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not _MISSING:
         return f.default
@@ -254,7 +266,7 @@ class Config:
         return rows
 
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def parse_value(raw: str, like: Any, name: str) -> Any:

@@ -6,15 +6,11 @@ The LUT array's parameters that the co-simulation sets (:data:`ARRAY_FIELDS`) ca
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 
 from pcmspice.array.config import ArrayConfig
 from pcmspice.circuits import c3t1c as cellmod
-from pcmspice.core.errors import ConfigError
+from pcmspice.core.config import Config, param, same_as
 from pcmspice.spice import tech as techmod
 
 _ARRAY = ArrayConfig()
@@ -23,57 +19,37 @@ ARRAY_FIELDS = ("polarity_inversion", "gain_f", "w_max", "pcm_max_pulses", "time
 
 
 @dataclass(frozen=True)
-class CosimConfig:
+class CosimConfig(Config):
     """One co-simulation run.  Units are in the names."""
 
-    rows: int = 8                       # array rows = network inputs (R-1 features + bias)
-    cols: int = 8                       # array columns = network outputs = classes (digits 0 .. C-1)
-    examples: int = 300                 # training examples (one pass in a seeded order)
-    technology: str = "generic65"
-    corner: str = "tt"
-    temp_c: float = 27.0
-    seed: int = 1                       # cells, data order, pulses, PCM cycle-to-cycle draws
-    learning_rate: float = 0.2
-    bit_length: int = 8                 # pulse slots per example (at most this many pulses per cell)
-    transfer_every: int = 50            # examples between transfers (none after the last example)
-    # the LUT array's own parameters (ARRAY_FIELDS): the array simulator's defaults, except where noted
-    time_per_example_seconds: float = _ARRAY.time_per_example_seconds
-    gain_f: float = _ARRAY.gain_f
-    w_max: float = 4.0                  # weight mapped to the PCM programming span (the array's default: 1.0)
-    pcm_max_pulses: int = 40            # SET pulses per device per programming, restarts included (array's: 100)
-    polarity_inversion: bool = _ARRAY.polarity_inversion
-    vc_points: int = 101                # Vc grid of the cell table (10 mV on a 1 V supply)
-    max_test: int = 0                   # 0: the whole test split of the chosen classes
-    engine: str = "auto"
+    _where = "cosim"
 
-    def validate(self) -> CosimConfig:
-        def bad(name, want):
-            raise ConfigError(f"cosim: {name} = {getattr(self, name)!r} is invalid; expected {want}")
-        for name, lo in (("rows", 2), ("cols", 2), ("examples", 1), ("bit_length", 1), ("pcm_max_pulses", 1),
-                         ("vc_points", 3)):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and not isinstance(v, bool) and v >= lo):
-                bad(name, f"an integer >= {lo}")
-        if self.cols > 10:
-            bad("cols", "at most 10 (one column per digit class)")
-        if self.rows > 65:
-            bad("rows", "at most 65 (64 pixel components of the 8x8 digits + bias)")
-        for name in ("transfer_every", "max_test", "seed"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 0):
-                bad(name, "an integer >= 0")
-        for name in ("learning_rate", "time_per_example_seconds", "gain_f", "w_max"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-                bad(name, "a finite number > 0")
+    rows: int = param(8, ge=2, le=65, doc="array rows = network inputs (R-1 features + bias); at most 65 "
+                                          "(64 pixel components of the 8x8 digits + bias)")
+    cols: int = param(8, ge=2, le=10, doc="array columns = network outputs = classes (digits 0 .. C-1)")
+    examples: int = param(300, ge=1, doc="training examples (one pass in a seeded order)")
+    technology: str = param("generic65")
+    corner: str = param("tt")
+    temp_c: float = param(27.0, unit="degC")
+    seed: int = param(1, ge=0, doc="cells, data order, pulses, PCM cycle-to-cycle draws")
+    learning_rate: float = param(0.2, unit="1", gt=0)
+    bit_length: int = param(8, ge=1, doc="pulse slots per example (at most this many pulses per cell)")
+    transfer_every: int = param(50, ge=0, doc="examples between transfers (none after the last example)")
+    # the LUT array's own parameters (ARRAY_FIELDS), declared once in ArrayConfig
+    time_per_example_seconds: float = same_as(ArrayConfig, "time_per_example_seconds")
+    gain_f: float = same_as(ArrayConfig, "gain_f")
+    w_max: float = same_as(ArrayConfig, "w_max", 4.0)
+    pcm_max_pulses: int = same_as(ArrayConfig, "pcm_max_pulses", 40)
+    polarity_inversion: bool = same_as(ArrayConfig, "polarity_inversion")
+    vc_points: int = param(101, ge=3, doc="Vc grid of the cell table (10 mV on a 1 V supply)")
+    max_test: int = param(0, ge=0, doc="0: the whole test split of the chosen classes")
+    engine: str = param("auto", choices=("auto", "shared", "subprocess"))
+
+    def _check(self) -> None:
         if self.technology not in techmod.available():
-            bad("technology", "one of " + ", ".join(techmod.available()))
+            raise self._bad("technology", self.technology, "one of " + ", ".join(techmod.available()))
         techmod.load(self.technology).check_corner(self.corner)
         techmod.check_temperature(self.temp_c)
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     def run(self) -> cellmod.Run:
         return cellmod.Run(techmod.load(self.technology), self.corner, self.temp_c, None, self.engine)

@@ -10,13 +10,13 @@ the parameter, the value and the allowed range.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pcmspice.core.config import Config, param, parse_value
 from pcmspice.core.errors import ConfigError
 
 # --------------------------------------------------------------------------------------
@@ -25,34 +25,17 @@ from pcmspice.core.errors import ConfigError
 
 def _p(default: Any, lo: float, hi: float, unit: str, source: str) -> Any:
     """A parameter with its allowed range, unit and the source of its default."""
-    return field(default=default, metadata={"lo": lo, "hi": hi, "unit": unit, "source": source})
+    return param(default, ge=lo, le=hi, unit=unit, source=source)
 
 
-class _Section:
-    """Validation shared by the parameter sections: type and range of every field."""
+class _Section(Config):
+    """A section of the power parameters (``[adc]``, ``[drivers]``, ...): a config of the common idiom whose
+    errors name the parameter as ``section.name``."""
 
     _name = ""
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            where = f"power parameter {self._name}.{f.name}"
-            lo, hi, unit = f.metadata["lo"], f.metadata["hi"], f.metadata["unit"]
-            if isinstance(f.default, bool):
-                if not isinstance(v, bool):
-                    raise ConfigError(f"{where} = {v!r} must be true or false")
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ConfigError(f"{where} = {v!r} is not a number (allowed {lo:g} to {hi:g} {unit})")
-            if isinstance(f.default, int) and not isinstance(f.default, bool):
-                if float(v) != int(v):
-                    raise ConfigError(f"{where} = {v!r} must be a whole number (allowed {lo:g} to {hi:g})")
-                v = int(v)
-            else:
-                v = float(v)
-            if not math.isfinite(v) or not (lo <= v <= hi):
-                raise ConfigError(f"{where} = {v!r} is out of range: allowed {lo:g} to {hi:g} {unit}".rstrip())
-            object.__setattr__(self, f.name, v)
+    def _bad(self, name: str, value: Any, want: str) -> ConfigError:
+        return ConfigError(f"power parameter {self._name}.{name} = {value!r} is invalid; expected {want}")
 
 
 _ASSUME = "design assumption: "
@@ -281,7 +264,7 @@ _SECTIONS = {
 
 
 @dataclass(frozen=True)
-class PowerConfig:
+class PowerConfig(Config):
     """Every parameter of the energy/latency/area model; round-trips to TOML.
 
     ``use_lut_circuit_params``: take vdd, read bias, storage capacitor, pulse
@@ -289,26 +272,20 @@ class PowerConfig:
     when it has them (the values the SPICE energies were measured with).
     """
 
-    circuit: CircuitParams = field(default_factory=CircuitParams)
-    array: ArrayParams = field(default_factory=ArrayParams)
-    adc: AdcParams = field(default_factory=AdcParams)
-    neuron: NeuronParams = field(default_factory=NeuronParams)
-    drivers: DriverParams = field(default_factory=DriverParams)
-    routing: RoutingParams = field(default_factory=RoutingParams)
-    pcm: PcmParams = field(default_factory=PcmParams)
-    workload: WorkloadParams = field(default_factory=WorkloadParams)
-    area: AreaParams = field(default_factory=AreaParams)
-    gpu: GpuParams = field(default_factory=GpuParams)
-    cpu: CpuParams = field(default_factory=CpuParams)
-    use_lut_circuit_params: bool = True
+    circuit: CircuitParams = param(default_factory=CircuitParams)
+    array: ArrayParams = param(default_factory=ArrayParams)
+    adc: AdcParams = param(default_factory=AdcParams)
+    neuron: NeuronParams = param(default_factory=NeuronParams)
+    drivers: DriverParams = param(default_factory=DriverParams)
+    routing: RoutingParams = param(default_factory=RoutingParams)
+    pcm: PcmParams = param(default_factory=PcmParams)
+    workload: WorkloadParams = param(default_factory=WorkloadParams)
+    area: AreaParams = param(default_factory=AreaParams)
+    gpu: GpuParams = param(default_factory=GpuParams)
+    cpu: CpuParams = param(default_factory=CpuParams)
+    use_lut_circuit_params: bool = param(True, source="take circuit values from the LUT's netlist parameters")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.use_lut_circuit_params, bool):
-            raise ConfigError(f"power parameter use_lut_circuit_params = {self.use_lut_circuit_params!r} "
-                              "must be true or false")
-        for name, cls in _SECTIONS.items():
-            if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"power parameter section [{name}] is not a {cls.__name__}")
+    _where = "power parameter"
 
     # ---- dict / TOML ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -353,7 +330,7 @@ class PowerConfig:
             obj = getattr(self, name)
             for f in dataclasses.fields(sec):
                 m = f.metadata
-                rng = "" if isinstance(f.default, bool) else f", allowed {m['lo']:g} to {m['hi']:g}"
+                rng = "" if isinstance(f.default, bool) else f", allowed {m['ge']:g} to {m['le']:g}"
                 lines.append(f"# [{m['unit']}{rng}] {m['source']}")
                 lines.append(f"{f.name} = {_toml_value(getattr(obj, f.name))}")
         return "\n".join(lines) + "\n"
@@ -396,7 +373,7 @@ class PowerConfig:
             for f in dataclasses.fields(sec):
                 m = f.metadata
                 rows.append({"parameter": f"{name}.{f.name}", "value": getattr(obj, f.name), "unit": m["unit"],
-                             "range": "true/false" if isinstance(f.default, bool) else f"{m['lo']:g} to {m['hi']:g}",
+                             "range": "true/false" if isinstance(f.default, bool) else f"{m['ge']:g} to {m['le']:g}",
                              "source": m["source"]})
         return rows
 
@@ -422,18 +399,7 @@ def _parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, 
 
 
 def _coerce(raw: Any, default: Any, name: str) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    if isinstance(default, bool):
-        if raw.lower() in ("true", "1", "yes", "on"):
-            return True
-        if raw.lower() in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(f"power parameter {name} = '{raw}' must be true or false")
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"power parameter {name} = '{raw}' is not a number") from None
+    return parse_value(raw, default, f"power parameter {name}") if isinstance(raw, str) else raw
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mapping[str, Any] = ()) -> PowerConfig:

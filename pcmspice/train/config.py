@@ -2,15 +2,12 @@
 the default rule for the weight each layer's PCM programming span maps to."""
 from __future__ import annotations
 
-import dataclasses
-import tomllib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
-import tomli_w
 
-from pcmspice.array.config import ArrayConfig, _from_dict
+from pcmspice.array.config import ArrayConfig
+from pcmspice.core.config import Config, param
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.network import parse_network
 
@@ -18,73 +15,35 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """One training run.  Round-trips to TOML (``to_toml`` / ``from_toml``).
 
     ``w_max``: per layer, the weight that the PCM programming span maps to
     (see ArrayConfig); empty = the default rule of :func:`default_w_max`.
     """
 
-    dataset: str = "mnist5k"
-    network: str = "784-250-10"
-    activation: str = "relu"
-    epochs: int = 20
-    learning_rate: float = 0.01
-    lr_decay: float = 1.0               # learning rate x this after every epoch
-    batch_size: int = 1                 # 1 = the chip's per-example SGD
-    seed: int = 0
-    max_train: int = 0                  # 0 = all training examples
-    max_test: int = 0
-    w_max: tuple[float, ...] = ()
-    luts: str = ""                      # LUT directory ("" = the committed default)
-    array: ArrayConfig = field(default_factory=ArrayConfig)
+    _where = "train config"
 
-    def validate(self) -> TrainConfig:
-        parse_network(self.network)
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation '{self.activation}' is unknown; expected one of {', '.join(ACTIVATIONS)}")
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 1):
-                raise ConfigError(f"{name} = {v!r} is invalid; expected an integer >= 1")
-        for name in ("max_train", "max_test", "seed"):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and v >= 0):
-                raise ConfigError(f"{name} = {v!r} is invalid; expected an integer >= 0")
-        if not (self.learning_rate > 0 and np.isfinite(self.learning_rate)):
-            raise ConfigError(f"learning_rate = {self.learning_rate!r} is invalid; expected a number > 0")
-        if not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"lr_decay = {self.lr_decay!r} is invalid; expected a number in (0, 1]")
+    dataset: str = param("mnist5k", doc="digits | mnist5k | mnist5k-backrand | fashion-mnist | idx:DIR | "
+                                        "features:FILE.npz")
+    network: str = param("784-250-10", doc="layer sizes, input to output")
+    activation: str = param("relu", choices=ACTIVATIONS)
+    epochs: int = param(20, ge=1, source="the paper: 20 epochs of MNIST")
+    learning_rate: float = param(0.01, unit="1", gt=0)
+    lr_decay: float = param(1.0, unit="1", gt=0, le=1, doc="learning rate x this after every epoch")
+    batch_size: int = param(1, ge=1, doc="1 = the chip's per-example SGD")
+    seed: int = param(0, ge=0)
+    max_train: int = param(0, ge=0, doc="0 = all training examples")
+    max_test: int = param(0, ge=0, doc="0 = all test examples")
+    w_max: tuple[float, ...] = param((), unit="1", gt=0, doc="per layer; empty = default_w_max")
+    luts: str = param("", doc='LUT directory ("" = the committed default)')
+    array: ArrayConfig = param(default_factory=ArrayConfig)
+
+    def _check(self) -> None:
         n_layers = len(parse_network(self.network)) - 1
-        if self.w_max and (len(self.w_max) != n_layers or min(self.w_max) <= 0):
-            raise ConfigError(f"w_max = {list(self.w_max)} is invalid; expected {n_layers} positive "
+        if self.w_max and len(self.w_max) != n_layers:
+            raise ConfigError(f"{self._where}: w_max = {list(self.w_max)} is invalid; expected {n_layers} positive "
                               f"numbers (one per layer of {self.network}) or none")
-        self.array.validate()
-        return self
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes).validate()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["w_max"] = list(self.w_max)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        d = dict(d)
-        arr = ArrayConfig.from_dict(d.pop("array", {}))
-        return dataclasses.replace(_from_dict(cls, d, "train"), array=arr).validate()
-
-    def to_toml(self) -> str:
-        return tomli_w.dumps(self.to_dict())
-
-    @classmethod
-    def from_toml(cls, text: str) -> TrainConfig:
-        try:
-            return cls.from_dict(tomllib.loads(text))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"train config: not valid TOML ({exc})") from None
 
 
 def default_w_max(sizes: tuple[int, ...]) -> tuple[float, ...]:
