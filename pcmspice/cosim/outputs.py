@@ -3,10 +3,10 @@ state, the cells' LUTs, one netlist of each SPICE operation, and the figures."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from pcmspice.core.tables import csv_text
 from pcmspice.cosim.run import VC_RMS_BOUND_VOLTS, CosimResult
 from pcmspice.lut import format as lutmod
 
@@ -19,8 +19,8 @@ def save_run(res: CosimResult, out_dir: str | Path, *, figures: bool = True) -> 
     from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, write_json
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "table.csv", _csv(res.rows))
-    atomic_write_text(out / "transfers.csv", _csv(res.transfers))
+    atomic_write_text(out / "table.csv", csv_text(res.rows, ".9g"))
+    atomic_write_text(out / "transfers.csv", csv_text(res.transfers, ".9g"))
     buf = io.BytesIO()
     np.savez_compressed(buf, **res.final)
     atomic_write_bytes(out / "final_state.npz", buf.getvalue())
@@ -32,19 +32,6 @@ def save_run(res: CosimResult, out_dir: str | Path, *, figures: bool = True) -> 
                    + ["table.csv", "transfers.csv", "final_state.npz", "luts/", "netlists/"])
     write_json(out / "summary.json", summary)
     return out
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    for r in rows[1:]:
-        keys += [k for k in r if k not in keys]
-    lines = [",".join(keys)]
-    for r in rows:
-        lines.append(",".join("" if r.get(k) is None else (f"{r[k]:.9g}" if isinstance(r[k], float) else str(r[k]))
-                              for k in keys))
-    return "\n".join(lines) + "\n"
 
 
 def save_figures(res: CosimResult, out: Path) -> list[Path]:

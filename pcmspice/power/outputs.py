@@ -9,14 +9,13 @@
 """
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import io
 from pathlib import Path
 from typing import Any
 
 from pcmspice.core.document import Block, render_markdown, table_from_pairs
 from pcmspice.core.provenance import atomic_write_text, sha256_file, versions, write_json
+from pcmspice.core.tables import csv_text
 from pcmspice.core.units import fmt_num, fmt_si
 from pcmspice.lut.format import LutSet, load_lut_set
 from pcmspice.power import gpu as power_gpu
@@ -71,7 +70,7 @@ def write_power_run(out_dir: str | Path, luts: LutSet | str | Path, network: str
     write_json(out / "summary.json", summary)
     atomic_write_text(out / "config.toml", cfg.to_toml())
     atomic_write_text(out / "breakdown.csv", _breakdown_csv(summary))
-    atomic_write_text(out / "gpu.csv", _rows_csv(gpus))
+    atomic_write_text(out / "gpu.csv", csv_text(gpus, None))
     figure_power_breakdown(summary, out / "power_breakdown.png")
     figure_gpu_comparison(summary, gpus, cpu, out / "power_vs_gpu.png")
     atomic_write_text(out / "power.md", render_markdown(power_blocks(summary, "")))
@@ -85,26 +84,12 @@ def _short_lut_provenance(luts: LutSet) -> dict[str, Any]:
 
 
 def _breakdown_csv(summary: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["phase", *pw.COMPONENTS, "total_joules"])
     table = summary["energy_per_example_joules"]["by_phase_component"]
-    for ph in pw.PHASES:
-        vals = [table[ph][c] for c in pw.COMPONENTS]
-        w.writerow([ph, *(f"{v:.6e}" for v in vals), f"{sum(vals):.6e}"])
+    rows = [{"phase": ph, **{c: table[ph][c] for c in pw.COMPONENTS},
+             "total_joules": sum(table[ph][c] for c in pw.COMPONENTS)} for ph in pw.PHASES]
     comp = summary["energy_per_example_joules"]["by_component"]
-    w.writerow(["total", *(f"{comp[c]:.6e}" for c in pw.COMPONENTS),
-                f"{summary['headline']['energy_per_example_joules']:.6e}"])
-    return buf.getvalue()
-
-
-def _rows_csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()
+    rows.append({"phase": "total", **comp, "total_joules": summary["headline"]["energy_per_example_joules"]})
+    return csv_text(rows, ".6e", columns=["phase", *pw.COMPONENTS, "total_joules"])
 
 
 def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:

@@ -16,11 +16,12 @@ import numpy as np
 
 from pcmspice.array.tables import leak_time_constant_seconds
 from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.core.tables import csv_text
 from pcmspice.lut.format import LutSet
 from pcmspice.train.config import TrainConfig
 from pcmspice.train.datasets import Dataset
 from pcmspice.train.loop import prepare_data, train
-from pcmspice.train.outputs import csv_text, save_run
+from pcmspice.train.outputs import save_run
 from pcmspice.train.result import RunResult, TrainResult
 
 

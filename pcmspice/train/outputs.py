@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from pcmspice.core.tables import csv_text
 from pcmspice.train.figures import save_figures
 from pcmspice.train.result import TrainResult, history_rows
 
@@ -64,18 +65,6 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         "versions": versions(),
     }
     return to_jsonable(s)
-
-
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    """Rows (dicts with the same keys) as CSV text: floats to 6 significant digits, None empty."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = [",".join(keys)]
-    for r in rows:
-        lines.append(",".join("" if r[k] is None else (f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]))
-                              for k in keys))
-    return "\n".join(lines) + "\n"
 
 
 def save_run(res: TrainResult, out_dir: str | Path, *, figures: bool = True) -> Path:
