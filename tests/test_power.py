@@ -409,3 +409,35 @@ def test_pcm_only_updates_are_costed_as_set_pulses(luts):
     assert _close(est.energy_joules["update"]["pcm_program"], 4.0e5 * 10e-12 / ex)
     assert _close(est.energy_joules["transfer"]["pcm_program"], (2.0e5 * 10e-12 + 4.0e4 * 30e-12) / ex)
     assert est.energy_joules["update"]["cell_update_3t1c"] == 0
+
+
+def test_power_costs_the_lut_the_training_run_trained_on(tmp_path):
+    """`power --training RUN` costs RUN's own LUTs (here a 50 fF cell), and refuses other LUTs given explicitly."""
+    import dataclasses
+
+    from pcmspice.core import paths
+    from pcmspice.lut import load_lut_set
+    base = load_lut_set(paths.default_lut_dir())
+    prov = {**base.cell.provenance, "cell_params": {**base.cell.provenance["cell_params"], "c_store_farads": 50e-15}}
+    small = dataclasses.replace(base, cell=dataclasses.replace(base.cell, provenance=prov), name="c50")
+    save_lut_set(small, tmp_path / "c50")
+    run = [sys.executable, "-m", "pcmspice.cli"]
+    common = dict(capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    r = subprocess.run(run + ["train", "--dataset", "digits", "--epochs", "1", "--max-train", "200", "--quiet",
+                              "--no-baseline", "--no-figures", "--luts", "c50", "--out", "t50"], **common)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(run + ["power", "--training", "t50", "--no-cpu", "--out", "p50"], **common)
+    assert r.returncode == 0, r.stderr
+    assert f"LUTs: {(tmp_path / 'c50').resolve()}" in r.stdout
+    s50 = json.loads((tmp_path / "p50" / "summary.json").read_text())
+    assert s50["provenance"]["inputs"]["luts"]["path"] == str((tmp_path / "c50").resolve())
+    # the default LUTs given explicitly are refused, in one line, unless the user says so
+    r = subprocess.run(run + ["power", "--training", "t50", "--luts", str(paths.default_lut_dir()), "--no-cpu",
+                              "--out", "p100"], **common)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not the LUTs" in r.stderr
+    r = subprocess.run(run + ["power", "--training", "t50", "--luts", str(paths.default_lut_dir()), "--no-cpu",
+                              "--allow-lut-mismatch", "--out", "p100"], **common)
+    assert r.returncode == 0, r.stderr
+    s100 = json.loads((tmp_path / "p100" / "summary.json").read_text())
+    assert s50["headline"]["area_mm2"] < s100["headline"]["area_mm2"]
+    assert s50["cell_area_m2"] != s100["cell_area_m2"]

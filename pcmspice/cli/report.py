@@ -28,10 +28,13 @@ def _config(config_file: Path | None, sets: tuple[str, ...]):
 @click.option("--out", type=_PATH_DIR, default=Path("runs/power"), show_default=True)
 @click.option("--cpu/--no-cpu", "measure_cpu", default=True, show_default=True,
               help="Time batch-1 SGD of the same network on this CPU (about a second).")
+@click.option("--allow-lut-mismatch", is_flag=True,
+              help="With --training and --luts: cost these LUTs even though the run trained on others.")
 @click.option("--describe", is_flag=True, help="Print every parameter with its value, range and source, then exit.")
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the (default or given) parameters as commented TOML to this file, then exit.")
-def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, describe, write_config):
+def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, allow_lut_mismatch, describe,
+          write_config):
     """Energy, latency and area of training and inference, against GPU baselines.
 
     Costs every operation of one training example (reads, ADC conversions,
@@ -54,8 +57,12 @@ def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, d
         return
     if network is None and training_dir is None:
         raise ConfigError("network is missing: give --network (e.g. 784-250-10) or --training RUN_DIR")
-    summary = write_power_run(out, lut_dir or paths.default_lut_dir(), network, training_dir, cfg,
-                              measure_cpu=measure_cpu)
+    if training_dir is not None:   # the run's own LUTs, never silently others
+        from pcmspice.power.inputs import luts_for_training
+        _, lut_dir = luts_for_training(training_dir, lut_dir, allow_lut_mismatch)
+    lut_dir = lut_dir or paths.default_lut_dir()
+    summary = write_power_run(out, lut_dir, network, training_dir, cfg, measure_cpu=measure_cpu)
+    click.echo(f"LUTs: {lut_dir}")
     for line in summary_lines(summary):
         click.echo(line)
     click.echo(f"wrote {out}/summary.json, power.md, figures")

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from pcmspice.core.document import Block, render_markdown, table_from_pairs
+from pcmspice.core.errors import PcmSpiceError
 from pcmspice.core.provenance import atomic_write_text, sha256_file, versions, write_json
 from pcmspice.core.tables import csv_text
 from pcmspice.core.units import fmt_num, fmt_si
 from pcmspice.lut.format import LutSet, load_lut_set
+from pcmspice.lut.identity import lut_sha256
 from pcmspice.power import gpu as power_gpu
 from pcmspice.power import model as pw
 from pcmspice.power.figures import figure_gpu_comparison, figure_power_breakdown
@@ -27,7 +29,12 @@ def _lut_inputs(lut_dir: Path) -> dict[str, Any]:
     files = {}
     for f in sorted(Path(lut_dir).glob("*.lut.npz")):
         files[f.name] = sha256_file(f)
-    return {"path": str(lut_dir), "sha256": files}
+    out = {"path": str(lut_dir), "sha256": files}
+    try:
+        out["lut_sha256"] = lut_sha256(load_lut_set(lut_dir))
+    except PcmSpiceError:
+        pass
+    return out
 
 
 def write_power_run(out_dir: str | Path, luts: LutSet | str | Path, network: str | None = None,

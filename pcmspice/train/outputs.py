@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from pcmspice.core import paths
 from pcmspice.core.tables import csv_text
+from pcmspice.lut.identity import lut_sha256
 from pcmspice.train.figures import save_figures
 from pcmspice.train.result import TrainResult, history_rows
 
@@ -60,11 +62,18 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         "config": cfg.to_dict(),
         "dataset_info": res.dataset.describe(),
         "lut_name": res.luts.name if res.luts else None,
+        "lut_dir": _lut_dir(cfg) if res.luts else None,
+        "lut_sha256": lut_sha256(res.luts) if res.luts else None,
         "lut_provenance": res.luts.provenance if res.luts else None,
         "pcm_lut_provenance": res.luts.pcm.provenance if res.luts else None,
         "versions": versions(),
     }
     return to_jsonable(s)
+
+
+def _lut_dir(cfg) -> str:
+    """Where the run's LUTs were read (absolute): the config's ``luts``, or the committed default."""
+    return str(Path(cfg.luts).resolve() if cfg.luts else paths.default_lut_dir())
 
 
 def save_run(res: TrainResult, out_dir: str | Path, *, figures: bool = True) -> Path:
