@@ -21,6 +21,7 @@ _COMMANDS = {
     "ablate": ("pcmspice.cli.train", "ablate"),
     "power": ("pcmspice.cli.report", "power"),
     "report": ("pcmspice.cli.report", "report"),
+    "compare": ("pcmspice.cli.report", "compare"),
     "run": ("pcmspice.cli.report", "run"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
 }

@@ -125,3 +125,20 @@ def run(out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, tran
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)
+
+
+@click.command()
+@click.argument("designs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=_PATH_DIR, default=Path("reports/compare"), show_default=True,
+              help="Report folder (index.md, index.html, summary.json, figures/).")
+@click.option("--title", default=None, help="Report title.")
+def compare(designs, out, title):
+    """Compare designs side by side: each DESIGN is a folder of its runs (training runs over seeds, power runs,
+    corner runs), e.g. two `pcmspice run --out` folders."""
+    from pcmspice.report.compare import compare as compare_designs
+    res = compare_designs(designs, out, title)
+    click.echo(f"comparison: {res.html}")
+    for r in res.rows:
+        gap = r["accuracy_gap_points_mean"]
+        click.echo(f"  {r['design']}: gap {gap:+.2f} pp over {len(r['seeds'])} seed(s); LUTs {r.get('lut_dir')}"
+                   if gap == gap else f"  {r['design']}: LUTs {r.get('lut_dir')}")

@@ -11,12 +11,15 @@ produce runs live in :mod:`pcmspice.pipeline`.
 * :mod:`~pcmspice.report.blocks` - one document section per kind of run.
 * :mod:`~pcmspice.report.figures` - the corner overview and LUT curves.
 * :mod:`~pcmspice.report.build` - :func:`build_report`, the verdict, :func:`headline_lines`.
+* :mod:`~pcmspice.report.compare` - :func:`compare`, designs side by side (`pcmspice compare`).
 
-May import core, lut and power (the power section and figures are the power
-layer's); reads, but never runs, the outputs of characterize, train and cosim.
+May import core, lut, characterize's statistics of a LUT (pure numpy) and power (the power section and figures
+are the power layer's); reads, but never runs, the outputs of characterize, train and cosim.
 """
 from pcmspice.report.build import ReportResult, build_report, display_path, headline_lines, verdict
+from pcmspice.report.compare import ComparisonResult, compare
 from pcmspice.report.discover import KINDS, RunInput, discover, discover_all, worst_corner
 
-__all__ = ["KINDS", "ReportResult", "RunInput", "build_report", "discover", "discover_all", "display_path",
+__all__ = ["KINDS", "ComparisonResult", "ReportResult", "RunInput", "build_report", "compare", "discover",
+           "discover_all", "display_path",
            "headline_lines", "verdict", "worst_corner"]

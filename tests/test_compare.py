@@ -1,0 +1,78 @@
+"""`pcmspice compare`: designs side by side, each naming its LUTs; the worst corner is the lowest accuracy."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from pcmspice.core import paths
+from pcmspice.core.errors import ConfigError
+from pcmspice.lut import load_lut_set, save_lut_set
+from pcmspice.report.compare import compare
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "pcmspice.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def designs(tmp_path_factory):
+    """Two designs: the default cell, and its tables with a 50 fF storage capacitor recorded (2 seeds each)."""
+    tmp = tmp_path_factory.mktemp("designs")
+    base = load_lut_set(paths.default_lut_dir())
+    prov = {**base.cell.provenance, "cell_params": {**base.cell.provenance["cell_params"], "c_store_farads": 50e-15}}
+    save_lut_set(dataclasses.replace(base, cell=dataclasses.replace(base.cell, provenance=prov), name="c50"),
+                 tmp / "luts-c50")
+    for name, luts in (("default", []), ("c50", ["--luts", "luts-c50"])):
+        for seed in (0, 1):
+            r = _cli("train", "--dataset", "digits", "--epochs", "2", "--max-train", "400", "--seed", str(seed),
+                     "--quiet", "--no-figures", *luts, "--out", f"{name}/train-s{seed}", cwd=tmp)
+            assert r.returncode == 0, r.stderr
+        r = _cli("power", "--training", f"{name}/train-s0", "--no-cpu", "--out", f"{name}/power", cwd=tmp)
+        assert r.returncode == 0, r.stderr
+    return tmp
+
+
+def test_compare_shows_both_designs_with_their_luts(designs):
+    r = _cli("compare", "default", "c50", "--out", "cmp", cwd=designs)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((designs / "cmp" / "summary.json").read_text())
+    assert s["kind"] == "comparison"
+    d, c = s["designs"]
+    assert (d["design"], c["design"]) == ("default", "c50")
+    assert d["lut_dir"] == str(paths.default_lut_dir()) and c["lut_dir"] == str((designs / "luts-c50").resolve())
+    assert d["seeds"] == [0, 1] and c["seeds"] == [0, 1]
+    assert c["area_per_synapse_um2"] < d["area_per_synapse_um2"] and c["area_mm2"] < d["area_mm2"]
+    assert s["differing_cell_params"] == ["c_store_farads"]
+    md = (designs / "cmp" / "index.md").read_text()
+    assert "| quantity | default | c50 |" in md and "**c_store_farads** (differs)" in md
+    assert md.count("## Design ") == 2
+    assert {"accuracy.png", "energy.png"} <= set(s["figures"])
+
+
+def test_worst_corner_is_the_lowest_accuracy_whatever_the_order(tmp_path):
+    for name, rows in (("a", [("tt", 27, 0.93), ("ss", 85, 0.91)]), ("b", [("ff", 85, 0.90), ("tt", 27, 0.94)])):
+        (tmp_path / name).mkdir()
+        pd.DataFrame([{"corner": c, "temp_c": t, "vdd_volts": 1.0, "analog_test_accuracy": a} for c, t, a in rows]
+                     ).to_csv(tmp_path / name / "corners.csv", index=False)
+    one = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "o1").rows
+    two = compare([tmp_path / "b", tmp_path / "a"], tmp_path / "o2").rows
+    assert one[0]["worst_corner"]["label"].startswith("ss") and one[1]["worst_corner"]["label"].startswith("ff")
+    assert [r["worst_corner"] for r in one] == [r["worst_corner"] for r in reversed(two)]
+
+
+def test_compare_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="at least two designs"):
+        compare([tmp_path / "empty"], tmp_path / "o")
+    with pytest.raises(ConfigError, match="holds no training, power or corner run"):
+        compare([tmp_path / "empty", tmp_path / "empty"], tmp_path / "o")
+    r = _cli("compare", str(tmp_path / "nope"), str(tmp_path / "empty"), cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a directory" in r.stderr
