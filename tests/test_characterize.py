@@ -1,5 +1,7 @@
 """Characterization: Monte Carlo statistics, resume, Dask, and the committed default tables."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -177,3 +179,24 @@ def test_replica_bias_restores_the_tt_steps_at_skewed_corners():
     up, dn = steps["fixed", "fs"]
     assert up < 0.8 * steps["fixed", "tt"][0] and dn > 1.5 * steps["fixed", "tt"][1]
     assert ch.sweep_key(fixed) != ch.sweep_key(replica), "finished batches of one bias mode never serve the other"
+
+
+def test_characterize_param_overrides_a_netlist_parameter(tmp_path):
+    """`characterize --param c_store_farads=50e-15`: the tables record it, and half the capacitor doubles the step
+    (a pulse moves about the same charge) and shortens retention."""
+    out = tmp_path / "c50"
+    p = subprocess.run([sys.executable, "-m", "pcmspice.cli", "characterize", str(paths.default_sweep("demo")),
+                        "--mc", "4", "--jobs", "1", "--quiet", "--param", "c_store_farads=50e-15", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    (lut_dir,) = (out / "luts").iterdir()
+    small = L.load_lut_set(lut_dir)
+    assert small.cell.provenance["cell_params"]["c_store_farads"] == 50e-15
+    ref = L.load_lut_set(paths.default_lut_dir())
+    s_small, s_ref = ch.stats_at_start(small), ch.stats_at_start(ref)
+    assert 1.7 < s_small["dv_up_mean_volts"] / s_ref["dv_up_mean_volts"] < 2.3
+    assert s_small["retention_10mV_median_seconds"] < 0.7 * s_ref["retention_10mV_median_seconds"]
+    bad = subprocess.run([sys.executable, "-m", "pcmspice.cli", "characterize", str(paths.default_sweep("demo")),
+                          "--mc", "4", "--param", "c_store_farads=1_0", "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr == "error: --param c_store_farads = '1_0' is not a number\n"

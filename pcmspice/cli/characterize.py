@@ -28,6 +28,9 @@ def _echo_summary(res, summary: dict) -> None:
 @click.argument("sweep", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--mc", type=click.IntRange(min=1), default=None,
               help="Monte Carlo cells (overrides n_cells of the definition).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a netlist parameter of the cell or the PCM (repeatable; on top of the definition's "
+                   "[params]), e.g. --param c_store_farads=50e-15.")
 @click.option("--jobs", type=click.IntRange(min=1), default=_jobs_default, show_default="CPU count",
               help="Parallel ngspice processes (one thread each).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
@@ -38,7 +41,7 @@ def _echo_summary(res, summary: dict) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/characterize/<name>).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def characterize(sweep, mc, jobs, resume, scheduler, engine, out, quiet):
+def characterize(sweep, mc, params, jobs, resume, scheduler, engine, out, quiet):
     """Characterize a Monte Carlo population into lookup tables.
 
     SWEEP is a sweep definition (TOML), e.g. characterization/default.toml.
@@ -51,6 +54,9 @@ def characterize(sweep, mc, jobs, resume, scheduler, engine, out, quiet):
     cfg = ch.SweepConfig.from_toml(sweep)
     if mc is not None:
         cfg = dataclasses.replace(cfg, n_cells=mc)
+    if params:
+        from pcmspice.core.config import parse_assignments
+        cfg = dataclasses.replace(cfg, params={**cfg.params, **parse_assignments(params)})
     out = out or Path("runs") / "characterize" / cfg.name
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, engine=engine, progress=not quiet)
     import json

@@ -9,16 +9,8 @@ from pcmspice.core.errors import ConfigError
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, float]:
-    out = {}
-    for it in items:
-        name, eq, value = it.partition("=")
-        if not eq or not name.strip():
-            raise ConfigError(f"--param '{it}' must look like name=value, e.g. c_store_farads=50e-15")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ConfigError(f"--param {name.strip()}='{value}' is not a number") from None
-    return out
+    from pcmspice.core.config import parse_assignments
+    return parse_assignments(items)
 
 
 class _TestbenchChoice(click.ParamType):

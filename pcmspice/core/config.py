@@ -26,7 +26,7 @@ import dataclasses
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -285,3 +285,16 @@ def parse_value(raw: str, like: Any, name: str) -> Any:
         v = float(raw)
         return int(v) if isinstance(like, int) and v == int(v) else v
     return raw
+
+
+def parse_assignments(items: Sequence[str], option: str = "--param") -> dict[str, float]:
+    """``("c_store_farads=50e-15", ...)`` -> ``{"c_store_farads": 5e-14}``: netlist parameters from the command
+    line, names as identifiers and values as strict numbers."""
+    out: dict[str, float] = {}
+    for it in items:
+        name, eq, value = str(it).partition("=")
+        name = name.strip()
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(f"{option} '{it}' must look like name=value, e.g. c_store_farads=50e-15")
+        out[name] = float(parse_value(value, 0.0, f"{option} {name}"))
+    return out
