@@ -98,7 +98,8 @@ def report(run_dirs, out, title):
 @click.option("--dataset", default="mnist5k", show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the trainer's).")
 @click.option("--network", default=None, help="Layer sizes (default: the trainer's for the data set).")
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the training (and of a --fresh-mc population); the same default as `train`.")
 @click.option("--transfer-every", type=click.IntRange(min=0), default=8000, show_default=True,
               help="Examples between transfers to PCM (the paper's 8,000; on mnist5k's 4,000 training images, "
                    "every second epoch).")

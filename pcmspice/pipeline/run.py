@@ -104,7 +104,7 @@ def corner_trainer(*, dataset: str, epochs: int, seed: int, progress: bool = Tru
 
 def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | None = None,
                  luts: str | Path | None = None, fresh_mc: int | None = None, dataset: str = "mnist5k",
-                 epochs: int | None = None, network: str | None = None, seed: int = 1, jobs: int = 2,
+                 epochs: int | None = None, network: str | None = None, seed: int = 0, jobs: int = 2,
                  transfer_every: int | None = None, config: pw.PowerConfig | None = None, measure_cpu: bool = True,
                  progress: bool = True, echo: Callable[[str], Any] = print) -> ReportResult:
     """Characterize (or take the committed LUTs), train, cost, report; returns the report.
