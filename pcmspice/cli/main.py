@@ -9,7 +9,15 @@ import sys
 import click
 
 from pcmspice import __version__
-from pcmspice.core.errors import PcmSpiceError
+from pcmspice.core.errors import Interrupted, PcmSpiceError
+
+_ON_INTERRUPT = "pcmspice.on_interrupt"
+_INTERRUPTED = "interrupted; nothing was written (an output folder is written whole or not at all)"
+
+
+def on_interrupt(message: str) -> None:
+    """Set the one line a Ctrl-C in the running command prints (what is kept, how to go on)."""
+    click.get_current_context().meta[_ON_INTERRUPT] = message
 
 # (module, attribute) of every command; a module is imported only when needed
 _COMMANDS = {
@@ -30,7 +38,21 @@ class _LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(name for name, (mod, _) in _COMMANDS.items() if importlib.util.find_spec(mod))
 
+    def invoke(self, ctx):
+        # catch the interrupt before click turns it into Abort (which prints a blank line, and the
+        # command's own message would be lost)
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted(ctx.meta.get(_ON_INTERRUPT, _INTERRUPTED)) from None
+
     def get_command(self, ctx, name):
+        try:
+            return self._get_command(ctx, name)
+        except KeyboardInterrupt:
+            raise Interrupted(_INTERRUPTED) from None
+
+    def _get_command(self, ctx, name):
         if name not in _COMMANDS:
             return None
         mod, attr = _COMMANDS[name]
@@ -57,6 +79,9 @@ def cli():
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(130)
     except PcmSpiceError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -69,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted (finished batches are kept; rerun with --resume)", err=True)
+        click.echo(_INTERRUPTED, err=True)
         sys.exit(130)
 
 
