@@ -1,7 +1,6 @@
 """Run (or resume) a sweep: local processes or a Dask cluster, batches saved as they finish."""
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,11 +13,11 @@ from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, plan,
 from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
 from pcmspice.characterize.tables import assemble
-from pcmspice.core.errors import ConfigError
 from pcmspice.core import outputs
+from pcmspice.core.errors import ConfigError
+from pcmspice.core.processes import ignore_sigint, sigint_ignored, stop_pool
 from pcmspice.core.provenance import atomic_write_text, write_json
 from pcmspice.lut import format as lutmod
-
 
 KIND = "characterize"   # the marker of a characterization folder
 
@@ -140,37 +139,18 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
         # the workers start while SIGINT is ignored (a spawned process keeps an ignored signal from its
         # first instruction on; _worker_init ignores it too): Ctrl-C reaches only this process, which
         # stops them, so no worker prints a traceback
-        with _sigint_ignored():
+        with sigint_ignored():
             futs = {ex.submit(run_batch, cfg_dict, b, engine): b for b in todo}
         for f in fut_done(futs):
             yield futs[f], f.result()
     except BaseException:
-        for f in futs:
-            f.cancel()
-        for proc in list((getattr(ex, "_processes", None) or {}).values()):
-            proc.terminate()   # a running batch is lost either way; do not wait minutes for it
-        ex.shutdown(wait=False, cancel_futures=True)
+        stop_pool(ex, futs)   # a running batch is lost either way; do not wait minutes for it
         raise
     ex.shutdown(wait=True)
 
 
-@contextlib.contextmanager
-def _sigint_ignored():
-    import signal
-    import threading
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
 def _worker_init() -> None:
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
+    ignore_sigint()   # Ctrl-C is the parent's to handle
     os.environ["OMP_NUM_THREADS"] = "1"
 
 

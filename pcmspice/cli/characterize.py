@@ -62,7 +62,7 @@ def characterize(sweep, mc, jobs, resume, scheduler, engine, out, force, quiet):
 
 
 def _on_interrupt(out: Path) -> None:
-    from pcmspice.cli.main import on_interrupt
+    from pcmspice.cli.interrupt import on_interrupt
     on_interrupt(f"interrupted: the finished batches are kept in {out / 'batches'}; run the same command again "
                  "to continue from them (--resume is the default)")
 

@@ -9,15 +9,9 @@ import sys
 import click
 
 from pcmspice import __version__
+from pcmspice.cli.interrupt import INTERRUPTED as _INTERRUPTED
+from pcmspice.cli.interrupt import ON_INTERRUPT as _ON_INTERRUPT
 from pcmspice.core.errors import Interrupted, PcmSpiceError
-
-_ON_INTERRUPT = "pcmspice.on_interrupt"
-_INTERRUPTED = "interrupted; nothing was written (an output folder is written whole or not at all)"
-
-
-def on_interrupt(message: str) -> None:
-    """Set the one line a Ctrl-C in the running command prints (what is kept, how to go on)."""
-    click.get_current_context().meta[_ON_INTERRUPT] = message
 
 # (module, attribute) of every command; a module is imported only when needed
 _COMMANDS = {

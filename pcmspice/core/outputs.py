@@ -92,13 +92,14 @@ def _never_replaced(p: Path) -> bool:
     return r == cwd or r in cwd.parents or r == Path.home().resolve() or r == r.parent
 
 
-def prepare_out_dir(path: str | Path, kind: str, key: str, force: bool = False) -> Path:
+def prepare_out_dir(path: str | Path, kind: str, key: str | None, force: bool = False) -> Path:
     """Check ``path`` before computing: writable, and absent, empty, or the same run (same ``kind`` and
-    ``key`` in its marker); another run's or a foreign non-empty folder only with ``force``."""
+    ``key`` in its marker; ``key`` None: any run of ``kind``); another run's or a foreign non-empty
+    folder only with ``force``."""
     p = check_location(path)
     if p.is_dir() and any(p.iterdir()):
         m = read_marker(p)
-        if m is not None and m.get("kind") == kind and m.get("key") == key:
+        if m is not None and m.get("kind") == kind and (key is None or m.get("key") == key):
             return p
         if not force:
             what = (f"it holds a {m.get('kind')} run with another configuration" if m is not None
