@@ -47,8 +47,7 @@ def write_corner_table(run_dir: str | Path, train_fn: Callable[[Path, Path], dic
     if train_fn is not None:
         rows = [train_fn(run_dir / r["lut_dir"], run_dir / "train" / Path(r["lut_dir"]).name) for _, r in df.iterrows()]
         df = pd.concat([df.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
-    df.to_csv(run_dir / "corners.csv.tmp", index=False)
-    (run_dir / "corners.csv.tmp").replace(run_dir / "corners.csv")
+    atomic_write_text(run_dir / "corners.csv", df.to_csv(index=False))
     atomic_write_text(run_dir / "corners.md", to_markdown(df))
     summary["kind"] = summary.get("kind", "characterization")
     write_json(run_dir / "corners.json", {"kind": "corners", "rows": df.to_dict(orient="records"),

@@ -13,9 +13,13 @@ from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, plan,
 from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
 from pcmspice.characterize.tables import assemble
+from pcmspice.core import outputs
 from pcmspice.core.errors import ConfigError
-from pcmspice.core.provenance import write_json
+from pcmspice.core.processes import ignore_sigint, sigint_ignored, stop_pool
+from pcmspice.core.provenance import atomic_write_text, write_json
 from pcmspice.lut import format as lutmod
+
+KIND = "characterize"   # the marker of a characterization folder
 
 
 # ---------------------------------------------------------------- executor
@@ -30,16 +34,21 @@ class SweepResult:
 
 def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool = True,
               scheduler: str | None = None, engine: str = "auto", progress: bool = True,
-              stop_after: int | None = None, figures: bool = True) -> SweepResult:
+              stop_after: int | None = None, figures: bool = True, force: bool = False) -> SweepResult:
     """Run (or resume) a sweep; write the LUT sets, summary.json and figures into ``out_dir``.
 
+    ``out_dir`` is checked first: absent, empty, or a characterization of the same definition (its
+    marker file), or anything else with ``force``; its ``batches/`` are the resume state.  The LUT sets,
+    figures and sweep.toml are staged and swapped in, summary.json last, so they always belong together.
     ``stop_after`` computes at most that many new batches and then raises
     KeyboardInterrupt, as an interruption would (used by the resume test).
     """
     import time
     t0 = time.perf_counter()
-    out = Path(out_dir)
     key = sweep_key(cfg)
+    out = outputs.prepare_out_dir(out_dir, KIND, key, force)
+    out.mkdir(parents=True, exist_ok=True)
+    outputs.write_marker(out, KIND, key)
     bdir = out / "batches" / key
     batches = plan(cfg)
     have: dict[Batch, dict[str, np.ndarray]] = {}
@@ -63,19 +72,30 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
             bar.close()
             raise KeyboardInterrupt
     bar.close()
-    lut_dirs = {}
-    for corner, temp, vdd in cfg.combos():
-        luts = assemble(cfg, corner, temp, vdd, {b: a for b, a in have.items()
-                                                  if (b.corner, b.temp_c, b.vdd) == (corner, temp, vdd)}, key)
-        d = out / "luts" / combo_name(cfg.technology, corner, temp, vdd)
-        lutmod.save_lut_set(luts, d)
-        lut_dirs[(corner, temp, vdd)] = d
-    seconds = time.perf_counter() - t0
-    summary = summarize(cfg, lut_dirs, key, seconds, len(todo), reused)
-    write_json(out / "summary.json", summary)
-    (out / "sweep.toml").write_text(cfg.to_toml())
-    if figures:
-        characterize_figures.write_all(cfg, lut_dirs, out)
+    stage = outputs.staging_dir(out, "outputs")
+    try:
+        staged = {}
+        for corner, temp, vdd in cfg.combos():
+            luts = assemble(cfg, corner, temp, vdd, {b: a for b, a in have.items()
+                                                      if (b.corner, b.temp_c, b.vdd) == (corner, temp, vdd)}, key)
+            name = combo_name(cfg.technology, corner, temp, vdd)
+            lutmod.save_lut_set(luts, stage / "luts" / name)
+            staged[(corner, temp, vdd)] = stage / "luts" / name
+        seconds = time.perf_counter() - t0
+        lut_dirs = {k: out / "luts" / d.name for k, d in staged.items()}
+        summary = summarize(cfg, staged, key, seconds, len(todo), reused)
+        write_json(stage / "summary.json", summary)
+        atomic_write_text(stage / "sweep.toml", cfg.to_toml())
+        if figures:
+            characterize_figures.write_all(cfg, staged, stage)
+        for name in ("luts", "figures"):   # outputs of an earlier definition never stay beside these
+            if not (stage / name).exists() and (out / name).exists():
+                (stage / name).mkdir()
+        outputs.commit_entries(stage, out)
+    except BaseException:
+        import shutil
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     return SweepResult(out, lut_dirs, len(todo), reused, seconds)
 
 
@@ -113,19 +133,24 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures import as_completed as fut_done
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init) as ex:
-        futs = {ex.submit(run_batch, cfg_dict, b, engine): b for b in todo}
-        try:
-            for f in fut_done(futs):
-                yield futs[f], f.result()
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
+    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    futs: dict = {}
+    try:
+        # the workers start while SIGINT is ignored (a spawned process keeps an ignored signal from its
+        # first instruction on; _worker_init ignores it too): Ctrl-C reaches only this process, which
+        # stops them, so no worker prints a traceback
+        with sigint_ignored():
+            futs = {ex.submit(run_batch, cfg_dict, b, engine): b for b in todo}
+        for f in fut_done(futs):
+            yield futs[f], f.result()
+    except BaseException:
+        stop_pool(ex, futs)   # a running batch is lost either way; do not wait minutes for it
+        raise
+    ex.shutdown(wait=True)
 
 
 def _worker_init() -> None:
+    ignore_sigint()   # Ctrl-C is the parent's to handle
     os.environ["OMP_NUM_THREADS"] = "1"
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,7 @@ CELL_TEMPLATES = ("testbenches/3t1c_dc.cir.j2", "testbenches/3t1c_step.cir.j2", 
 
 
 BIAS_MODES = ("fixed", "replica")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 _TECH = "the name of a technology under netlists/tech (pcmspice simulate --list-tech)"
 
 
@@ -67,6 +69,9 @@ class SweepConfig(Config):
                       doc='"replica": pulse gate levels regulated per corner / temperature / supply')
 
     def _check(self) -> None:
+        if not _PLAIN_NAME.fullmatch(self.name) or ".." in self.name:
+            raise self._bad("name", self.name, "a plain folder name: letters, digits, '.', '_' or '-', not starting "
+                                               "with '.' or '-' and without '/' or '..'")
         if self.technology not in techmod.available():
             raise self._bad("technology", self.technology, "one of " + ", ".join(techmod.available()))
         if not self.corners:

@@ -40,8 +40,10 @@ def _echo_summary(res, summary: dict) -> None:
 @click.option("--engine", type=click.Choice(["auto", "shared", "subprocess"]), default="auto", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: runs/characterize/<name>).")
+@click.option("--force", is_flag=True,
+              help="Write into OUT even if it holds another run (its LUTs, figures and summary are replaced).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def characterize(sweep, mc, params, jobs, resume, scheduler, engine, out, quiet):
+def characterize(sweep, mc, params, jobs, resume, scheduler, engine, out, force, quiet):
     """Characterize a Monte Carlo population into lookup tables.
 
     SWEEP is a sweep definition (TOML), e.g. characterization/default.toml.
@@ -58,9 +60,17 @@ def characterize(sweep, mc, params, jobs, resume, scheduler, engine, out, quiet)
         from pcmspice.core.config import parse_assignments
         cfg = dataclasses.replace(cfg, params={**cfg.params, **parse_assignments(params)})
     out = out or Path("runs") / "characterize" / cfg.name
-    res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, engine=engine, progress=not quiet)
+    _on_interrupt(out)
+    res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, engine=engine, progress=not quiet,
+                       force=force)
     import json
     _echo_summary(res, json.loads((out / "summary.json").read_text()))
+
+
+def _on_interrupt(out: Path) -> None:
+    from pcmspice.cli.interrupt import on_interrupt
+    on_interrupt(f"interrupted: the finished batches are kept in {out / 'batches'}; run the same command again "
+                 "to continue from them (--resume is the default)")
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
@@ -92,9 +102,10 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
                    "steps as at tt, 27 °C.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/corners"),
               show_default=True)
+@click.option("--force", is_flag=True, help="Write into OUT even if it holds another run.")
 @click.option("--quiet", is_flag=True)
 def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset, epochs,
-            bias, out, quiet):
+            bias, out, force, quiet):
     """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown)."""
     from pcmspice import characterize as ch
     from pcmspice.characterize import corners as cmod
@@ -103,7 +114,8 @@ def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume
                          corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
                          temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),
                          n_cells=mc, seed=seed, pcm_devices=pcm_devices, bias=bias)
-    res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet)
+    _on_interrupt(out)
+    res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet, force=force)
     train_fn = (corner_trainer(dataset=dataset, epochs=epochs, seed=seed, progress=not quiet, echo=click.echo)
                 if do_train else None)
     table = cmod.write_corner_table(out, train_fn=train_fn)

@@ -38,9 +38,10 @@ _D = CosimConfig()   # the option defaults are the config's
 @click.option("--no-cache", is_flag=True, help="Build the LUTs of the cells afresh and do not cache them.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/cosim"), show_default=True,
               help="Output folder.")
+@click.option("--force", is_flag=True, help="Replace OUT even if it holds another run.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 def cosim(rows, cols, examples, technology, corner, temp_c, seed, learning_rate, bit_length, transfer_every,
-          time_per_example_seconds, w_max, engine, cache, no_cache, out, quiet):
+          time_per_example_seconds, w_max, engine, cache, no_cache, out, force, quiet):
     """Train a small single-layer network twice with the same cells, data order and pulses: every array
     operation in SPICE, and on the LUT array simulator; write the comparison.
 
@@ -49,10 +50,13 @@ def cosim(rows, cols, examples, technology, corner, temp_c, seed, learning_rate,
     provenance), figures/vc_scatter.png, figures/error_vs_example.png, the LUTs of the cells and one
     netlist of each SPICE operation.
     """
+    from pcmspice.core.outputs import prepare_out_dir
     from pcmspice.cosim import default_cache_dir, run_cosim, save_run
+    from pcmspice.cosim.outputs import KIND, run_folder_key
     cfg = CosimConfig(rows=rows, cols=cols, examples=examples, technology=technology, corner=corner, temp_c=temp_c,
                       seed=seed, learning_rate=learning_rate, bit_length=bit_length, transfer_every=transfer_every,
                       time_per_example_seconds=time_per_example_seconds, w_max=w_max, engine=engine).validate()
+    prepare_out_dir(out, KIND, run_folder_key(cfg), force)   # before the minutes of SPICE
     show = not quiet and sys.stderr.isatty()
 
     def progress(done, total):
@@ -60,7 +64,7 @@ def cosim(rows, cols, examples, technology, corner, temp_c, seed, learning_rate,
             click.echo(f"\r  example {done}/{total}", err=True, nl=done == total)
 
     res = run_cosim(cfg, cache_dir=None if no_cache else (cache or default_cache_dir()), progress=progress)
-    save_run(res, out)
+    save_run(res, out, force=force)
     s = res.summary
     click.echo(f"{cfg.rows}x{cfg.cols} array, {cfg.examples} examples, {s['transfers']} transfers "
                f"({s['polarity_inversions']} polarity inversions), {s['pulses_total']} update pulses")

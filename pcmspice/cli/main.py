@@ -9,7 +9,9 @@ import sys
 import click
 
 from pcmspice import __version__
-from pcmspice.core.errors import PcmSpiceError
+from pcmspice.cli.interrupt import INTERRUPTED as _INTERRUPTED
+from pcmspice.cli.interrupt import ON_INTERRUPT as _ON_INTERRUPT
+from pcmspice.core.errors import Interrupted, PcmSpiceError
 
 # (module, attribute) of every command; a module is imported only when needed
 _COMMANDS = {
@@ -31,7 +33,21 @@ class _LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(name for name, (mod, _) in _COMMANDS.items() if importlib.util.find_spec(mod))
 
+    def invoke(self, ctx):
+        # catch the interrupt before click turns it into Abort (which prints a blank line, and the
+        # command's own message would be lost)
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted(ctx.meta.get(_ON_INTERRUPT, _INTERRUPTED)) from None
+
     def get_command(self, ctx, name):
+        try:
+            return self._get_command(ctx, name)
+        except KeyboardInterrupt:
+            raise Interrupted(_INTERRUPTED) from None
+
+    def _get_command(self, ctx, name):
         if name not in _COMMANDS:
             return None
         mod, attr = _COMMANDS[name]
@@ -58,6 +74,9 @@ def cli():
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(130)
     except PcmSpiceError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -70,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted (finished batches are kept; rerun with --resume)", err=True)
+        click.echo(_INTERRUPTED, err=True)
         sys.exit(130)
 
 

@@ -33,8 +33,9 @@ def _config(config_file: Path | None, sets: tuple[str, ...]):
 @click.option("--describe", is_flag=True, help="Print every parameter with its value, range and source, then exit.")
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the (default or given) parameters as commented TOML to this file, then exit.")
+@click.option("--force", is_flag=True, help="Replace OUT even if it holds another run.")
 def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, allow_lut_mismatch, describe,
-          write_config):
+          write_config, force):
     """Energy, latency and area of training and inference, against GPU baselines.
 
     Costs every operation of one training example (reads, ADC conversions,
@@ -61,7 +62,7 @@ def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, a
         from pcmspice.power.inputs import luts_for_training
         _, lut_dir = luts_for_training(training_dir, lut_dir, allow_lut_mismatch)
     lut_dir = lut_dir or paths.default_lut_dir()
-    summary = write_power_run(out, lut_dir, network, training_dir, cfg, measure_cpu=measure_cpu)
+    summary = write_power_run(out, lut_dir, network, training_dir, cfg, measure_cpu=measure_cpu, force=force)
     click.echo(f"LUTs: {lut_dir}")
     for line in summary_lines(summary):
         click.echo(line)
@@ -73,14 +74,15 @@ def power(lut_dir, network, training_dir, config_file, sets, out, measure_cpu, a
 @click.option("--out", type=_PATH_DIR, default=Path("reports/latest"), show_default=True,
               help="Report folder (index.md, index.html, figures/).")
 @click.option("--title", default=None, help="Report title.")
-def report(run_dirs, out, title):
+@click.option("--force", is_flag=True, help="Replace OUT even if it holds something else.")
+def report(run_dirs, out, title, force):
     """Build a report (index.md + index.html) from run directories.
 
     RUN_DIRS may be characterization, corners, training, power, co-simulation
     or LUT folders; each says what it is in its summary.json.
     """
     from pcmspice.report import build_report
-    res = build_report(run_dirs, out, title)
+    res = build_report(run_dirs, out, title, force=force)
     click.echo(f"report: {res.html}")
     for line in res.verdict:
         click.echo("  " + line.replace("**", ""))
@@ -108,9 +110,10 @@ def report(run_dirs, out, title):
               help="Power parameters (TOML).")
 @click.option("--set", "sets", multiple=True, metavar="SECTION.NAME=VALUE", help="Override one power parameter.")
 @click.option("--cpu/--no-cpu", "measure_cpu", default=True, show_default=True)
+@click.option("--force", is_flag=True, help="Replace the runs of OUT even if they were made with other options.")
 @click.option("--quiet", is_flag=True)
 def run(out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, transfer_every, jobs, config_file, sets,
-        measure_cpu, quiet):
+        measure_cpu, force, quiet):
     """The whole pipeline on the embedded default: LUTs -> training -> power -> report.
 
     generic65, tt, 27 °C; the committed LUT population (or a fresh Monte
@@ -122,7 +125,7 @@ def run(out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, tran
     res = run_pipeline(out, report_dir=report_dir, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset,
                        epochs=epochs, network=network, seed=seed, jobs=jobs, transfer_every=transfer_every,
                        config=_config(config_file, sets), measure_cpu=measure_cpu, progress=not quiet,
-                       echo=click.echo)
+                       echo=click.echo, force=force)
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)

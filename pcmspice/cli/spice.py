@@ -37,8 +37,9 @@ class _TestbenchChoice(click.ParamType):
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default runs/simulate/<testbench>).")
+@click.option("--force", is_flag=True, help="Replace OUT even if it holds another run.")
 @click.option("--list", "list_", is_flag=True, help="List the testbenches and exit.")
-def simulate(testbench, technology, corner, temp, params, seed, engine, fmt, out, list_):
+def simulate(testbench, technology, corner, temp, params, seed, engine, fmt, out, force, list_):
     """Simulate one testbench; write the result table, summary.json and a PNG of the main waveform."""
     from pcmspice import testbenches as tb
     if list_ or not testbench:
@@ -48,7 +49,8 @@ def simulate(testbench, technology, corner, temp, params, seed, engine, fmt, out
             raise ConfigError("name a testbench (see the list above)")
         return
     from pcmspice.testbenches.simulate import simulate_testbench
-    res, out = simulate_testbench(testbench, technology, corner, temp, _parse_params(params), seed, engine, fmt, out)
+    res, out = simulate_testbench(testbench, technology, corner, temp, _parse_params(params), seed, engine, fmt, out,
+                                  force=force)
     for k, v in res.measures.items():
         click.echo(f"  {k} = {v:.6g}")
     click.echo(f"wrote {out}")

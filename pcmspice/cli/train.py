@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from pcmspice.train import TrainConfig
 
 _MODES = ("cell", "pcm-only", "ideal")
+_STOP_AFTER_EPOCHS: int | None = None   # tests: stop after this many checkpointed epochs, as Ctrl-C would
+_WITH_RESUME = {"out", "resume", "quiet", "no_figures", "force"}
+
+
+def _no_config_options_with_resume(ctx: click.Context) -> None:
+    given = [p for p in ctx.params if p not in _WITH_RESUME and (src := ctx.get_parameter_source(p)) is not None
+             and src.name == "COMMANDLINE"]
+    if given:
+        names = ", ".join("--" + p.replace("_", "-") for p in given)
+        raise ConfigError(f"--resume continues the run with its own config; drop {names}")
 
 
 def _progress(quiet: bool) -> bool:
@@ -59,13 +69,13 @@ def _build_config(ctx: click.Context, opts: dict) -> TrainConfig:
     return cfg
 
 
-def _resolve(cfg, ctx: click.Context):
+def _resolve(cfg, ctx: click.Context, fit_network: bool = True):
     """Load data (and fit the default network to it) and the LUTs the run needs."""
     from pcmspice.train import default_network, load_dataset, prepare_data, resolve_luts
 
     data = load_dataset(cfg.dataset)
     src = ctx.get_parameter_source("network")
-    if (src is None or src.name in ("DEFAULT", "DEFAULT_MAP")) and not ctx.params.get("config"):
+    if fit_network and (src is None or src.name in ("DEFAULT", "DEFAULT_MAP")) and not ctx.params.get("config"):
         cfg = dataclasses.replace(cfg, network=default_network(data))
     cfg = cfg.validate()
     prepare_data(cfg, data)   # fail early on a network/data mismatch
@@ -130,6 +140,9 @@ def _echo_epoch(epochs: int):
 @click.option("--no-figures", is_flag=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="output folder [default: runs/train-DATASET-MODE-seedN]")
+@click.option("--resume", is_flag=True,
+              help="continue the interrupted run of OUT from its last finished epoch (its config is the run's)")
+@click.option("--force", is_flag=True, help="replace OUT even if it holds another run")
 @click.pass_context
 def train(ctx, **opts):
     """Train a network on an array of unit cells and the same network in float.
@@ -137,15 +150,44 @@ def train(ctx, **opts):
     Writes OUT/summary.json (analog_test_accuracy, baseline_test_accuracy,
     pulse and transfer counts, config, LUT provenance, versions),
     history.csv, config.toml, transfers.csv, weights.npz and figures.
+    After every epoch the whole state is checkpointed beside OUT
+    (.OUT.resume/); after a Ctrl-C, --resume --out OUT goes on from there.
     """
     from pcmspice import train as tr
+    from pcmspice.cli.interrupt import on_interrupt
+    from pcmspice.core.outputs import prepare_out_dir
+    from pcmspice.train.checkpoint import FILE, Checkpointer, read_checkpoint, resume_dir
+    from pcmspice.train.outputs import KIND, run_folder_key
 
     cfg = _build_config(ctx, opts)
-    cfg, data, luts = _resolve(cfg, ctx)
     out = Path(opts["out"] or f"runs/train-{cfg.dataset.split(':')[0]}-{cfg.array.mode}-seed{cfg.seed}")
-    res = tr.train(cfg, luts, data, baseline=not opts["no_baseline"], progress=_progress(opts["quiet"]),
-                   on_epoch=None if opts["quiet"] else _echo_epoch(cfg.epochs))
-    tr.save_run(res, out, figures=not opts["no_figures"])
+    ck_path = resume_dir(out) / FILE
+    baseline = not opts["no_baseline"]
+    if opts["resume"]:
+        _no_config_options_with_resume(ctx)
+        meta, _ = read_checkpoint(ck_path)
+        if meta is None:
+            raise ConfigError(f"{out}: nothing to resume (no checkpoint {ck_path}); run without --resume")
+        cfg, baseline = tr.TrainConfig.from_toml(meta["config_toml"]), bool(meta["baseline"])
+        cfg, data, luts = _resolve(cfg, ctx, fit_network=False)
+    else:
+        cfg, data, luts = _resolve(cfg, ctx)
+    prepare_out_dir(out, KIND, run_folder_key(cfg, baseline), opts["force"])
+    if not opts["resume"] and ck_path.exists():   # an older interrupted run of this folder: start afresh
+        Checkpointer(ck_path, "", "", baseline).remove()
+
+    def saved(path: Path) -> None:
+        on_interrupt(f"interrupted: the finished epochs are kept in {path}; continue with "
+                     f"pcmspice train --resume --out {out}")
+
+    on_interrupt(f"interrupted before the first epoch finished; nothing was written to {out}")
+    res = tr.train(cfg, luts, data, baseline=baseline, progress=_progress(opts["quiet"]),
+                   on_epoch=None if opts["quiet"] else _echo_epoch(cfg.epochs), checkpoint=ck_path,
+                   resume=opts["resume"], stop_after=_STOP_AFTER_EPOCHS, on_checkpoint=saved)
+    on_interrupt(f"interrupted while saving; {out} is unchanged and the finished epochs are kept in {ck_path}; "
+                 f"continue with pcmspice train --resume --out {out}")
+    tr.save_run(res, out, figures=not opts["no_figures"], force=opts["force"])
+    Checkpointer(ck_path, "", "", baseline).remove()
     s = res.summary
     line = f"analog test accuracy {100 * s['analog_test_accuracy']:.2f} %"
     if s["baseline_test_accuracy"] is not None:
@@ -166,6 +208,7 @@ def train(ctx, **opts):
 @click.option("--jobs", type=int, default=1, show_default=True, help="variants trained in parallel processes")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="output folder [default: runs/ablate-DATASET-seedN]")
+@click.option("--force", is_flag=True, help="replace OUT even if it holds another run")
 @click.pass_context
 def ablate(ctx, **opts):
     """Ablation table: ideal, full cell, no polarity inversion, PCM only, and the full cell
@@ -184,6 +227,7 @@ def ablate(ctx, **opts):
     out = Path(opts["out"] or f"runs/ablate-{cfg.dataset.split(':')[0]}-seed{cfg.seed}")
     rows = tr.run_ablation(cfg, luts, data, variants=variants, retention_ratio=opts["retention_ratio"],
                            out_dir=out, progress=_progress(opts["quiet"]) and opts["jobs"] == 1,
-                           figures=opts["figures"], log=None if opts["quiet"] else click.echo, jobs=opts["jobs"])
+                           figures=opts["figures"], log=None if opts["quiet"] else click.echo, jobs=opts["jobs"],
+                           force=opts["force"])
     click.echo(tr.ablation_markdown(rows, cfg, tr.prepare_data(cfg, data)))
     click.echo(f"wrote {out}")

@@ -34,3 +34,11 @@ class LutError(PcmSpiceError):
 
 class DataError(PcmSpiceError):
     """A data set is missing or malformed."""
+
+
+class OutputError(PcmSpiceError):
+    """An output folder cannot be written, or belongs to another run."""
+
+
+class Interrupted(PcmSpiceError):
+    """The user interrupted a command (Ctrl-C); the message says what is kept and how to go on."""

@@ -10,15 +10,28 @@ from pcmspice.core.tables import csv_text
 from pcmspice.cosim.run import VC_RMS_BOUND_VOLTS, CosimResult
 from pcmspice.lut import format as lutmod
 
+KIND = "cosim"   # the marker of a co-simulation folder
 
-def save_run(res: CosimResult, out_dir: str | Path, *, figures: bool = True) -> Path:
+
+def run_folder_key(cfg) -> str:
+    from pcmspice.core.outputs import run_key
+    return run_key(cfg.to_dict())
+
+
+def save_run(res: CosimResult, out_dir: str | Path, *, figures: bool = True, force: bool = False) -> Path:
     """Write table.csv, transfers.csv, summary.json, final_state.npz, the LUTs of the cells,
-    one netlist of each SPICE operation and the figures into ``out_dir`` (every file atomically)."""
+    one netlist of each SPICE operation and the figures into ``out_dir`` as a whole
+    (:func:`pcmspice.core.outputs.atomic_dir`; another run's folder only with ``force``)."""
+    from pcmspice.core.outputs import atomic_dir
+    with atomic_dir(out_dir, KIND, run_folder_key(res.config), force) as stage:
+        _write_run(res, stage, figures)
+    return Path(out_dir)
+
+
+def _write_run(res: CosimResult, out: Path, figures: bool) -> None:
     import io
 
     from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, write_json
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.csv", csv_text(res.rows, ".9g"))
     atomic_write_text(out / "transfers.csv", csv_text(res.transfers, ".9g"))
     buf = io.BytesIO()
@@ -31,7 +44,6 @@ def save_run(res: CosimResult, out_dir: str | Path, *, figures: bool = True) -> 
     summary = dict(res.summary, outputs=sorted(str(p.relative_to(out)) for p in paths)
                    + ["table.csv", "transfers.csv", "final_state.npz", "luts/", "netlists/"])
     write_json(out / "summary.json", summary)
-    return out
 
 
 def save_figures(res: CosimResult, out: Path) -> list[Path]:

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from pcmspice.core.errors import LutError
+from pcmspice.core.provenance import atomic_write_bytes
 from pcmspice.lut.provenance import LutProvenance
 
 SCHEMA = "pcmspice-lut"
@@ -303,9 +304,7 @@ def _write_npz(path: Path, kind: str, arrays: dict[str, np.ndarray], units: dict
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.frombuffer(json.dumps(meta, sort_keys=True, default=str).encode(), dtype=np.uint8),
              **arrays)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)  # atomic: a reader never sees half a file
+    atomic_write_bytes(path, buf.getvalue())  # a reader never sees half a file; unique temporary name
 
 
 def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -21,6 +21,7 @@ from pcmspice import power as pw
 from pcmspice import train
 from pcmspice.core import paths
 from pcmspice.core.errors import PcmSpiceError
+from pcmspice.core.outputs import prepare_out_dir, run_key, write_marker
 from pcmspice.core.units import fmt_si
 from pcmspice.lut.format import CELL_FILE, load_lut_set
 from pcmspice.power.outputs import write_power_run
@@ -36,7 +37,7 @@ def _lut_dir_of_sweep(res: Any) -> Path:
 
 
 def characterize_default(out_dir: str | Path, *, n_cells: int, seed: int, jobs: int = 2,
-                         progress: bool = True) -> tuple[Path, Path]:
+                         progress: bool = True, force: bool = False) -> tuple[Path, Path]:
     """A fresh Monte Carlo of the default cell (generic65, tt, 27 C) into ``out_dir/characterize``.
 
     Takes the committed default sweep's recipe with its own size and seed;
@@ -48,14 +49,14 @@ def characterize_default(out_dir: str | Path, *, n_cells: int, seed: int, jobs: 
         sweep = ch.SweepConfig(name="default", technology="generic65", corners=("tt",), temps_c=(27.0,))
     sweep = dataclasses.replace(sweep, corners=("tt",), temps_c=(27.0,), n_cells=n_cells, seed=seed)
     run_dir = Path(out_dir) / "characterize"
-    res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress)
+    res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=force)
     return run_dir, _lut_dir_of_sweep(res)
 
 
 def train_on_luts(lut_dir: str | Path, out_dir: str | Path, *, dataset: str, seed: int,
                   epochs: int | None = None, network: str | None = None, transfer_every: int | None = None,
                   config: pw.PowerConfig | None = None, progress: bool = True,
-                  echo: Callable[[str], Any] = print) -> Path:
+                  echo: Callable[[str], Any] = print, force: bool = False) -> Path:
     """Train on ``lut_dir`` with pcmspice.train.loop, leakage timed by the latency model; returns ``out_dir``.
 
     ``network`` defaults to the trainer's for the data set, ``epochs`` and
@@ -78,7 +79,7 @@ def train_on_luts(lut_dir: str | Path, out_dir: str | Path, *, dataset: str, see
     echo(f"training {tcfg.network} on {dataset} for {tcfg.epochs} epochs (time per example for leakage: "
          f"{fmt_si(tpe, 's')})")
     res = train.train(tcfg, lut_set, progress=progress)
-    train.save_run(res, out)
+    train.save_run(res, out, force=force)
     return out
 
 
@@ -91,8 +92,9 @@ def corner_trainer(*, dataset: str, epochs: int, seed: int, progress: bool = Tru
     """
     def fn(lut_dir: Path, out: Path) -> dict:
         echo(f"training on {lut_dir.name} ...")
+        # the corner folder's own training runs: replaced when the corners are trained again
         train_on_luts(lut_dir, out, dataset=dataset, epochs=epochs, seed=seed, config=pw.PowerConfig(),
-                      progress=progress, echo=lambda m: None)
+                      progress=progress, echo=lambda m: None, force=True)
         summary = pw.load_summary(out)
         cost = pw.estimate_for_run(lut_dir, out)
         return {"analog_test_accuracy": summary["analog_test_accuracy"],
@@ -106,16 +108,26 @@ def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | 
                  luts: str | Path | None = None, fresh_mc: int | None = None, dataset: str = "mnist5k",
                  epochs: int | None = None, network: str | None = None, seed: int = 0, jobs: int = 2,
                  transfer_every: int | None = None, config: pw.PowerConfig | None = None, measure_cpu: bool = True,
-                 progress: bool = True, echo: Callable[[str], Any] = print) -> ReportResult:
+                 progress: bool = True, echo: Callable[[str], Any] = print, force: bool = False) -> ReportResult:
     """Characterize (or take the committed LUTs), train, cost, report; returns the report.
 
     LUTs: ``luts`` if given; else a fresh Monte Carlo of ``fresh_mc`` cells
     (100 when the committed set is missing); else the committed population.
     Runs go to ``out_dir``/{characterize,train,power}, the report to
     ``report_dir`` (default ``out_dir/report``); ``echo`` gets one line per step.
+    ``out_dir`` is checked first (:mod:`pcmspice.core.outputs`): absent, empty or a run of the same
+    options, else refused unless ``force``; each step's folder is then written whole.
     """
     cfg = config or pw.PowerConfig()
-    out = Path(out_dir)
+    key = run_key(str(luts) if luts is not None else None, fresh_mc, dataset, epochs, network, seed,
+                  transfer_every, cfg.to_dict(), measure_cpu, str(report_dir) if report_dir else None)
+    out = prepare_out_dir(out_dir, "run", key, force)
+    report = Path(report_dir) if report_dir else out / "report"
+    if report_dir:   # a folder of its own: any earlier report may be replaced, nothing else
+        prepare_out_dir(report, "report", None, force)
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "run", key)
+    force = True   # the steps' folders belong to this run now
     t0 = time.perf_counter()
     inputs: list[Path] = []
     # 1. lookup tables
@@ -126,7 +138,8 @@ def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | 
     elif fresh_mc is not None or not (paths.default_lut_dir() / CELL_FILE).is_file():
         n = fresh_mc or 100
         echo(f"[1/4] characterizing a fresh Monte Carlo population of {n} cells (generic65, tt, 27 C)")
-        run_dir, lut_dir = characterize_default(out, n_cells=n, seed=seed, jobs=jobs, progress=progress)
+        run_dir, lut_dir = characterize_default(out, n_cells=n, seed=seed, jobs=jobs, progress=progress,
+                                                force=force)
         inputs.append(run_dir)
     else:
         lut_dir = paths.default_lut_dir()
@@ -135,15 +148,15 @@ def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | 
     # 2. training, with the latency model's time per example for leakage
     train_dir = train_on_luts(lut_dir, out / "train", dataset=dataset, epochs=epochs, network=network, seed=seed,
                               transfer_every=transfer_every, config=cfg, progress=progress,
-                              echo=lambda m: echo("[2/4] " + m))
+                              echo=lambda m: echo("[2/4] " + m), force=force)
     inputs.append(train_dir)
     # 3. power
     echo("[3/4] energy, latency and area")
-    write_power_run(out / "power", lut_dir, network, train_dir, cfg, measure_cpu=measure_cpu)
+    write_power_run(out / "power", lut_dir, network, train_dir, cfg, measure_cpu=measure_cpu, force=force)
     inputs.append(out / "power")
     # 4. report
     echo("[4/4] report")
-    res = build_report(inputs, Path(report_dir) if report_dir else out / "report",
-                       title="pcmspice: the default cell (generic65, tt, 27 °C) trained on " + dataset)
+    res = build_report(inputs, report, title="pcmspice: the default cell (generic65, tt, 27 °C) trained on " + dataset,
+                       force=force)
     echo(f"done in {time.perf_counter() - t0:.0f} s")
     return res

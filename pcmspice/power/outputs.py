@@ -24,6 +24,8 @@ from pcmspice.power import gpu as power_gpu
 from pcmspice.power import model as pw
 from pcmspice.power.figures import figure_gpu_comparison, figure_power_breakdown
 
+KIND = "power"   # the marker of a power folder
+
 
 def _lut_inputs(lut_dir: Path) -> dict[str, Any]:
     files = {}
@@ -39,13 +41,17 @@ def _lut_inputs(lut_dir: Path) -> dict[str, Any]:
 
 def write_power_run(out_dir: str | Path, luts: LutSet | str | Path, network: str | None = None,
                     training: str | Path | None = None, config: pw.PowerConfig | None = None,
-                    measure_cpu: bool = True) -> dict[str, Any]:
+                    measure_cpu: bool = True, force: bool = False) -> dict[str, Any]:
     """Estimate, compare with GPUs and the measured CPU, write everything to ``out_dir``.
 
-    Returns the summary (also written as ``out_dir/summary.json``, kind "power").
+    Returns the summary (also written as ``out_dir/summary.json``, kind "power").  ``out_dir`` is checked
+    first and written as a whole (:mod:`pcmspice.core.outputs`; another run's folder only with ``force``).
     """
+    from pcmspice.core.outputs import atomic_dir, prepare_out_dir, run_key
     cfg = config or pw.PowerConfig()
-    out = Path(out_dir)
+    key = run_key(cfg.to_dict(), network, str(training) if training is not None else None,
+                  luts.name if isinstance(luts, LutSet) else str(luts), measure_cpu)
+    prepare_out_dir(out_dir, KIND, key, force)
     lut_dir = None
     if not isinstance(luts, LutSet):
         lut_dir = Path(luts)
@@ -73,14 +79,14 @@ def write_power_run(out_dir: str | Path, luts: LutSet | str | Path, network: str
         "provenance": {"versions": versions(), "inputs": inputs,
                        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")},
     }
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "summary.json", summary)
-    atomic_write_text(out / "config.toml", cfg.to_toml())
-    atomic_write_text(out / "breakdown.csv", _breakdown_csv(summary))
-    atomic_write_text(out / "gpu.csv", csv_text(gpus, None))
-    figure_power_breakdown(summary, out / "power_breakdown.png")
-    figure_gpu_comparison(summary, gpus, cpu, out / "power_vs_gpu.png")
-    atomic_write_text(out / "power.md", render_markdown(power_blocks(summary, "")))
+    with atomic_dir(out_dir, KIND, key, force) as out:
+        write_json(out / "summary.json", summary)
+        atomic_write_text(out / "config.toml", cfg.to_toml())
+        atomic_write_text(out / "breakdown.csv", _breakdown_csv(summary))
+        atomic_write_text(out / "gpu.csv", csv_text(gpus, None))
+        figure_power_breakdown(summary, out / "power_breakdown.png")
+        figure_gpu_comparison(summary, gpus, cpu, out / "power_vs_gpu.png")
+        atomic_write_text(out / "power.md", render_markdown(power_blocks(summary, "")))
     return summary
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 from pcmspice import __version__
 from pcmspice.core.document import Block, render_html, render_markdown
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.outputs import atomic_dir, run_key
 from pcmspice.core.provenance import atomic_write_text, sha256_file, to_jsonable, versions, write_json
 from pcmspice.core.units import fmt_num, fmt_pct, fmt_ratio, fmt_si
 from pcmspice.lut.format import load_lut_set
@@ -35,7 +35,7 @@ from pcmspice.report.blocks import (
     lut_blocks,
     training_blocks,
 )
-from pcmspice.report.discover import KINDS, RunInput, corner_label, corners_frame, discover_all, worst_corner
+from pcmspice.report.discover import RunInput, corner_label, corners_frame, discover_all, worst_corner
 from pcmspice.report.figures import figure_corners, figure_luts
 
 _KIND_ORDER = {"training": 0, "power": 1, "corners": 2, "characterization": 3, "luts": 4, "cosim": 5}
@@ -137,13 +137,31 @@ class ReportResult:
     verdict: list[str]
 
 
-def _copy_pngs(run: RunInput, fig_dir: Path, prefix: str) -> list[str]:
+def _inside(src: Path, root: Path) -> bool:
+    """Whether ``src`` (after following every link) is a file inside ``root``."""
+    try:
+        src.resolve(strict=True).relative_to(root.resolve())
+    except (OSError, ValueError):
+        return False
+    return src.resolve().is_file()
+
+
+def _copy_figure(src: Path, dst: Path, root: Path, skipped: list[str]) -> bool:
+    """Copy one figure of a run; a link that leads out of the run folder is skipped with a note."""
+    if not _inside(src, root):
+        skipped.append(f"{src}: skipped (a link to a file outside its run folder {root})")
+        return False
+    shutil.copyfile(src, dst)
+    return True
+
+
+def _copy_pngs(run: RunInput, fig_dir: Path, prefix: str, skipped: list[str]) -> list[str]:
     """Copy the run's own figures (top level and figures/) into the report as ``prefix``+name."""
     out = []
     for src in sorted(list(run.path.glob("*.png")) + list((run.path / "figures").glob("*.png"))):
         dst = fig_dir / f"{prefix}{src.name}"
-        shutil.copyfile(src, dst)
-        out.append(dst.name)
+        if _copy_figure(src, dst, run.path, skipped):
+            out.append(dst.name)
     return out
 
 
@@ -160,24 +178,34 @@ def display_path(p: Path) -> str:
         return str(p.resolve())
 
 
-def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str | None = None) -> ReportResult:
-    """Write ``out_dir/index.md`` and ``out_dir/index.html`` (figures in ``out_dir/figures``)."""
+def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str | None = None, *,
+                 force: bool = False) -> ReportResult:
+    """Write ``out_dir/index.md`` and ``out_dir/index.html`` (figures in ``out_dir/figures``).
+
+    The folder is written as a whole (:mod:`pcmspice.core.outputs`); a folder that is not this report
+    is refused unless ``force``, and it may not hold any of the inputs."""
     if not run_dirs:
         raise ConfigError("no run directories given to the report")
-    runs = [r for d in run_dirs for r in discover_all(d)]
-    n_dirs = len({r.path for r in runs})
-    runs.sort(key=lambda r: _KIND_ORDER[r.kind])
     out = Path(out_dir)
-    if any(out.resolve() == r.path.resolve() for r in runs):
-        raise ConfigError(f"{out}: the report folder must not be one of its input run directories")
+    runs = [r for d in run_dirs for r in discover_all(d)]
+    runs.sort(key=lambda r: _KIND_ORDER[r.kind])
+    for r in runs:
+        if r.path.resolve() == out.resolve() or out.resolve() in r.path.resolve().parents:
+            raise ConfigError(f"{out}: the report folder must not be, or hold, one of its input run directories "
+                              f"({r.path})")
+    key = run_key(sorted(str(r.path.resolve()) for r in runs), title)
+    with atomic_dir(out, "report", key, force) as stage:
+        head, items = _build(runs, stage, title or f"pcmspice report: {out.name}")
+    return ReportResult(out, out / "index.md", out / "index.html", head, items)
+
+
+def _build(runs: list[RunInput], out: Path, title: str) -> tuple[dict[str, Any], list[str]]:
+    n_dirs = len({r.path for r in runs})
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    for old in fig_dir.glob("*.png"):   # figures of an earlier build of this report (never other files)
-        if re.match(r"^\d\d_(" + "|".join(KINDS) + ")_", old.name):
-            old.unlink()
+    skipped: list[str] = []
     corner_frames = {r.path: corners_frame(r) for r in runs if r.kind == "corners"}
     items, head = verdict(runs, corner_frames)
-    title = title or f"pcmspice report: {out.name}"
     blocks: list[Block] = [
         Block("h1", title),
         Block("p", f"Generated {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} by pcmspice "
@@ -191,11 +219,11 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
             blocks += training_blocks(r)
         elif r.kind == "power":
             own = ("power_breakdown.png", "power_vs_gpu.png")
-            have = all((r.path / n).is_file() for n in own)
+            have = all((r.path / n).is_file() and _inside(r.path / n, r.path) for n in own)
             if have:
                 used.update(own)
                 for n in own:
-                    shutil.copyfile(r.path / n, fig_dir / f"{prefix}{n}")
+                    _copy_figure(r.path / n, fig_dir / f"{prefix}{n}", r.path, skipped)
             blocks += power_blocks(r.summary, f"figures/{prefix}" if have else None)
         elif r.kind == "corners":
             df = corner_frames[r.path]
@@ -212,11 +240,14 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
         if r.path in png_done:
             continue
         png_done.add(r.path)
-        for name in _copy_pngs(r, fig_dir, prefix):
+        for name in _copy_pngs(r, fig_dir, prefix, skipped):
             if name[len(prefix):] in used and r.kind == "power":
                 continue
             blocks.append(Block("img", f"{r.kind} {r.path.name}: {_title_from_png(name[len(prefix):])}",
                                 src=f"figures/{name}"))
+    if skipped:
+        blocks.append(Block("p", "Figures not copied:"))
+        blocks.append(Block("ul", items=skipped))
     blocks.append(Block("h2", "Inputs, configuration and provenance"))
     listed: set[Path] = set()
     for r in runs:
@@ -243,7 +274,7 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
     write_json(out / "report.json", {"kind": "report", "headline": head, "verdict": items,
                                      "inputs": [{"kind": r.kind, "path": str(r.path)} for r in runs],
                                      "versions": versions()})
-    return ReportResult(out, out / "index.md", out / "index.html", head, items)
+    return head, items
 
 
 def headline_lines(res: ReportResult) -> list[str]:

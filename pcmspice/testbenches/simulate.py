@@ -6,22 +6,34 @@ from typing import Any
 
 from pcmspice import testbenches as tb
 from pcmspice.circuits import c3t1c as cell
+from pcmspice.core.outputs import atomic_dir, prepare_out_dir, run_key
 from pcmspice.core.provenance import atomic_write_bytes, versions, write_json
 from pcmspice.spice import netlist as nl
 from pcmspice.spice import tech as techmod
 
+KIND = "simulate"   # the marker of a simulation folder
+
 
 def simulate_testbench(name: str, technology: str = "generic65", corner: str = "tt", temp_c: float = 27.0,
                        params: dict[str, Any] | None = None, seed: int | None = None, engine: str = "auto",
-                       fmt: str = "csv", out: str | Path | None = None):
+                       fmt: str = "csv", out: str | Path | None = None, force: bool = False):
+    """Run testbench ``name`` and write result.csv (or .parquet), summary.json and a figure into ``out``
+    (checked before simulating; written whole, :mod:`pcmspice.core.outputs`)."""
     fn = tb.get(name)
+    out = Path(out or Path("runs") / "simulate" / name)
+    key = run_key(name, technology, corner, temp_c, params or {}, seed, engine, fmt)
+    prepare_out_dir(out, KIND, key, force)
     tech = techmod.load(technology)
     tech.check_corner(corner)
     techmod.check_temperature(temp_c)
     run = cell.Run(tech, corner, temp_c, params or {}, engine)
     res = fn(run, seed=seed)
-    out = Path(out or Path("runs") / "simulate" / name)
-    out.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(out, KIND, key, force) as stage:
+        _write(res, stage, name, technology, corner, temp_c, params, seed, engine, fmt, tech)
+    return res, out
+
+
+def _write(res, out: Path, name, technology, corner, temp_c, params, seed, engine, fmt, tech) -> None:
     if fmt == "parquet":
         import io
         buf = io.BytesIO()
@@ -45,4 +57,3 @@ def simulate_testbench(name: str, technology: str = "generic65", corner: str = "
         "netlist_hashes": {n: nl.template_hash(n) for n in res.netlists},
         "technology": tech.provenance(), "versions": versions(),
     })
-    return res, out

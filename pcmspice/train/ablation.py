@@ -97,12 +97,22 @@ def _ablation_job(args):   # a worker process: returns only the row (results do 
 def run_ablation(cfg: TrainConfig, luts: LutSet | None, data: Dataset | None = None, *,
                  variants: tuple[str, ...] = ABLATIONS, retention_ratio: float = 10.0,
                  out_dir: str | Path | None = None, progress: bool = False, figures: bool = False,
-                 log: Callable[[str], None] | None = None, jobs: int = 1) -> list[dict[str, Any]]:
+                 log: Callable[[str], None] | None = None, jobs: int = 1, force: bool = False) -> list[dict[str, Any]]:
     """Train every variant against the float baseline; return one row per variant.
 
     With ``jobs`` > 1 the variants run in that many processes (each trains its
     own copy of the baseline: same seed, same numbers); otherwise one baseline
-    is trained and reused."""
+    is trained and reused.  ``out_dir`` is checked before training and written
+    as a whole (:mod:`pcmspice.core.outputs`; another run's folder only with ``force``)."""
+    if not out_dir:
+        return _run_ablation(cfg, luts, data, variants, retention_ratio, None, progress, figures, log, jobs)
+    from pcmspice.core.outputs import atomic_dir, run_key
+    key = run_key(cfg.to_dict(), list(variants), retention_ratio, figures)
+    with atomic_dir(out_dir, "ablate", key, force) as stage:
+        return _run_ablation(cfg, luts, data, variants, retention_ratio, stage, progress, figures, log, jobs)
+
+
+def _run_ablation(cfg, luts, data, variants, retention_ratio, out_dir, progress, figures, log, jobs):
     from pcmspice.core.provenance import atomic_write_text, write_json
     ds = prepare_data(cfg, data)
     cfgs = ablation_configs(cfg, luts, variants, retention_ratio)
@@ -110,9 +120,19 @@ def run_ablation(cfg: TrainConfig, luts: LutSet | None, data: Dataset | None = N
     rows: list[dict[str, Any]] = []
     if jobs > 1 and len(cfgs) > 1:
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            rows = list(ex.map(_ablation_job, [(n, c, luts, ds, True, out_dir, figures, False)
-                                               for n, c in cfgs.items()]))
+
+        from pcmspice.core.processes import ignore_sigint, sigint_ignored, stop_pool
+        ex = ProcessPoolExecutor(max_workers=jobs, initializer=ignore_sigint)
+        futs: list = []
+        try:
+            with sigint_ignored():
+                futs = [ex.submit(_ablation_job, (n, c, luts, ds, True, out_dir, figures, False))
+                        for n, c in cfgs.items()]
+            rows = [f.result() for f in futs]
+        except BaseException:
+            stop_pool(ex, futs)
+            raise
+        ex.shutdown(wait=True)
     else:
         base: RunResult | bool = True
         for name, c in cfgs.items():

@@ -25,6 +25,7 @@ from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.core.network import parse_network
 from pcmspice.lut.format import LutSet, load_lut_set
+from pcmspice.train.checkpoint import Checkpointer, restore_network
 from pcmspice.train.config import TrainConfig
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
 from pcmspice.train.network import FloatLayer, Network, build_network, init_weights
@@ -61,14 +62,20 @@ def resolve_luts(path: str | Path | None) -> LutSet:
 
 
 def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, label: str,
-         progress: bool, eval_noise: bool, on_epoch: Callable[[str, dict], None] | None = None) -> RunResult:
+         progress: bool, eval_noise: bool, on_epoch: Callable[[str, dict], None] | None = None,
+         ck: Checkpointer | None = None) -> RunResult:
     from tqdm import tqdm
     t_start = time.perf_counter()
-    history, train_s = [], 0.0
-    lr = cfg.learning_rate
+    done = ck.parts.get(label) if ck else None      # the epochs a resumed run has already
+    history = list(done["history"]) if done else []
+    train_s, wall0 = (done["train_seconds"], done["wall_seconds"]) if done else (0.0, 0.0)
+    # the same multiplication the loop does after every epoch, so a resumed run has the same bits
+    lr = history[-1]["learning_rate"] * cfg.lr_decay if history else cfg.learning_rate
     bs = cfg.batch_size
     x, y = ds.x_train, ds.y_train
     for ep, order in enumerate(orders, start=1):
+        if ep <= len(history):
+            continue
         t0 = time.perf_counter()
         with tqdm(total=order.size, desc=f"{label} epoch {ep}/{len(orders)}", unit="ex",
                   disable=not progress, leave=False, mininterval=0.5) as bar:
@@ -91,17 +98,32 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
         if on_epoch:
             on_epoch(label, history[-1])
         lr *= cfg.lr_decay
-    return RunResult(net, history, time.perf_counter() - t_start, train_s)
+        if ck:
+            ck.save(label, net, history, train_s, wall0 + time.perf_counter() - t_start,
+                    finished=label != "software" and ep == len(orders))
+    return RunResult(net, history, wall0 + time.perf_counter() - t_start, train_s)
+
+
+def checkpoint_key(cfg: TrainConfig, luts: LutSet | None, ds: Dataset, baseline: bool) -> str:
+    """What a checkpoint must match to be resumed: the config, the LUTs, the data and the baseline flag."""
+    from pcmspice.core.outputs import run_key
+    return run_key(cfg.to_dict(), luts.provenance if luts is not None else None, ds.describe(), baseline)
 
 
 def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = None, *,
           baseline: RunResult | bool = True, progress: bool = False,
-          on_epoch: Callable[[str, dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[str, dict], None] | None = None, checkpoint: str | Path | None = None,
+          resume: bool = False, stop_after: int | None = None,
+          on_checkpoint: Callable[[Path], None] | None = None) -> TrainResult:
     """Train the analog network of ``cfg`` and (unless given or disabled) its float baseline.
 
     ``luts`` may be omitted for mode 'ideal'; ``baseline`` may be a RunResult
     of an earlier call with the same config (the ablation reuses one).
     ``on_epoch(label, row)`` is called after every epoch ("software" or the mode).
+    ``checkpoint``: a file written after every epoch (:mod:`pcmspice.train.checkpoint`); with
+    ``resume`` the run goes on from it (bit-identical to an uninterrupted run).  ``stop_after``
+    raises KeyboardInterrupt after that many epochs are checkpointed (the resume test's Ctrl-C);
+    ``on_checkpoint(path)`` is told of every checkpoint.
     """
     cfg.validate()
     ds = prepare_data(cfg, data)
@@ -112,13 +134,25 @@ def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = N
     rng_order = np.random.default_rng(ss_order)
     orders = [rng_order.permutation(ds.y_train.size) for _ in range(cfg.epochs)]
     w0 = init_weights(sizes, np.random.default_rng(ss_init))
+    ck = None
+    if checkpoint is not None:
+        if baseline not in (True, False):
+            raise ConfigError("a checkpointed run trains its own baseline (baseline=True or False)")
+        ck = Checkpointer(checkpoint, checkpoint_key(cfg, luts, ds, bool(baseline)), cfg.to_toml(), bool(baseline),
+                          stop_after=stop_after, on_saved=on_checkpoint)
+        if resume and not ck.load():
+            raise ConfigError(f"{checkpoint}: no checkpoint to resume from (run without --resume)")
     if baseline is True:
-        base = _run(Network([FloatLayer(w) for w in w0], cfg.activation), ds, orders, cfg,
-                    "software", progress, eval_noise=False, on_epoch=on_epoch)
+        base_net = Network([FloatLayer(w) for w in w0], cfg.activation)
+        if ck and "software" in ck.parts:
+            restore_network(base_net, ck.arrays, ck.parts["software"]["layers"])
+        base = _run(base_net, ds, orders, cfg, "software", progress, eval_noise=False, on_epoch=on_epoch, ck=ck)
     else:
         base = baseline or None
     net = build_network(cfg, luts, w0)
-    analog = _run(net, ds, orders, cfg, cfg.array.mode, progress, eval_noise=True, on_epoch=on_epoch)
+    if ck and cfg.array.mode in ck.parts:
+        restore_network(net, ck.arrays, ck.parts[cfg.array.mode]["layers"])
+    analog = _run(net, ds, orders, cfg, cfg.array.mode, progress, eval_noise=True, on_epoch=on_epoch, ck=ck)
     res = TrainResult(cfg, ds, analog, base, luts, {})
     res.summary = summarize(res)
     return res

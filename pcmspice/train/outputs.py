@@ -76,14 +76,29 @@ def _lut_dir(cfg) -> str:
     return str(Path(cfg.luts).resolve() if cfg.luts else paths.default_lut_dir())
 
 
-def save_run(res: TrainResult, out_dir: str | Path, *, figures: bool = True) -> Path:
-    """Write a run into ``out_dir`` atomically: summary.json, history.csv, config.toml,
-    transfers.csv, weights.npz (final weights and every array's state) and figures."""
+KIND = "train"   # the marker of a training run folder
+
+
+def run_folder_key(cfg, baseline: bool) -> str:
+    """What makes two training runs the same run (the marker key of their folder)."""
+    from pcmspice.core.outputs import run_key
+    return run_key(cfg.to_dict(), baseline)
+
+
+def save_run(res: TrainResult, out_dir: str | Path, *, figures: bool = True, force: bool = False) -> Path:
+    """Write a run into ``out_dir`` as a whole (:func:`pcmspice.core.outputs.atomic_dir`): summary.json,
+    history.csv, config.toml, transfers.csv, weights.npz (final weights and every array's state) and
+    figures.  An existing folder of another run is refused unless ``force``."""
+    from pcmspice.core.outputs import atomic_dir
+    with atomic_dir(out_dir, KIND, run_folder_key(res.config, res.baseline is not None), force) as stage:
+        _write_run(res, stage, figures)
+    return Path(out_dir)
+
+
+def _write_run(res: TrainResult, out: Path, figures: bool) -> None:
     import io
 
     from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, write_json
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "history.csv", csv_text(history_rows(res)))
     atomic_write_text(out / "config.toml", res.config.to_toml())
     log = [{"layer": k, **t} for k, l in enumerate(res.analog.network.layers) for t in l.transfer_log]
@@ -100,4 +115,3 @@ def save_run(res: TrainResult, out_dir: str | Path, *, figures: bool = True) -> 
     if figures:
         res.summary["figures"] = [p.name for p in save_figures(res, out)]
     write_json(out / "summary.json", res.summary)
-    return out
