@@ -49,10 +49,12 @@ def cosim(rows, cols, examples, technology, corner, temp_c, seed, learning_rate,
     provenance), figures/vc_scatter.png, figures/error_vs_example.png, the LUTs of the cells and one
     netlist of each SPICE operation.
     """
+    from pcmspice.core.paths import writable_dir
     from pcmspice.cosim import default_cache_dir, run_cosim, save_run
     cfg = CosimConfig(rows=rows, cols=cols, examples=examples, technology=technology, corner=corner, temp_c=temp_c,
                       seed=seed, learning_rate=learning_rate, bit_length=bit_length, transfer_every=transfer_every,
                       time_per_example_seconds=time_per_example_seconds, w_max=w_max, engine=engine).validate()
+    writable_dir(out, "output folder")          # before the run, not after it
     show = not quiet and sys.stderr.isatty()
 
     def progress(done, total):

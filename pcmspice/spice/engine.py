@@ -31,6 +31,7 @@ import numpy as np
 
 from pcmspice.core.errors import SpiceError
 from pcmspice.core.provenance import sha256_text
+from pcmspice.spice.safety import check_netlist
 
 log = logging.getLogger(__name__)
 
@@ -387,6 +388,8 @@ def run(text: str, name: str = "netlist", engine: str = "auto", timeout_s: float
         engine = os.environ.get("PCMSPICE_ENGINE", "auto")
     if engine not in ENGINES:
         raise SpiceError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})", value=engine)
+    # whoever built the text, ngspice runs no command and includes only clean model files
+    check_netlist(text, name)
     ngspice_executable() if engine == "subprocess" else None
     if engine == "shared" or (engine == "auto" and shared_available()):
         return run_shared(text, name)

@@ -26,6 +26,7 @@ import jinja2
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
 from pcmspice.core.provenance import sha256_text
+from pcmspice.spice import safety
 from pcmspice.spice.tech import Technology
 
 _PARAM = re.compile(r"^\*@param\s+(\w+)\s*=\s*(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
@@ -130,6 +131,8 @@ def render(name: str, tech: Technology, corner: str, temp_c: float, params: dict
         body = _env.get_template(name).render(p=values, tech=tech, mos=tech.mos, header=header, **context)
     except jinja2.TemplateError as exc:
         raise SpiceError(f"template error: {exc}", netlist=name) from None
+    # the last line of defence: no command, and no include but the technology's model files
+    safety.check_netlist(body, name, allowed=tech.model_paths())
     return body, values
 
 
