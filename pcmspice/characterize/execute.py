@@ -102,7 +102,7 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
             client = Client(check_scheduler(scheduler), timeout=os.environ.get("PCMSPICE_DASK_TIMEOUT", "10s"))
         except Exception as exc:  # noqa: BLE001 - whatever answers there, the user gets one line
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise ConfigError(f"cannot connect to a Dask scheduler at {scheduler}: {why} "
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {why} "
                               "(is a dask scheduler running there? start one with `dask scheduler`)") from None
         try:
             futs = {client.submit(run_batch, cfg_dict, b, engine, pure=False): b for b in todo}

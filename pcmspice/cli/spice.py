@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from pcmspice.core.config import parse_value
 from pcmspice.core.errors import ConfigError
 
 
@@ -13,11 +14,11 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float]:
     for it in items:
         name, eq, value = it.partition("=")
         if not eq or not name.strip():
-            raise ConfigError(f"--param '{it}' must look like name=value, e.g. c_store_farads=50e-15")
+            raise ConfigError(f"--param {it!r} must look like name=value, e.g. c_store_farads=50e-15")
         try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ConfigError(f"--param {name.strip()}='{value}' is not a number") from None
+            out[name.strip()] = float(parse_value(value, 0.0, "--param"))
+        except ConfigError:
+            raise ConfigError(f"--param {name.strip()}={value!r} is not a number") from None
     return out
 
 
@@ -34,7 +35,8 @@ class _TestbenchChoice(click.ParamType):
 @click.command(epilog="Testbenches: read_curve, pulse_train, retention, energy, and the PCM / full-cell ones "
                       "listed by `pcmspice simulate --list`.")
 @click.argument("testbench", required=False, type=_TestbenchChoice())
-@click.option("--tech", "technology", default="generic65", show_default=True, help="Technology: generic65 or sky130.")
+@click.option("--tech", "technology", default="generic65", show_default=True,
+              help="Technology: generic65, sky130, or the path of a technology folder (its tech.toml and models).")
 @click.option("--corner", default="tt", show_default=True, help="Process corner: tt, ff, ss, fs, sf.")
 @click.option("--temp", type=float, default=27.0, show_default=True, help="Temperature (°C).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",

@@ -274,11 +274,17 @@ def _make_shared():
                     self._error_in_stdout = True
             return 0
 
+    # libngspice runs the .spiceinit of its working directory when it starts: start it in pcmspice's
+    # private scratch folder, never in the user's (a checkout or a download may hold one)
+    cwd = os.getcwd()
     try:
+        os.chdir(_scratch())
         inst = _Shared.new_instance()
     except (OSError, NameError) as exc:
         _shared_failed = f"libngspice could not be loaded ({exc}); install libngspice0-dev or use engine='subprocess'"
         raise SpiceError(_shared_failed) from None
+    finally:
+        os.chdir(cwd)
     inst.exec_command("set num_threads=1")
     _shared_instance = inst
     return inst
@@ -286,7 +292,8 @@ def _make_shared():
 
 def shared_available() -> bool:
     try:
-        _make_shared()
+        with _shared_lock:
+            _make_shared()
         return True
     except SpiceError:
         return False

@@ -33,13 +33,14 @@ NAME_RULE = "a name of at most 64 letters, digits, '_', '.' or '-' that starts w
 # starts a comment, a backslash is an escape), plus quotes and control characters
 _BAD_PATH = re.compile(r"[\"'\\;$\x00-\x1f\x7f]")
 
-# what ngspice treats as a line break (and more: Python's splitlines set), then white space
-_LINE_START = r"(?:\A|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029])[^\S\n\r]*"
+# what ngspice treats as a line break (and more: Python's splitlines set); the scan maps them all to
+# "\n" and then anchors at line starts
+_BREAKS = str.maketrans({c: "\n" for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
 # a command: a control block, a control line, a script title, or an interpreter command as first word
-_COMMAND = re.compile(_LINE_START + r"(?P<cmd>\.control|\.endc|\.exec|\.osdi|\*#|\*ng_script"
-                      r"|(?:shell|pre_osdi|codemodel)(?![A-Za-z0-9_]))", re.IGNORECASE)
+_COMMAND = re.compile(r"^[^\S\n]*(?P<cmd>\.control|\.endc|\.exec|\.osdi|\*#|\*ng_script"
+                      r"|(?:shell|pre_osdi|codemodel)(?![A-Za-z0-9_]))", re.IGNORECASE | re.MULTILINE)
 # an include: ngspice takes any word starting with .inc / .lib (ciprefix)
-_INCLUDE = re.compile(_LINE_START + r"(?P<cmd>\.inc\S*|\.lib\S*)(?P<arg>[^\n\r]*)", re.IGNORECASE)
+_INCLUDE = re.compile(r"^[^\S\n]*(?P<cmd>\.inc\S*|\.lib\S*)(?P<arg>[^\n]*)", re.IGNORECASE | re.MULTILINE)
 _MAX_DEPTH = 8
 
 
@@ -73,8 +74,15 @@ def quoted(path: str | Path, what: str = "model file") -> str:
     return f'"{check_path(path, what)}"'
 
 
+def _lines(text: str) -> str:
+    """``text`` with every line break as one "\n" (line numbers are counted on it)."""
+    if text.isascii() and not re.search(r"[\r\x0b\x0c\x1c-\x1e]", text):
+        return text
+    return text.replace("\r\n", "\n").translate(_BREAKS)
+
+
 def _line_no(text: str, pos: int) -> int:
-    return len(re.findall(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]", text[:pos])) + 1
+    return text.count("\n", 0, pos) + 1
 
 
 def _include_target(arg: str) -> tuple[str | None, int]:
@@ -130,7 +138,7 @@ def check_model_file(path: str | Path, root: Path | None = None, _depth: int = 0
         return p
     if _depth > _MAX_DEPTH:
         raise SpiceError(f"{p}: includes nest more than {_MAX_DEPTH} deep", value=str(p))
-    text = p.read_bytes().decode("latin-1")
+    text = _lines(p.read_bytes().decode("latin-1"))
     _commands(text, str(p))
     for inc, line in _includes(text, str(p), p.parent):
         q = inc.resolve()
@@ -149,6 +157,7 @@ def check_model_file(path: str | Path, root: Path | None = None, _depth: int = 0
 def check_netlist(text: str, name: str = "netlist", allowed: Iterable[Path] | None = None) -> None:
     """Refuse a netlist that holds a command or includes a file that is not a clean model file
     (with ``allowed``: not one of these files)."""
+    text = _lines(text)
     _commands(text, f"{name}: netlist")
     ok = None if allowed is None else {Path(a).resolve() for a in allowed}
     for inc, line in _includes(text, f"{name}: netlist", None):

@@ -42,7 +42,7 @@ class Technology:
     # ---- netlist pieces -------------------------------------------------
     def check_corner(self, corner: str) -> Corner:
         if corner not in self.corners:
-            raise SpiceError(f"unknown corner '{corner}' for technology {self.name} "
+            raise SpiceError(f"unknown corner {corner!r} for technology {self.name} "
                              f"(choose from {', '.join(self.corners)})", value=corner)
         return self.corners[corner]
 
