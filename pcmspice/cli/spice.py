@@ -18,7 +18,7 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float]:
         try:
             out[name.strip()] = float(parse_value(value, 0.0, "--param"))
         except ConfigError:
-            raise ConfigError(f"--param {name.strip()}={value!r} is not a number") from None
+            raise ConfigError(f"--param {it!r}: the value is not a number (e.g. c_store_farads=50e-15)") from None
     return out
 
 

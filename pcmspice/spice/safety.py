@@ -20,6 +20,7 @@ contain no control blocks (tests/test_security.py checks every one).
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,18 +56,33 @@ def check_name(value: object, what: str, where: str = "") -> str:
 
 def check_path(path: str | Path, what: str, kind: str = "file") -> Path:
     """``path`` as an absolute Path if it exists, is a ``kind`` ("file" or "dir") and ngspice can quote it."""
-    p = Path(path).expanduser()
-    text = str(p)
+    p = Path(path)
+    with contextlib.suppress(RuntimeError):       # ~user of an unknown user stays as it is
+        p = p.expanduser()
+    _quotable(str(p), what)
+    if not is_kind(p, kind):
+        state = "does not exist" if not is_kind(p, "any") else \
+            f"is not a {'regular file' if kind == 'file' else 'folder'}"
+        raise SpiceError(f"{what} {str(p)!r} {state}", value=str(p))
+    real = p.resolve()
+    _quotable(str(real), what)                    # a symbolic link may lead somewhere unquotable
+    return real
+
+
+def _quotable(text: str, what: str) -> None:
     bad = _BAD_PATH.search(text)
     if bad:
         raise SpiceError(f"{what} {text!r} holds the character {bad.group(0)!r}, which a netlist cannot quote "
                          "(move it to a path without quotes, backslashes, ';', '$' or control characters)",
                          value=text)
-    ok = p.is_file() if kind == "file" else p.is_dir()
-    if not ok:
-        state = "does not exist" if not p.exists() else f"is not a {'regular file' if kind == 'file' else 'folder'}"
-        raise SpiceError(f"{what} {text} {state}", value=text)
-    return p.resolve()
+
+
+def is_kind(p: Path, kind: str) -> bool:
+    """``p`` is a regular file / a folder / anything; False for names the system refuses (too long, ...)."""
+    try:
+        return p.is_file() if kind == "file" else p.is_dir() if kind == "dir" else p.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def quoted(path: str | Path, what: str = "model file") -> str:

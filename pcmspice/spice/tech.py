@@ -17,7 +17,7 @@ from typing import Any
 
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
-from pcmspice.spice.safety import NAME, NAME_RULE, check_name, check_path
+from pcmspice.spice.safety import NAME, NAME_RULE, check_name, check_path, is_kind
 from pcmspice.spice.sky130 import Sky130Technology
 from pcmspice.spice.technology import Corner, Technology, _expr, check_size, check_temperature, delvto_expr  # noqa: F401
 
@@ -35,7 +35,7 @@ def tech_file(name: str | Path) -> Path:
     text = str(name)
     if NAME.fullmatch(text) and (paths.tech_dir() / text / "tech.toml").is_file():
         return paths.tech_dir() / text / "tech.toml"
-    if isinstance(name, Path) or "/" in text or text.startswith((".", "~")) or Path(text).is_dir():
+    if isinstance(name, Path) or "/" in text or text.startswith((".", "~")) or is_kind(Path(text), "dir"):
         folder = check_path(text, "technology folder", kind="dir")
         return check_path(folder / "tech.toml", "technology file")
     raise SpiceError(f"unknown technology {text!r} (choose from {', '.join(available())}, "
