@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
     """
     import time
     t0 = time.perf_counter()
+    if scheduler:
+        check_scheduler(scheduler)
     key = sweep_key(cfg)
     out = outputs.prepare_out_dir(out_dir, KIND, key, force)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,9 +119,11 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
         except ImportError:
             raise ConfigError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
         try:
-            client = Client(scheduler, timeout=os.environ.get("PCMSPICE_DASK_TIMEOUT", "10s"))
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+            client = Client(check_scheduler(scheduler), timeout=os.environ.get("PCMSPICE_DASK_TIMEOUT", "10s"))
+        except Exception as exc:  # noqa: BLE001 - whatever answers there, the user gets one line
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {why} "
+                              "(is a dask scheduler running there? start one with `dask scheduler`)") from None
         try:
             futs = {client.submit(run_batch, cfg_dict, b, engine, pure=False): b for b in todo}
             for f in as_completed(futs):
@@ -147,6 +152,20 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
         stop_pool(ex, futs)   # a running batch is lost either way; do not wait minutes for it
         raise
     ex.shutdown(wait=True)
+
+
+_SCHEDULER = re.compile(r"(?:(?P<scheme>tcp|tls|ws|wss)://)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})"
+                        r"|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
+
+
+def check_scheduler(address: str) -> str:
+    """A Dask scheduler address (``tcp://HOST:PORT``, also tls/ws/wss, or ``HOST:PORT``), checked before
+    anything connects: a one-line :class:`ConfigError` otherwise."""
+    m = _SCHEDULER.fullmatch(address.strip()) if isinstance(address, str) else None
+    if not m or not 1 <= int(m.group("port")) <= 65535:
+        raise ConfigError(f"--scheduler {address!r} is not a Dask scheduler address; expected tcp://HOST:PORT, "
+                          "e.g. tcp://scheduler.example.org:8786")
+    return address.strip()
 
 
 def _worker_init() -> None:

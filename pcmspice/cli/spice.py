@@ -26,7 +26,8 @@ class _TestbenchChoice(click.ParamType):
 @click.command(epilog="Testbenches: read_curve, pulse_train, retention, energy, and the PCM / full-cell ones "
                       "listed by `pcmspice simulate --list`.")
 @click.argument("testbench", required=False, type=_TestbenchChoice())
-@click.option("--tech", "technology", default="generic65", show_default=True, help="Technology: generic65 or sky130.")
+@click.option("--tech", "technology", default="generic65", show_default=True,
+              help="Technology: generic65, sky130, or the path of a technology folder (its tech.toml and models).")
 @click.option("--corner", default="tt", show_default=True, help="Process corner: tt, ff, ss, fs, sf.")
 @click.option("--temp", type=float, default=27.0, show_default=True, help="Temperature (°C).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",

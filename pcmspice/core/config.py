@@ -278,10 +278,10 @@ def parse_value(raw: str, like: Any, name: str) -> Any:
             return True
         if raw.lower() in ("false", "0", "no", "off"):
             return False
-        raise ConfigError(f"{name} = '{raw}' must be true or false")
+        raise ConfigError(f"{name} = {raw!r} must be true or false")
     if isinstance(like, (int, float)):
         if not _NUMBER.fullmatch(raw):
-            raise ConfigError(f"{name} = '{raw}' is not a number")
+            raise ConfigError(f"{name} = {raw!r} is not a number")
         v = float(raw)
         return int(v) if isinstance(like, int) and v == int(v) else v
     return raw
@@ -295,6 +295,6 @@ def parse_assignments(items: Sequence[str], option: str = "--param") -> dict[str
         name, eq, value = str(it).partition("=")
         name = name.strip()
         if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ConfigError(f"{option} '{it}' must look like name=value, e.g. c_store_farads=50e-15")
+            raise ConfigError(f"{option} {str(it)!r} must look like name=value, e.g. c_store_farads=50e-15")
         out[name] = float(parse_value(value, 0.0, f"{option} {name}"))
     return out

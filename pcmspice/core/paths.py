@@ -49,3 +49,23 @@ def cache_root() -> Path:
     """``$PCMSPICE_CACHE`` or ``~/.cache/pcmspice``."""
     env = os.environ.get("PCMSPICE_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "pcmspice"
+
+
+def writable_dir(path: str | Path, what: str) -> Path:
+    """``path`` as a folder pcmspice can write (created if missing), or a one-line :class:`ConfigError`
+    saying why not (it is a file, it is read-only, ...), before any work is done."""
+    import tempfile
+
+    from pcmspice.core.errors import ConfigError
+    p = Path(path).expanduser()
+    try:
+        if p.exists() and not p.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a folder")
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".pcmspice-write-test-", dir=p)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        hint = "; set PCMSPICE_CACHE to a folder you can write" if "cache" in what.lower() else ""
+        raise ConfigError(f"{what} {p} cannot be written: {exc.strerror or exc}{hint}") from None
+    return p

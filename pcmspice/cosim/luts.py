@@ -40,7 +40,7 @@ def default_cache_dir() -> Path:
 def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = None) -> tuple[lutmod.LutSet, float]:
     """The cell and PCM tables of exactly these cells, from SPICE (or the cache).  Returns (luts, seconds)."""
     key = lut_key(cfg)
-    d = Path(cache_dir) / key if cache_dir else None
+    d = paths.writable_dir(cache_dir, "the cosim LUT cache") / key if cache_dir else None
     if d is not None and (d / lutmod.CELL_FILE).exists() and (d / lutmod.PCM_FILE).exists():
         try:
             return lutmod.load_lut_set(d), 0.0

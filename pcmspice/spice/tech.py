@@ -10,10 +10,14 @@ included and how a transistor line is written.
 """
 from __future__ import annotations
 
+import math
 import tomllib
+from pathlib import Path
+from typing import Any
 
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice.safety import NAME, NAME_RULE, check_name, check_path, is_kind
 from pcmspice.spice.sky130 import Sky130Technology
 from pcmspice.spice.technology import Corner, Technology, _expr, check_size, check_temperature, delvto_expr  # noqa: F401
 
@@ -25,21 +29,59 @@ def available() -> list[str]:
     return sorted(p.parent.name for p in paths.tech_dir().glob("*/tech.toml"))
 
 
-def load(name: str) -> Technology:
-    """Load technology ``name`` (``generic65`` or ``sky130``)."""
-    path = paths.tech_dir() / name / "tech.toml"
-    if not path.exists():
-        raise SpiceError(f"unknown technology '{name}' (choose from {', '.join(available())})", value=name)
-    raw = tomllib.loads(path.read_text())
-    corners = {k: Corner(k, {p: float(v) for p, v in c.items()}) for k, c in raw.get("corners", {}).items()}
-    mm = raw.get("mismatch", {})
+def tech_file(name: str | Path) -> Path:
+    """The tech.toml of technology ``name``: a folder of ``netlists/tech/`` or, when ``name`` is a path,
+    that folder (``pcmspice simulate --tech PATH``)."""
+    text = str(name)
+    if NAME.fullmatch(text) and (paths.tech_dir() / text / "tech.toml").is_file():
+        return paths.tech_dir() / text / "tech.toml"
+    if isinstance(name, Path) or "/" in text or text.startswith((".", "~")) or is_kind(Path(text), "dir"):
+        folder = check_path(text, "technology folder", kind="dir")
+        return check_path(folder / "tech.toml", "technology file")
+    raise SpiceError(f"unknown technology {text!r} (choose from {', '.join(available())}, "
+                     "or give the path of a folder holding a tech.toml)", value=text)
+
+
+def load(name: str | Path) -> Technology:
+    """Load technology ``name`` (``generic65``, ``sky130``, or the path of a technology folder).
+
+    Every field that reaches a netlist is checked here (names against :data:`safety.NAME`, numbers
+    finite and in range); the model files are scanned for command blocks when a netlist includes them.
+    """
+    path = tech_file(name)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpiceError(f"{path}: not a readable TOML file ({exc})", value=str(path)) from None
+    f = _Fields(raw, path)
+    corners = {}
+    for k, c in f.table("corners").items():
+        check_name(k, "corner name", f"{path}: [corners]")
+        if not isinstance(c, dict):
+            raise SpiceError(f"{path}: [corners.{k}] must be a table of parameters", value=c)
+        corners[k] = Corner(k, {check_name(p, "corner parameter", f"{path}: [corners.{k}]"):
+                                f.number(v, f"corners.{k}.{p}") for p, v in c.items()})
+    mm = f.table("mismatch")
+    mmf = {k: f.number(mm.get(k), f"mismatch.{k}", lo=0.0) for k in
+           ("avt_nmos_mv_um", "avt_pmos_mv_um", "abeta_nmos_pct_um", "abeta_pmos_pct_um")}
+    for k, v in f.table("cell_defaults").items():
+        f.number(v, f"cell_defaults.{k}")
+    for k in ("gmin_siemens", "abstol_amperes"):
+        if k in raw:
+            f.number(raw[k], k, lo=0.0, strict=True)
+    check_name(raw.get("param_prefix", "g65_"), "param_prefix", str(path))
+    default_corner = f.name("default_corner", "tt")
+    if corners and default_corner not in corners:
+        raise SpiceError(f"{path}: default_corner = {default_corner!r} is not one of its corners "
+                         f"({', '.join(corners)})", value=default_corner)
     kwargs = dict(
-        name=raw["name"], description=raw.get("description", ""), folder=path.parent,
-        vdd_volts=float(raw["vdd_volts"]), nmos_model=raw["nmos_model"], pmos_model=raw["pmos_model"],
-        corners=corners, avt_nmos_mv_um=float(mm["avt_nmos_mv_um"]), avt_pmos_mv_um=float(mm["avt_pmos_mv_um"]),
-        abeta_nmos_pct_um=float(mm["abeta_nmos_pct_um"]), abeta_pmos_pct_um=float(mm["abeta_pmos_pct_um"]),
-        min_w_um=float(raw.get("min_w_um", 0.0)), min_l_um=float(raw.get("min_l_um", 0.0)),
-        model_file=raw.get("model_file", "models.lib"), default_corner=raw.get("default_corner", "tt"),
+        name=f.name("name"), description=f.text("description"), folder=path.parent,
+        vdd_volts=f.number(raw.get("vdd_volts"), "vdd_volts", lo=0.0, strict=True),
+        nmos_model=f.name("nmos_model"), pmos_model=f.name("pmos_model"),
+        corners=corners, **mmf,
+        min_w_um=f.number(raw.get("min_w_um", 0.0), "min_w_um", lo=0.0),
+        min_l_um=f.number(raw.get("min_l_um", 0.0), "min_l_um", lo=0.0),
+        model_file=f.name("model_file", "models.lib"), default_corner=default_corner,
         raw=raw,
     )
     driver = raw.get("driver")
@@ -48,3 +90,36 @@ def load(name: str) -> Technology:
                          f"(choose from {', '.join(sorted(DRIVERS))}, or leave it out)", value=driver)
     cls = DRIVERS[driver] if driver else Technology
     return cls(**kwargs)
+
+
+class _Fields:
+    """Checked reads of a tech.toml: one-line errors naming the file, the field and what is allowed."""
+
+    def __init__(self, raw: dict[str, Any], path: Path):
+        self.raw, self.path = raw, path
+
+    def name(self, key: str, default: str | None = None) -> str:
+        if key not in self.raw and default is None:
+            raise SpiceError(f"{self.path}: {key} is missing; expected {NAME_RULE}", value=key)
+        return check_name(self.raw.get(key, default), key, str(self.path))
+
+    def text(self, key: str) -> str:
+        v = self.raw.get(key, "")
+        if not isinstance(v, str):
+            raise SpiceError(f"{self.path}: {key} = {v!r} is invalid; expected text", value=v)
+        return v
+
+    def table(self, key: str) -> dict[str, Any]:
+        v = self.raw.get(key, {})
+        if not isinstance(v, dict):
+            raise SpiceError(f"{self.path}: {key} must be a table ([{key}])", value=v)
+        return v
+
+    def number(self, v: Any, key: str, lo: float | None = None, strict: bool = False) -> float:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+            and (lo is None or (v > lo if strict else v >= lo))
+        if not ok:
+            want = "a finite number" + ("" if lo is None else f" {'>' if strict else '>='} {lo:g}")
+            shown = "missing" if v is None else f"= {v!r}"
+            raise SpiceError(f"{self.path}: {key} {shown} is invalid; expected {want}", value=v)
+        return float(v)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice.safety import check_name, quoted
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Technology:
     # ---- netlist pieces -------------------------------------------------
     def check_corner(self, corner: str) -> Corner:
         if corner not in self.corners:
-            raise SpiceError(f"unknown corner '{corner}' for technology {self.name} "
+            raise SpiceError(f"unknown corner {corner!r} for technology {self.name} "
                              f"(choose from {', '.join(self.corners)})", value=corner)
         return self.corners[corner]
 
@@ -52,17 +53,19 @@ class Technology:
         """SPICE lines that load the models at ``corner`` and set the temperature."""
         c = self.check_corner(corner)
         check_temperature(temp_c)
-        prefix = self.raw.get("param_prefix", "g65_")
-        lines = [f"* technology {self.name}, corner {corner}, {temp_c:g} degC"]
-        lines += [f".param {prefix}{k}={v!r}" for k, v in c.params.items()]
-        lines += [f".include {p}" for p in self.model_paths()]
+        prefix = check_name(self.raw.get("param_prefix", "g65_"), "param_prefix", f"technology {self.name}")
+        lines = [f"* technology {check_name(self.name, 'technology name')}, corner {check_name(corner, 'corner')}, "
+                 f"{temp_c:g} degC"]
+        lines += [f".param {prefix}{check_name(k, 'corner parameter')}={_finite(v, k)!r}"
+                  for k, v in c.params.items()]
+        lines += [f".include {quoted(p)}" for p in self.model_paths()]
         opts = f".options temp={temp_c:g} tnom=27"
         # ngspice's default gmin (1e-12 S) and abstol (1e-12 A) are as large as the storage
         # node's pA leakage; a technology can ask for finer ones
         if "gmin_siemens" in self.raw:
-            opts += f" gmin={float(self.raw['gmin_siemens']):g}"
+            opts += f" gmin={_finite(self.raw['gmin_siemens'], 'gmin_siemens'):g}"
         if "abstol_amperes" in self.raw:
-            opts += f" abstol={float(self.raw['abstol_amperes']):g}"
+            opts += f" abstol={_finite(self.raw['abstol_amperes'], 'abstol_amperes'):g}"
         lines.append(opts)
         return "\n".join(lines)
 
@@ -71,7 +74,7 @@ class Technology:
         """One transistor line.  ``dvt_volts`` raises |Vt| (slower) for both polarities;
         it and ``mu_mult`` may be numbers or subcircuit-parameter names."""
         check_size(name, w_um, l_um, self)
-        model = self.nmos_model if kind == "n" else self.pmos_model
+        model = check_name(self.nmos_model if kind == "n" else self.pmos_model, "model name", f"technology {self.name}")
         return (f"M{name} {d} {g} {s} {b} {model} W={w_um:.6g}u L={l_um:.6g}u "
                 f"delvto={delvto_expr(kind, dvt_volts)} mulu0={_expr(mu_mult)}")
 
@@ -88,6 +91,12 @@ class Technology:
         from pcmspice.core.provenance import sha256_file
         return {"technology": self.name,
                 "model_files": {str(p.name): sha256_file(p) for p in self.model_paths() if p.exists()}}
+
+
+def _finite(v: object, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise SpiceError(f"{what} = {v!r} is invalid; expected a finite number", value=v)
+    return float(v)
 
 
 def _expr(v: float | str) -> str:

@@ -34,7 +34,7 @@ def describe() -> dict[str, str]:
 
 def get(name: str) -> Callable[..., TestbenchResult]:
     if name not in _REGISTRY:
-        raise SpiceError(f"unknown testbench '{name}' (choose from {', '.join(sorted(_REGISTRY))})", value=name)
+        raise SpiceError(f"unknown testbench {name!r} (choose from {', '.join(sorted(_REGISTRY))})", value=name)
     return _REGISTRY[name][0]
 
 
