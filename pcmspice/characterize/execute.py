@@ -38,6 +38,7 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
     """
     import time
     t0 = time.perf_counter()
+    cfg.check_resources()
     out = Path(out_dir)
     key = sweep_key(cfg)
     bdir = out / "batches" / key

@@ -18,6 +18,9 @@ DEFAULT_MAX_MEMORY_GB = 8.0
 MAX_LAYER_SIZE = 1_000_000       # neurons of one network layer (a chip has ~10^3 per array)
 MAX_LAYERS = 32                  # layers of a network, input and output included
 MAX_SEED = 2**63 - 1             # seeds are 64-bit
+MAX_EPOCHS = 10_000
+MAX_CELLS = 100_000              # Monte Carlo cells of one characterization combination (the paper ran 1,000)
+MAX_PCM_DEVICES = 10_000         # PCM devices of one combination
 
 
 def max_memory_bytes() -> float:
