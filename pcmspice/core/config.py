@@ -133,8 +133,11 @@ class Config:
         self._check()
 
     def _bad(self, name: str, value: Any, want: str) -> ConfigError:
-        shown = list(value) if isinstance(value, tuple) else value
-        return ConfigError(f"{self._where}: {name} = {shown!r} is invalid; expected {want}")
+        shown = repr(list(value)) if isinstance(value, tuple) else repr(value)
+        if len(shown) > 200:   # one readable line, however long the value
+            more = f" ({len(value)} values)" if isinstance(value, (tuple, list)) else ""
+            shown = shown[:160] + "..." + more
+        return ConfigError(f"{self._where}: {name} = {shown} is invalid; expected {want}")
 
     def _checked(self, f: dataclasses.Field, v: Any) -> Any:
         d, m = _default(f), f.metadata
