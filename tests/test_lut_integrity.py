@@ -238,3 +238,23 @@ def test_report_of_a_lut_folder_with_a_corrupt_table_exits_non_zero(committed, t
     assert p.returncode == 2, p.stdout
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert "cell.lut.npz" in p.stderr
+
+
+def test_batch_files_are_type_checked_and_special_files_refused(tmp_path):
+    from pcmspice.characterize.batches import Batch, _load_batch, _save_batch
+    b = Batch("cell", "tt", 27.0, 1.0, 0, 2)
+    f = tmp_path / "b.npz"
+    _save_batch(f, "k", b, {"g_siemens": np.ones((2, 3))})
+    assert _load_batch(f, "k", b)["g_siemens"].shape == (2, 3)
+    np.savez(f, __meta__=np.frombuffer(b"[1, 2]", dtype=np.uint8), g_siemens=np.ones((2, 3)))
+    with pytest.raises(LutError, match="not a pcmspice batch file"):
+        _load_batch(f, "k", b)
+    meta = json.dumps({"schema": "pcmspice-batch-1", "key": "k", "batch": {}, "sha256": {"g": "x"}}).encode()
+    np.savez(f, __meta__=np.frombuffer(meta, dtype=np.uint8), g=np.array(["a", "b"]))
+    with pytest.raises(LutError, match="not a pcmspice batch file"):
+        _load_batch(f, "k", b)
+    if hasattr(os, "mkfifo"):
+        f.unlink()
+        os.mkfifo(f)
+        with pytest.raises(LutError, match="FIFO"):
+            _load_batch(f, "k", b)
