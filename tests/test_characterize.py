@@ -96,9 +96,9 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("raw,want", [
-    ({"n_cells": 0}, "sweep definition: n_cells = 0 is invalid; expected an integer >= 1"),
-    ({"n_cells": True}, "n_cells = True is invalid; expected an integer >= 1"),
-    ({"vc_points": 2.5}, "vc_points = 2.5 is invalid; expected an integer >= 3"),
+    ({"n_cells": 0}, "sweep definition: n_cells = 0 is invalid; expected an integer from 1 to 100000"),
+    ({"n_cells": True}, "n_cells = True is invalid; expected an integer from 1 to 100000"),
+    ({"vc_points": 2.5}, "vc_points = 2.5 is invalid; expected an integer from 3 to 10001"),
     ({"technology": "tsmc"}, "technology = 'tsmc' is invalid; expected one of"),
     ({"nonsense": 1}, "unknown key(s) nonsense; known keys are name, technology"),
     ({"corners": ["zz"]}, "unknown corner 'zz'"),

@@ -184,3 +184,97 @@ def test_subset_and_crop():
     assert c[0, 0] == x[0, 3 * 28 + 2] and c[0, -1] == x[0, 24 * 28 + 25]
     with pytest.raises(DataError, match="28x28"):
         D.crop_to_528(np.zeros((2, 64)), (8, 8))
+
+
+# ------------------------------------------------------------- corrupt, foreign and special files
+def _features(f, n_train=20, n_test=6):
+    rng = np.random.default_rng(0)
+    np.savez(f, x_train=rng.random((n_train, 4)), y_train=rng.integers(0, 3, n_train),
+             x_test=rng.random((n_test, 4)), y_test=rng.integers(0, 3, n_test))
+    return f
+
+
+def _one_line_data_error(spec: str, match: str) -> None:
+    with pytest.raises(DataError, match=match) as exc:
+        D.load_dataset(spec)
+    assert "\n" not in str(exc.value)
+
+
+def test_features_truncated_or_flipped_are_one_line(tmp_path):
+    f = _features(tmp_path / "f.npz")
+    good = f.read_bytes()
+    f.write_bytes(good[: len(good) // 2])
+    _one_line_data_error(f"features:{f}", "not a readable .npz")
+    data = bytearray(good)
+    data[len(data) // 3] ^= 0xFF             # inside a member: a CRC error when the member is read
+    f.write_bytes(bytes(data))
+    _one_line_data_error(f"features:{f}", "not a readable .npz|NaN|expected|labels")
+    compressed = tmp_path / "c.npz"
+    rng = np.random.default_rng(0)
+    np.savez_compressed(compressed, x_train=rng.random((20, 4)), y_train=rng.integers(0, 3, 20),
+                        x_test=rng.random((6, 4)), y_test=rng.integers(0, 3, 6))
+    data = bytearray(compressed.read_bytes())
+    data[120] ^= 0xFF                         # inside the first deflate stream: zlib.error / BadZipFile
+    compressed.write_bytes(bytes(data))
+    _one_line_data_error(f"features:{compressed}", "not a readable .npz")
+
+
+def test_features_npy_strings_objects_and_bad_n_classes(tmp_path):
+    f = tmp_path / "f.npz"
+    np.save(tmp_path / "f.npy", np.ones((3, 3)))
+    (tmp_path / "f.npy").rename(f)
+    _one_line_data_error(f"features:{f}", "single .npy array")
+    np.savez(f, x_train=np.array([["a", "b"]] * 4), y_train=np.zeros(4, int), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2, int))
+    _one_line_data_error(f"features:{f}", "x_train has dtype <U1; expected numbers")
+    np.savez(f, x_train=np.ones((4, 2)), y_train=np.array(["a", "b", "c", "d"]), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2, int))
+    _one_line_data_error(f"features:{f}", "y_train have dtype <U1")
+    np.savez(f, x_train=np.array([None] * 4, dtype=object), y_train=np.zeros(4, int), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2, int))
+    _one_line_data_error(f"features:{f}", "not a readable .npz")
+    for bad in (np.array("ten"), np.array([3, 4]), np.array(10**12)):
+        np.savez(f, x_train=np.ones((4, 2)), y_train=np.zeros(4, int), x_test=np.ones((2, 2)),
+                 y_test=np.zeros(2, int), n_classes=bad)
+        _one_line_data_error(f"features:{f}", "n_classes = .* is invalid; expected one integer")
+
+
+def test_zero_examples_are_one_line(tmp_path):
+    f = _features(tmp_path / "f.npz", n_train=0)
+    _one_line_data_error(f"features:{f}", "the train set is empty")
+    np.savez(f, x=np.ones((0, 3)), y=np.zeros(0, int))
+    _one_line_data_error(f"features:{f}", "x holds 0 examples")
+    d = tmp_path / "idx"
+    d.mkdir()
+    _write_mnist_like(d, n_train=0)
+    _one_line_data_error(f"idx:{d}", "holds no examples")
+
+
+def test_idx_gz_flipped_at_byte_10_is_one_line(tmp_path):
+    _write_mnist_like(tmp_path)
+    f = tmp_path / "train-images-idx3-ubyte.gz"
+    data = bytearray(f.read_bytes())
+    data[10] ^= 0xFF                          # the first byte of the deflate stream
+    f.write_bytes(bytes(data))
+    _one_line_data_error(f"idx:{tmp_path}", "cannot read")
+
+
+def test_idx_gz_that_unpacks_beyond_the_memory_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("PCMSPICE_MAX_MEMORY_GB", "0.000001")     # 1 kB
+    f = D.write_idx(tmp_path / "big.idx.gz", np.zeros((100, 28, 28), np.uint8))
+    assert f.stat().st_size < 1000
+    with pytest.raises(Exception, match="PCMSPICE_MAX_MEMORY_GB"):
+        D.read_idx(f)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs")
+def test_special_files_are_refused_without_opening(tmp_path):
+    import os
+    fifo = tmp_path / "f.npz"
+    os.mkfifo(fifo)
+    _one_line_data_error(f"features:{fifo}", "FIFO")
+    idx = tmp_path / "a.idx"
+    os.mkfifo(idx)
+    with pytest.raises(DataError, match="FIFO"):
+        D.read_idx(idx)
+    _one_line_data_error("features:/dev/null", "character device")

@@ -50,12 +50,13 @@ class ArrayConfig(Config):
     pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0,
                                              source="the paper: programming control degrades above ~20 uS")
     rounding: str = param("stochastic", choices=ROUNDINGS)
-    max_pulses_per_example: int = param(16, ge=1, doc="pulse slots per example (the largest update of one cell)")
+    max_pulses_per_example: int = param(16, ge=1, le=1000,
+                                        doc="pulse slots per example (the largest update of one cell)")
     transfer_every: int = param(8000, ge=0, source="the paper: 8,000 examples between transfers; 0 = never")
     transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, source="the paper's 2 uS offset")
     offset_scheme: str = param("none", choices=OFFSET_SCHEMES, doc='"signed" is the paper\'s (see AnalogArray._offset)')
     pcm_tolerance_siemens: float = param(0.0, unit="S", ge=0, doc="0: half the largest SET step (see AnalogArray)")
-    pcm_max_pulses: int = param(100, ge=1, doc="SET pulses per device per programming, restarts included")
+    pcm_max_pulses: int = param(100, ge=1, le=100_000, doc="SET pulses per device per programming, restarts included")
     time_per_example_seconds: float = param(1e-6, unit="s", gt=0, doc="hardware time per training example")
     leak_scale: float = param(1.0, unit="1", ge=0, doc="multiplies every leakage rate")
     leak_every_examples: int = param(0, ge=0, doc="0: automatic (see AnalogArray.leak_every)")

@@ -21,6 +21,7 @@ from pcmspice.characterize.tables import _pcm_grid, cell_arrays
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.circuits import pcm_tables
 from pcmspice.core.errors import LutError
+from pcmspice.core.files import not_regular
 from pcmspice.core.provenance import atomic_write_bytes
 from pcmspice.lut import format as lutmod
 
@@ -78,12 +79,18 @@ def _load_batch(path: Path, key: str, batch: Batch) -> dict[str, np.ndarray] | N
     """A finished batch, or None if absent; a corrupt or foreign file is an error, never half-read."""
     if not path.exists():
         return None
+    problem = not_regular(path)
+    if problem:
+        raise LutError(f"{path}: {problem}; delete it to recompute")
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(bytes(z["__meta__"]).decode())
             arrays = {k: np.array(z[k]) for k in z.files if k != "__meta__"}
     except Exception as exc:
         raise LutError(f"{path}: corrupted batch file ({type(exc).__name__}); delete it to recompute") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), dict) or any(
+            v.dtype != np.float64 for v in arrays.values()):
+        raise LutError(f"{path}: not a pcmspice batch file (metadata or array types); delete it to recompute")
     if meta.get("schema") != BATCH_SCHEMA or meta.get("key") != key or meta.get("batch") != dataclasses.asdict(batch):
         raise LutError(f"{path}: batch file belongs to another sweep definition; refusing it")
     for k, v in arrays.items():

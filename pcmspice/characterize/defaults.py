@@ -4,12 +4,15 @@
 """
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from pcmspice import characterize as ch
 from pcmspice.core import paths
+from pcmspice.core.provenance import write_json
+from pcmspice.lut import format as lutmod
 
 
 def main() -> Path:
@@ -21,7 +24,9 @@ def main() -> Path:
         dst.mkdir(parents=True, exist_ok=True)
         for f in src.iterdir():
             shutil.copy2(f, dst / f.name)
-        shutil.copy2(Path(tmp) / "summary.json", dst / "summary.json")
+        # the summary beside the tables names their set (load_lut_set checks it)
+        summary = json.loads((Path(tmp) / "summary.json").read_text())
+        write_json(dst / "summary.json", {**summary, "set_id": lutmod.load_lut_set(src).set_id})
     print(f"wrote {dst}")
     return dst
 

@@ -48,6 +48,7 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
     t0 = time.perf_counter()
     if scheduler:
         check_scheduler(scheduler)
+    cfg.check_resources()
     key = sweep_key(cfg)
     out = outputs.prepare_out_dir(out_dir, KIND, key, force)
     out.mkdir(parents=True, exist_ok=True)

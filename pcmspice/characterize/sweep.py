@@ -28,6 +28,8 @@ import numpy as np
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.circuits import pcm
 from pcmspice.core.config import Config, param
+from pcmspice.core.errors import ConfigError
+from pcmspice.core.limits import MAX_CELLS, MAX_PCM_DEVICES, MAX_SEED, check_memory
 from pcmspice.spice import netlist as nl
 from pcmspice.spice import tech as techmod
 
@@ -36,6 +38,10 @@ CELL_TEMPLATES = ("testbenches/3t1c_dc.cir.j2", "testbenches/3t1c_step.cir.j2", 
 
 BIAS_MODES = ("fixed", "replica")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+# upper limits of the fields that set work or memory (docs/characterization.md#limits)
+MAX_COMBOS = 1000            # corners x temperatures x supplies
+MAX_TEMP_C = 300.0
+MAX_VDD_VOLTS = 10.0
 _TECH = "the name of a technology under netlists/tech (pcmspice simulate --list-tech)"
 
 
@@ -48,22 +54,23 @@ class SweepConfig(Config):
     name: str = param("sweep", doc="names the output folder and the LUT set")
     technology: str = param("generic65", source=_TECH)
     corners: tuple[str, ...] = param(("tt",))
-    temps_c: tuple[float, ...] = param((27.0,), unit="degC", ge=-273.15)
-    vdd_volts: tuple[float, ...] = param((), unit="V", gt=0, doc="empty: the technology's nominal supply")
-    n_cells: int = param(1000, ge=1, doc="Monte Carlo cells (the paper ran 1,000)")
-    seed: int = param(1, ge=0)
-    vc_min_volts: float = param(0.0, unit="V")
-    vc_max_volts: float = param(-1.0, unit="V", doc="-1: the supply voltage")
-    vc_points: int = param(101, ge=3, doc="read curve / leakage grid")
-    step_points: int = param(26, ge=3, doc="start voltages of the single-pulse step map")
+    temps_c: tuple[float, ...] = param((27.0,), unit="degC", ge=-273.15, le=MAX_TEMP_C)
+    vdd_volts: tuple[float, ...] = param((), unit="V", gt=0, le=MAX_VDD_VOLTS,
+                                         doc="empty: the technology's nominal supply")
+    n_cells: int = param(1000, ge=1, le=MAX_CELLS, doc="Monte Carlo cells (the paper ran 1,000)")
+    seed: int = param(1, ge=0, le=MAX_SEED)
+    vc_min_volts: float = param(0.0, unit="V", ge=-MAX_VDD_VOLTS, le=MAX_VDD_VOLTS)
+    vc_max_volts: float = param(-1.0, unit="V", ge=-MAX_VDD_VOLTS, le=MAX_VDD_VOLTS, doc="-1: the supply voltage")
+    vc_points: int = param(101, ge=3, le=10_001, doc="read curve / leakage grid")
+    step_points: int = param(26, ge=3, le=201, doc="start voltages of the single-pulse step map")
     cells_per_netlist: int = param(100, ge=1, le=1000, source="measured sweet spot for ngspice")
-    avt_scale: float = param(1.0, ge=0, doc="multiplies the Pelgrom coefficients")
-    read_time_seconds: float = param(10e-9, unit="s", gt=0, doc="integration time of one read (energy)")
-    retention_times_seconds: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1), unit="s", gt=0,
+    avt_scale: float = param(1.0, ge=0, le=100, doc="multiplies the Pelgrom coefficients")
+    read_time_seconds: float = param(10e-9, unit="s", gt=0, le=1, doc="integration time of one read (energy)")
+    retention_times_seconds: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1), unit="s", gt=0, le=1e6,
                                                        doc="retention figure span and marks")
-    pcm_devices: int = param(200, ge=1)
-    pcm_pulses: int = param(20, ge=1)
-    pcm_cycles: int = param(3, ge=1)
+    pcm_devices: int = param(200, ge=1, le=MAX_PCM_DEVICES)
+    pcm_pulses: int = param(20, ge=1, le=1000)
+    pcm_cycles: int = param(3, ge=1, le=100)
     params: dict[str, float] = param(default_factory=dict, doc="netlist parameter overrides")
     bias: str = param("fixed", choices=BIAS_MODES,
                       doc='"replica": pulse gate levels regulated per corner / temperature / supply')
@@ -78,6 +85,31 @@ class SweepConfig(Config):
             raise self._bad("corners", self.corners, "at least one corner")
         if not self.temps_c:
             raise self._bad("temps_c", self.temps_c, "at least one temperature")
+        n = len(self.corners) * len(self.temps_c) * max(1, len(self.vdd_volts))
+        if n > MAX_COMBOS:
+            raise ConfigError(f"{self._where}: {n} combinations of corners x temperatures x supplies is invalid; "
+                              f"expected at most {MAX_COMBOS}")
+
+    def memory_bytes(self) -> float:
+        """An estimate of the memory the sweep holds at its peak: every finished batch (kept until the tables
+        are assembled), the assembled tables and the batch list, for every combination."""
+        combos = len(self.corners) * len(self.temps_c) * max(1, len(self.vdd_volts))
+        cell = self.n_cells * (4 * self.vc_points + 16) * 8
+        pcm = self.pcm_devices * (3 * 61 + 8) * 8
+        batches = -(-self.n_cells // self.cells_per_netlist) + 1
+        return combos * (3 * (cell + pcm) + 2000 * batches)
+
+    def check_resources(self) -> None:
+        """Refuse a sweep whose memory estimate is above the limit, and netlist parameters out of their limits,
+        before any batch runs."""
+        check_memory(f"{self._where} {self.name!r} ({self.n_cells} cells x {self.vc_points} points per "
+                     "combination)", self.memory_bytes(), "use fewer cells (--mc), combinations or vc_points")
+        decl = {}
+        for t in CELL_TEMPLATES + pcm.LUT_TEMPLATES:
+            decl.update(nl.declared_params(t))
+        for k, v in self.params.items():
+            if k in decl:
+                decl[k].check(v, f"{self._where} [params]")
 
     # --- derived ------------------------------------------------------------
     def tech(self) -> techmod.Technology:

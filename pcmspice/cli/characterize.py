@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.limits import MAX_CELLS, MAX_EPOCHS, MAX_PCM_DEVICES, MAX_SEED
 
 
 def _jobs_default() -> int:
@@ -26,8 +27,8 @@ def _echo_summary(res, summary: dict) -> None:
 
 @click.command()
 @click.argument("sweep", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--mc", type=click.IntRange(min=1), default=None,
-              help="Monte Carlo cells (overrides n_cells of the definition).")
+@click.option("--mc", type=click.IntRange(min=1, max=MAX_CELLS), default=None,
+              help=f"Monte Carlo cells (overrides n_cells of the definition; at most {MAX_CELLS:,}).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a netlist parameter of the cell or the PCM (repeatable; on top of the definition's "
                    "[params]), e.g. --param c_store_farads=50e-15.")
@@ -85,18 +86,19 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 @click.option("--corners", default="tt,ff,ss,fs,sf", show_default=True, help="Comma-separated corners.")
 @click.option("--temps", default="-40,27,85", show_default=True, help="Comma-separated temperatures (°C).")
 @click.option("--vdd", default="", help="Comma-separated supplies (V); default: the technology's nominal.")
-@click.option("--mc", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Monte Carlo cells per combination.")
-@click.option("--pcm-devices", type=click.IntRange(min=1), default=200, show_default=True,
-              help="PCM devices per combination.")
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--mc", type=click.IntRange(min=1, max=MAX_CELLS), default=100, show_default=True,
+              help=f"Monte Carlo cells per combination (at most {MAX_CELLS:,}).")
+@click.option("--pcm-devices", type=click.IntRange(min=1, max=MAX_PCM_DEVICES), default=200, show_default=True,
+              help=f"PCM devices per combination (at most {MAX_PCM_DEVICES:,}).")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=1, show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=_jobs_default, show_default="CPU count")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--scheduler", default=None, help="Dask distributed scheduler address.")
 @click.option("--train", "do_train", is_flag=True,
               help="Also train on each combination's LUTs and estimate its energy.")
 @click.option("--dataset", default="digits", show_default=True, help="Data set for --train.")
-@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True, help="Epochs for --train.")
+@click.option("--epochs", type=click.IntRange(min=1, max=MAX_EPOCHS), default=3, show_default=True,
+              help="Epochs for --train.")
 @click.option("--bias", type=click.Choice(["fixed", "replica"]), default="fixed", show_default=True,
               help="Pulse gate levels: fixed voltages, or regulated by a replica bias so that the nominal cell "
                    "steps as at tt, 27 °C.")

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import tomli_w
 
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.files import not_regular
 
 _MISSING = dataclasses.MISSING
 
@@ -69,7 +70,7 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    return str(x) if isinstance(x, int) and not isinstance(x, bool) else f"{x:g}"
 
 
 def allowed(f: dataclasses.Field) -> str:
@@ -132,8 +133,11 @@ class Config:
         self._check()
 
     def _bad(self, name: str, value: Any, want: str) -> ConfigError:
-        shown = list(value) if isinstance(value, tuple) else value
-        return ConfigError(f"{self._where}: {name} = {shown!r} is invalid; expected {want}")
+        shown = repr(list(value)) if isinstance(value, tuple) else repr(value)
+        if len(shown) > 200:   # one readable line, however long the value
+            more = f" ({len(value)} values)" if isinstance(value, (tuple, list)) else ""
+            shown = shown[:160] + "..." + more
+        return ConfigError(f"{self._where}: {name} = {shown} is invalid; expected {want}")
 
     def _checked(self, f: dataclasses.Field, v: Any) -> Any:
         d, m = _default(f), f.metadata
@@ -225,8 +229,9 @@ class Config:
             text_or_path = Path(text_or_path)
         if isinstance(text_or_path, Path):
             path = text_or_path
-            if not path.is_file():
-                raise ConfigError(f"{path}: {cls._where} file does not exist")
+            problem = not_regular(path)
+            if problem:
+                raise ConfigError(f"{path}: {cls._where} file {problem}")
             try:
                 text_or_path = path.read_text()
             except (OSError, UnicodeDecodeError) as exc:

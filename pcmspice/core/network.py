@@ -5,6 +5,7 @@ import re
 from collections.abc import Sequence
 
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.limits import MAX_LAYER_SIZE, MAX_LAYERS
 
 
 def parse_network(network: str | Sequence[int]) -> tuple[int, ...]:
@@ -21,6 +22,9 @@ def parse_network(network: str | Sequence[int]) -> tuple[int, ...]:
     if len(sizes) < 2 or min(sizes) < 1:
         raise ConfigError(f"network '{network}' is invalid; expected layer sizes like 784-250-10 "
                           "(at least input-output, every size >= 1)")
+    if len(sizes) > MAX_LAYERS or max(sizes) > MAX_LAYER_SIZE:
+        raise ConfigError(f"network '{network}' is invalid; expected at most {MAX_LAYERS} layers of at most "
+                          f"{MAX_LAYER_SIZE:,} neurons each")
     return sizes
 
 

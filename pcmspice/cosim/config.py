@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pcmspice.array.config import ArrayConfig
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.core.config import Config, param, same_as
+from pcmspice.core.limits import MAX_SEED
 from pcmspice.spice import tech as techmod
 
 _ARRAY = ArrayConfig()
@@ -27,13 +28,13 @@ class CosimConfig(Config):
     rows: int = param(8, ge=2, le=65, doc="array rows = network inputs (R-1 features + bias); at most 65 "
                                           "(64 pixel components of the 8x8 digits + bias)")
     cols: int = param(8, ge=2, le=10, doc="array columns = network outputs = classes (digits 0 .. C-1)")
-    examples: int = param(300, ge=1, doc="training examples (one pass in a seeded order)")
+    examples: int = param(300, ge=1, le=100_000, doc="training examples (one pass in a seeded order)")
     technology: str = param("generic65")
     corner: str = param("tt")
     temp_c: float = param(27.0, unit="degC")
-    seed: int = param(1, ge=0, doc="cells, data order, pulses, PCM cycle-to-cycle draws")
+    seed: int = param(1, ge=0, le=MAX_SEED, doc="cells, data order, pulses, PCM cycle-to-cycle draws")
     learning_rate: float = param(0.2, unit="1", gt=0)
-    bit_length: int = param(8, ge=1, doc="pulse slots per example (at most this many pulses per cell)")
+    bit_length: int = param(8, ge=1, le=1000, doc="pulse slots per example (at most this many pulses per cell)")
     transfer_every: int = param(50, ge=0, doc="examples between transfers (none after the last example)")
     # the LUT array's own parameters (ARRAY_FIELDS), declared once in ArrayConfig
     time_per_example_seconds: float = same_as(ArrayConfig, "time_per_example_seconds")
@@ -41,7 +42,7 @@ class CosimConfig(Config):
     w_max: float = same_as(ArrayConfig, "w_max", 4.0)
     pcm_max_pulses: int = same_as(ArrayConfig, "pcm_max_pulses", 40)
     polarity_inversion: bool = same_as(ArrayConfig, "polarity_inversion")
-    vc_points: int = param(101, ge=3, doc="Vc grid of the cell table (10 mV on a 1 V supply)")
+    vc_points: int = param(101, ge=3, le=10_001, doc="Vc grid of the cell table (10 mV on a 1 V supply)")
     max_test: int = param(0, ge=0, doc="0: the whole test split of the chosen classes")
     engine: str = param("auto", choices=("auto", "shared", "subprocess"))
 

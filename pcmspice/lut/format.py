@@ -9,7 +9,12 @@ On-disk format (schema ``pcmspice-lut`` version 1), one file per
   ``provenance`` (technology, corner, temperature, supply, seed, netlist
   hashes, versions, the sweep config) and ``sha256`` of every array's bytes.
 
-Loading checks the schema name and version, every checksum, finiteness,
+A member ``__seal__`` (text) holds the SHA-256 of the metadata bytes and the id of the
+set the file belongs to (see :mod:`pcmspice.lut.integrity`): the provenance is inside the
+checksum, and the cell and PCM tables of a folder load only as one set.
+
+Loading refuses special files (FIFOs, devices) without opening them, checks the types of
+the metadata and arrays, the schema name and version, the seal, every checksum, finiteness,
 shapes against the axes, and physics (g rises with Vc on every cell, the up
 step is positive and the down step negative, PCM SET steps are on average
 non-negative).  Anything else is refused with :class:`LutError`.
@@ -48,18 +53,22 @@ e_read_joules         (device,)       energy of one PCM read
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pcmspice.core.errors import LutError
+from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.core.files import not_regular
+from pcmspice.core.limits import check_memory
 from pcmspice.core.provenance import atomic_write_bytes
+from pcmspice.lut import integrity as integ
+from pcmspice.lut.integrity import array_sha256
 from pcmspice.lut.provenance import LutProvenance
 
 SCHEMA = "pcmspice-lut"
@@ -282,13 +291,8 @@ def _check_shapes(arrays: dict[str, np.ndarray], axes: dict[str, tuple], source:
             raise LutError(f"{source}: array '{name}' holds NaN or infinite values")
 
 
-def array_sha256(a: np.ndarray) -> str:
-    """SHA-256 of an array's float64 bytes (the checksum of LUT and batch files)."""
-    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
-
-
-def _write_npz(path: Path, kind: str, arrays: dict[str, np.ndarray], units: dict[str, str],
-               axes: dict[str, tuple], provenance: dict[str, Any], extra: dict[str, Any]) -> None:
+def _meta_bytes(kind: str, arrays: dict[str, np.ndarray], units: dict[str, str], axes: dict[str, tuple],
+                provenance: dict[str, Any]) -> bytes:
     meta = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -297,80 +301,112 @@ def _write_npz(path: Path, kind: str, arrays: dict[str, np.ndarray], units: dict
         "units": {k: units.get(k, "V" if k.startswith("mismatch_dvt") else "1") for k in arrays},
         "sha256": {k: array_sha256(v) for k, v in arrays.items()},
         "provenance": provenance,
-        **extra,
     }
+    return json.dumps(meta, sort_keys=True, default=str).encode()
+
+
+def _write_npz(path: Path, meta: bytes, arrays: dict[str, np.ndarray], set_id: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta, sort_keys=True, default=str).encode(), dtype=np.uint8),
-             **arrays)
+    np.savez(buf, __meta__=np.frombuffer(meta, dtype=np.uint8), **arrays,
+             **{integ.SEAL_MEMBER: np.array(integ.seal_text(integ.digest(meta), set_id))})
     atomic_write_bytes(path, buf.getvalue())  # a reader never sees half a file; unique temporary name
 
 
-def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+_READ_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError, zlib.error,
+                json.JSONDecodeError, UnicodeDecodeError)
+
+
+def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any], integ.Seal]:
+    """The arrays, metadata and seal of one LUT file, every part checked (type, checksum, seal)."""
     path = Path(path)
-    if not path.exists():
+    problem = not_regular(path)
+    if problem == "does not exist":
         raise LutError(f"{path}: no such LUT file")
+    if problem:
+        raise LutError(f"{path}: {problem}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LutError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if data[:6] == b"\x93NUMPY":
+        raise LutError(f"{path}: is a single .npy array, not a .lut.npz archive; refusing a foreign file")
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise LutError(f"{path}: corrupted or truncated LUT file (not a zip archive, which an .npz is)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            unpacked = sum(i.file_size for i in zf.infolist())
+        check_memory(f"{path}: reading this LUT file", unpacked, "check that it is a pcmspice LUT")
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             if "__meta__" not in z.files:
                 raise LutError(f"{path}: not a pcmspice LUT (no metadata member); refusing a foreign file")
-            meta = json.loads(bytes(z["__meta__"]).decode())
-            arrays = {k: np.array(z[k]) for k in z.files if k != "__meta__"}
-    except LutError:
+            raw = z["__meta__"]
+            if raw.dtype != np.uint8 or raw.ndim != 1:
+                raise LutError(f"{path}: its metadata member has dtype {raw.dtype}; expected UTF-8 JSON bytes")
+            meta_bytes = raw.tobytes()
+            meta = json.loads(meta_bytes.decode())
+            seal_raw = z[integ.SEAL_MEMBER] if integ.SEAL_MEMBER in z.files else None
+            arrays = {k: np.array(z[k]) for k in z.files if k not in ("__meta__", integ.SEAL_MEMBER)}
+    except (LutError, ConfigError):
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except _READ_ERRORS as exc:
         raise LutError(f"{path}: corrupted or truncated LUT file ({type(exc).__name__}: {exc})") from None
-    if meta.get("schema") != SCHEMA:
-        raise LutError(f"{path}: schema '{meta.get('schema')}' is not '{SCHEMA}'; refusing a foreign file")
-    ver = meta.get("schema_version")
-    if ver != SCHEMA_VERSION:
-        raise LutError(f"{path}: schema version {ver} is not supported (this pcmspice reads version "
-                       f"{SCHEMA_VERSION}); regenerate the LUT or upgrade pcmspice")
-    if meta.get("kind") != kind:
-        raise LutError(f"{path}: holds a '{meta.get('kind')}' table, expected '{kind}'")
-    sums = meta.get("sha256", {})
-    if set(sums) != set(arrays):
-        raise LutError(f"{path}: array list does not match its checksums (missing or extra arrays)")
-    for k, v in arrays.items():
-        if array_sha256(v) != sums[k]:
-            raise LutError(f"{path}: checksum mismatch in array '{k}' (file corrupted)")
-    return arrays, meta
+    seal = integ.check_file(path, kind, meta, meta_bytes, seal_raw, arrays, SCHEMA, SCHEMA_VERSION)
+    return arrays, meta, seal
 
 
-def save_cell_lut(lut: CellLut, path: str | Path) -> Path:
+def save_cell_lut(lut: CellLut, path: str | Path, set_id: str = "") -> Path:
+    """Write one cell table (``set_id``: the set it belongs to, see :func:`save_lut_set`)."""
     lut.validate(str(path))
-    _write_npz(Path(path), "cell", lut.arrays(), _CELL_UNITS, _CELL_AXES, lut.provenance, {})
+    _write_npz(Path(path), _cell_meta(lut), lut.arrays(), set_id)
     return Path(path)
 
 
-def load_cell_lut(path: str | Path) -> CellLut:
-    arrays, meta = _read_npz(Path(path), "cell")
+def _cell_meta(lut: CellLut) -> bytes:
+    return _meta_bytes("cell", lut.arrays(), _CELL_UNITS, _CELL_AXES, lut.provenance)
+
+
+def _pcm_meta(lut: PcmLut) -> bytes:
+    return _meta_bytes("pcm", lut.arrays(), _PCM_UNITS, _PCM_AXES, lut.provenance)
+
+
+def _load_cell(path: str | Path) -> tuple[CellLut, integ.Seal]:
+    arrays, meta, seal = _read_npz(Path(path), "cell")
     mism = {k[len("mismatch_"):]: arrays.pop(k) for k in list(arrays) if k.startswith("mismatch_")}
     try:
         v_start = float(arrays.pop("v_start_volts"))
         lut = CellLut(**arrays, v_start_volts=v_start, mismatch=mism, provenance=meta.get("provenance", {}))
-    except (TypeError, KeyError) as exc:
+    except (TypeError, KeyError, ValueError) as exc:
         raise LutError(f"{path}: arrays do not form a cell table ({exc})") from None
     lut.validate(str(path))
-    return lut
+    return lut, seal
 
 
-def save_pcm_lut(lut: PcmLut, path: str | Path) -> Path:
+def load_cell_lut(path: str | Path) -> CellLut:
+    return _load_cell(path)[0]
+
+
+def save_pcm_lut(lut: PcmLut, path: str | Path, set_id: str = "") -> Path:
+    """Write one PCM table (``set_id``: the set it belongs to, see :func:`save_lut_set`)."""
     lut.validate(str(path))
-    _write_npz(Path(path), "pcm", lut.arrays(), _PCM_UNITS, _PCM_AXES, lut.provenance, {})
+    _write_npz(Path(path), _pcm_meta(lut), lut.arrays(), set_id)
     return Path(path)
 
 
-def load_pcm_lut(path: str | Path) -> PcmLut:
-    arrays, meta = _read_npz(Path(path), "pcm")
+def _load_pcm(path: str | Path) -> tuple[PcmLut, integ.Seal]:
+    arrays, meta, seal = _read_npz(Path(path), "pcm")
     try:
         scalars = {k: float(arrays.pop(k)) for k in ("drift_t0_seconds", "read_noise_rel")}
         lut = PcmLut(**arrays, **scalars, provenance=meta.get("provenance", {}))
-    except (TypeError, KeyError) as exc:
+    except (TypeError, KeyError, ValueError) as exc:
         raise LutError(f"{path}: arrays do not form a PCM table ({exc})") from None
     lut.validate(str(path))
-    return lut
+    return lut, seal
+
+
+def load_pcm_lut(path: str | Path) -> PcmLut:
+    return _load_pcm(path)[0]
 
 
 @dataclass(frozen=True)
@@ -380,6 +416,7 @@ class LutSet:
     cell: CellLut
     pcm: PcmLut
     name: str = "lut"
+    set_id: str = ""          # the id binding the two files on disk ("" in memory or for older files)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -393,18 +430,48 @@ class LutSet:
 
 CELL_FILE = "cell.lut.npz"
 PCM_FILE = "pcm.lut.npz"
+SUMMARY_FILE = "summary.json"
 
 
 def save_lut_set(luts: LutSet, directory: str | Path) -> Path:
+    """Write both tables of a set, sealed with one set id (see :mod:`pcmspice.lut.integrity`)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    save_cell_lut(luts.cell, d / CELL_FILE)
-    save_pcm_lut(luts.pcm, d / PCM_FILE)
+    luts.cell.validate(str(d / CELL_FILE))
+    luts.pcm.validate(str(d / PCM_FILE))
+    sid = integ.set_id_of(integ.digest(_cell_meta(luts.cell)), integ.digest(_pcm_meta(luts.pcm)))
+    save_cell_lut(luts.cell, d / CELL_FILE, sid)
+    save_pcm_lut(luts.pcm, d / PCM_FILE, sid)
     return d
 
 
+def lut_set_id(luts: LutSet) -> str:
+    """The set id :func:`save_lut_set` gives these tables."""
+    return integ.set_id_of(integ.digest(_cell_meta(luts.cell)), integ.digest(_pcm_meta(luts.pcm)))
+
+
 def load_lut_set(directory: str | Path) -> LutSet:
+    """Both tables of a folder, checked together: one set id (or, for older files, one provenance), and a
+    ``summary.json`` beside them, if any, describing the same set."""
     d = Path(directory)
     if not d.is_dir():
         raise LutError(f"{d}: LUT directory does not exist (expected a folder with {CELL_FILE} and {PCM_FILE})")
-    return LutSet(cell=load_cell_lut(d / CELL_FILE), pcm=load_pcm_lut(d / PCM_FILE), name=d.name)
+    cell, cseal = _load_cell(d / CELL_FILE)
+    pcm, pseal = _load_pcm(d / PCM_FILE)
+    if cseal.sealed != pseal.sealed:
+        old = CELL_FILE if not cseal.sealed else PCM_FILE
+        raise LutError(f"{d}: {CELL_FILE} and {PCM_FILE} are not one LUT set ({old} is unsealed, the other "
+                       "sealed); regenerate the set")
+    if cseal.sealed:
+        want = integ.set_id_of(cseal.meta_sha256, pseal.meta_sha256)
+        if not (cseal.set_id == pseal.set_id == want):
+            raise LutError(f"{d}: {CELL_FILE} and {PCM_FILE} are not one LUT set (set ids {cseal.set_id or '-'} "
+                           f"and {pseal.set_id or '-'}; the pair's is {want}); use the tables of one sweep")
+        sid = want
+    else:
+        sid = ""
+        if cell.provenance != pcm.provenance:
+            raise LutError(f"{d}: {CELL_FILE} and {PCM_FILE} are not one LUT set (their provenances differ: "
+                           "tables of two sweeps?); use the tables of one sweep")
+    integ.check_summary(d / SUMMARY_FILE, sid, cell.provenance)
+    return LutSet(cell=cell, pcm=pcm, name=d.name, set_id=sid)

@@ -1,7 +1,9 @@
 """What a run directory holds: its kind (from summary.json ``kind`` or its files), its corner table, the worst corner.
 
 A training summary without ``kind`` is recognised by ``analog_test_accuracy``;
-a folder of LUT files (cell.lut.npz) or with a corners.csv by those files.
+a folder of LUT files (cell.lut.npz) or with a corners.csv by those files.  A folder
+that holds LUT files has them loaded and checked first (as a set, with its summary.json):
+a report never describes a corrupt or mismatched table by its intact summary.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pcmspice.core.errors import ConfigError
-from pcmspice.lut.format import CELL_FILE
+from pcmspice.lut.format import CELL_FILE, PCM_FILE, load_lut_set
 from pcmspice.power import model as pw
 
 KINDS = ("characterization", "corners", "training", "power", "cosim", "luts")
@@ -34,6 +36,8 @@ def discover(path: str | Path) -> RunInput:
     p = Path(path)
     if not p.is_dir():
         raise ConfigError(f"{p}: not a directory (give run directories made by pcmspice)")
+    if (p / CELL_FILE).exists() or (p / PCM_FILE).exists():
+        load_lut_set(p)   # raises LutError on a corrupt, foreign or mismatched table
     sj = p / "summary.json"
     if sj.is_file():
         s = pw.load_summary(p)

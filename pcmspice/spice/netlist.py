@@ -12,6 +12,12 @@ of a subcircuit is set from the testbench that uses it).
 
 Rendering checks every override against the declarations: an unknown name or
 a value that breaks its constraint raises :class:`SpiceError` naming it.
+
+Beyond its constraint, a parameter whose line does not declare its own ``LO..HI``
+range must lie within pcmspice's limits for its unit (:data:`UNIT_LIMITS`, with a few
+parameters named in :data:`NAME_LIMITS`): a supply of a megavolt or a pulse period of
+a second is refused before ngspice starts a simulation that would never end.  A
+netlist that needs more declares its range (``0..100``) on its ``*@param`` line.
 """
 from __future__ import annotations
 
@@ -31,6 +37,20 @@ from pcmspice.spice import safety
 from pcmspice.spice.tech import Technology
 
 _PARAM = re.compile(r"^\*@param\s+(\w+)\s*=\s*(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
+
+
+# (lowest, highest) value of a parameter in each unit, both included, unless its *@param line
+# declares a LO..HI range.  Wide enough for every shipped technology and netlist, narrow enough that
+# no simulation of one cell runs for hours: cell timings are nanoseconds, supplies about a volt.
+UNIT_LIMITS: dict[str, tuple[float, float]] = {
+    "V": (-10.0, 10.0), "A": (0.0, 0.1), "s": (1e-12, 1e-6), "F": (0.0, 1e-9), "ohm": (0.0, 1e18),
+    "um": (0.0, 1000.0), "S": (0.0, 1.0), "K/W": (0.0, 1e12), "K": (0.0, 5000.0), "1/s": (0.0, 1e18),
+    "eV": (0.0, 10.0), "1": (-1e6, 1e6),
+}
+NAME_LIMITS: dict[str, tuple[float, float]] = {
+    "drift_t0_seconds": (1e-12, 1e9),      # the drift law's reference age, not a simulated time
+    "vc_step_volts": (1e-5, 10.0),         # a DC sweep step: 10 uV gives 10^5 points a volt
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,11 @@ class Param:
         if not ok:
             raise SpiceError(f"parameter {self.name}={value!r} {self.unit} is invalid (must be {want}; {self.doc})",
                              netlist=netlist, value=value)
+        limits = None if ".." in c else NAME_LIMITS.get(self.name, UNIT_LIMITS.get(self.unit))
+        if limits and not limits[0] <= v <= limits[1]:
+            raise SpiceError(f"parameter {self.name}={value!r} {self.unit} is outside pcmspice's limit for it "
+                             f"({limits[0]:g} to {limits[1]:g} {self.unit}; {self.doc}); a netlist may declare a "
+                             "wider LO..HI range on its *@param line", netlist=netlist, value=value)
         return v
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from pcmspice.array.config import ArrayConfig
 from pcmspice.core.config import Config, param
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.limits import MAX_EPOCHS, MAX_SEED, check_memory
 from pcmspice.core.network import parse_network
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -28,11 +29,11 @@ class TrainConfig(Config):
                                         "features:FILE.npz")
     network: str = param("784-250-10", doc="layer sizes, input to output")
     activation: str = param("relu", choices=ACTIVATIONS)
-    epochs: int = param(20, ge=1, source="the paper: 20 epochs of MNIST")
+    epochs: int = param(20, ge=1, le=MAX_EPOCHS, source="the paper: 20 epochs of MNIST")
     learning_rate: float = param(0.01, unit="1", gt=0)
     lr_decay: float = param(1.0, unit="1", gt=0, le=1, doc="learning rate x this after every epoch")
-    batch_size: int = param(1, ge=1, doc="1 = the chip's per-example SGD")
-    seed: int = param(0, ge=0)
+    batch_size: int = param(1, ge=1, le=100_000, doc="1 = the chip's per-example SGD")
+    seed: int = param(0, ge=0, le=MAX_SEED)
     max_train: int = param(0, ge=0, doc="0 = all training examples")
     max_test: int = param(0, ge=0, doc="0 = all test examples")
     w_max: tuple[float, ...] = param((), unit="1", gt=0, doc="per layer; empty = default_w_max")
@@ -44,6 +45,27 @@ class TrainConfig(Config):
         if self.w_max and len(self.w_max) != n_layers:
             raise ConfigError(f"{self._where}: w_max = {list(self.w_max)} is invalid; expected {n_layers} positive "
                               f"numbers (one per layer of {self.network}) or none")
+
+
+# bytes a weight takes while training, by array mode: measured peaks (tracemalloc, 64-2000-10 on the
+# committed LUTs) of 490 B (cell), 275 B (pcm-only) and 22 B (ideal), plus the float baseline's weights
+# and gradients, rounded up
+BYTES_PER_WEIGHT = {"cell": 600, "pcm-only": 350, "ideal": 64}
+
+
+def memory_bytes(cfg: TrainConfig) -> float:
+    """An estimate of the memory a training run's networks take (the analog one and its float baseline)."""
+    sizes = parse_network(cfg.network)
+    weights = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return weights * BYTES_PER_WEIGHT.get(cfg.array.mode, 600) + cfg.batch_size * sum(sizes) * 8 * 8
+
+
+def check_resources(cfg: TrainConfig) -> None:
+    """Refuse a run whose networks would not fit in the memory limit, before anything is built."""
+    sizes = parse_network(cfg.network)
+    weights = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    check_memory(f"network {cfg.network} ({weights:,} weights, mode {cfg.array.mode})", memory_bytes(cfg),
+                 "use a smaller network")
 
 
 def default_w_max(sizes: tuple[int, ...]) -> tuple[float, ...]:

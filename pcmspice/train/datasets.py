@@ -31,7 +31,11 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.util
+import io
+import math
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +43,15 @@ from typing import Any
 import numpy as np
 
 from pcmspice.core.errors import DataError
+from pcmspice.core.files import not_regular
+from pcmspice.core.limits import MAX_LAYER_SIZE, check_memory, max_memory_bytes
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLIT_SEED = 2018          # fixed: every run of a data set tests on the same images
 BACKRAND_SEED = 2007
 NAMES = ("digits", "mnist5k", "mnist5k-backrand", "fashion-mnist", "idx:DIR", "features:FILE.npz")
 
+MAX_CLASSES = MAX_LAYER_SIZE
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -131,12 +138,20 @@ def _stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[n
 def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (optionally gzip-compressed) into an array of its stored shape."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such IDX file")
+    problem = not_regular(path)
+    if problem:
+        raise DataError(f"{path}: no such IDX file" if problem == "does not exist" else f"{path}: {problem}")
+    cap = int(max_memory_bytes())
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                raw = f.read(cap + 1)   # a bounded read: a small .gz may unpack to any size
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc}); a corrupted or truncated file?") from None
+    if len(raw) > cap:
+        check_memory(f"{path}: unpacking this IDX file", len(raw), "use a smaller data set")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'}; "
                         "expected 00 00 <type> <ndim>)")
@@ -146,10 +161,12 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header")
     dims = struct.unpack(f">{ndim}I", raw[4:head])
     dt = np.dtype(_IDX_DTYPES[raw[2]])
-    need = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+    need = math.prod(dims) * dt.itemsize     # Python integers: no overflow on a corrupt header
     if len(raw) - head != need:
         raise DataError(f"{path}: holds {len(raw) - head} data bytes but its header {list(dims)} "
                         f"of {dt.str} needs {need}")
+    if ndim == 0 or dims[0] == 0:
+        raise DataError(f"{path}: holds no examples (shape {list(dims)})")
     return np.frombuffer(raw, dtype=dt, offset=head).reshape(dims).astype(dt.newbyteorder("="))
 
 
@@ -180,7 +197,7 @@ def _find_idx(directory: Path, split: str, kind: str) -> Path:
 
 def _images(x: np.ndarray, path: Path) -> np.ndarray:
     if x.ndim == 3:
-        x = x.reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], x.shape[1] * x.shape[2])
     elif x.ndim != 2:
         raise DataError(f"{path}: images have {x.ndim} dimensions; expected (n, rows, cols) or (n, features)")
     if x.dtype == np.uint8:
@@ -209,13 +226,27 @@ def load_idx_dir(directory: str | Path, name: str | None = None) -> Dataset:
 # ------------------------------------------------------------------- features
 def load_features(path: str | Path) -> Dataset:
     p = Path(path)
-    if not p.is_file():
+    problem = not_regular(p)
+    if problem == "does not exist":
         raise DataError(f"{p}: no such features file (expected an .npz with x_train, y_train, x_test, y_test)")
+    if problem:
+        raise DataError(f"{p}: {problem}")
     try:
-        with np.load(p, allow_pickle=False) as z:
+        data = p.read_bytes()
+        if data[:6] == b"\x93NUMPY":
+            raise DataError(f"{p}: is a single .npy array; expected an .npz archive with x_train, y_train, x_test, "
+                            "y_test (np.savez)")
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            raise DataError(f"{p}: not a readable .npz (not a zip archive: truncated, or another kind of file)")
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            check_memory(f"{p}: loading these features", sum(i.file_size for i in zf.infolist()),
+                         "use fewer examples or features")
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: np.array(z[k]) for k in z.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{p}: not a readable .npz ({type(exc).__name__}: {exc})") from None
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{p}: not a readable .npz ({type(exc).__name__}: {exc}); corrupted or truncated?") from None
     name = f"features:{p}"
     if {"x_train", "y_train", "x_test", "y_test"} <= set(arrays):
         xtr, ytr, xte, yte = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
@@ -223,6 +254,8 @@ def load_features(path: str | Path) -> Dataset:
         x, y = arrays["x"], arrays["y"]
         if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
             raise DataError(f"{name}: x {x.shape} and y {y.shape} must be (n, features) and (n,)")
+        if x.shape[0] < 2:
+            raise DataError(f"{name}: x holds {x.shape[0]} examples; a split into train and test needs at least 2")
         tr, te = _stratified_split(_labels(y, name, "labels"), 0.2, SPLIT_SEED)
         xtr, ytr, xte, yte = x[tr], y[tr], x[te], y[te]
     else:
@@ -233,7 +266,7 @@ def load_features(path: str | Path) -> Dataset:
             raise DataError(f"{name}: {k} has dtype {a.dtype}; expected numbers")
     xtr, xte = xtr.astype(np.float64), xte.astype(np.float64)
     ytr, yte = _labels(ytr, name, "y_train"), _labels(yte, name, "y_test")
-    n_classes = int(arrays["n_classes"]) if "n_classes" in arrays else \
+    n_classes = _n_classes(arrays["n_classes"], name) if "n_classes" in arrays else \
         int(max(ytr.max(initial=0), yte.max(initial=0))) + 1
     ds = validate(Dataset(name, xtr, ytr, xte, yte, n_classes, None, {"path": str(p)}))
     scale = float(np.percentile(np.abs(ds.x_train), 99.9))
@@ -241,6 +274,12 @@ def load_features(path: str | Path) -> Dataset:
         ds = Dataset(ds.name, ds.x_train / scale, ds.y_train, ds.x_test / scale, ds.y_test,
                      ds.n_classes, None, {**ds.source, "feature_scale": scale})
     return ds
+
+
+def _n_classes(a: np.ndarray, name: str) -> int:
+    if a.ndim != 0 or a.dtype.kind not in "iu" or not 2 <= int(a) <= MAX_CLASSES:
+        raise DataError(f"{name}: n_classes = {a.tolist()!r} is invalid; expected one integer from 2 to {MAX_CLASSES}")
+    return int(a)
 
 
 # ------------------------------------------------------------- bundled sets

@@ -26,7 +26,7 @@ from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.core.network import parse_network
 from pcmspice.lut.format import LutSet, load_lut_set
 from pcmspice.train.checkpoint import Checkpointer, restore_network
-from pcmspice.train.config import TrainConfig
+from pcmspice.train.config import TrainConfig, check_resources
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
 from pcmspice.train.network import FloatLayer, Network, build_network, init_weights
 from pcmspice.train.outputs import summarize
@@ -35,6 +35,7 @@ from pcmspice.train.result import RunResult, TrainResult
 
 def prepare_data(cfg: TrainConfig, data: Dataset | None = None) -> Dataset:
     """Load the data set, apply the subset limits, and fit it to the network's input."""
+    check_resources(cfg)
     ds = data if data is not None else load_dataset(cfg.dataset)
     ds = ds.subset(cfg.max_train, cfg.max_test) if (cfg.max_train or cfg.max_test) else ds
     sizes = parse_network(cfg.network)
