@@ -83,8 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:   # a bad option or argument: one line, like every other user error
+        cmd = exc.ctx.command_path if exc.ctx is not None else "pcmspice"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"error: {message} (see `{cmd} --help`)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
