@@ -27,3 +27,27 @@ def test_unknown_name_is_an_attribute_error():
         assert "no_such_thing" in str(exc)
     else:
         raise AssertionError("no AttributeError")
+
+
+SCRIPT = """
+from pcmspice import characterize as ch
+from pcmspice.core import paths
+
+def main():
+    cfg = ch.SweepConfig.from_toml(paths.default_sweep("demo")).replace(n_cells=4, pcm_devices=4)
+    res = ch.run_sweep(cfg, "OUT", jobs=2, progress=False, figures=False)
+    print("done", res.computed)
+"""
+
+
+def test_a_parallel_script_with_the_main_guard_works_and_without_it_says_why(tmp_path):
+    (tmp_path / "guarded.py").write_text(SCRIPT.replace("OUT", "out1") + '\nif __name__ == "__main__":\n    main()\n')
+    (tmp_path / "bare.py").write_text(SCRIPT.replace("OUT", "out2") + "\nmain()\n")
+    ok = subprocess.run([sys.executable, "guarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and "done 2" in ok.stdout, ok.stderr[-800:]
+    bare = subprocess.run([sys.executable, "bare.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert bare.returncode == 1
+    last = bare.stderr.strip().splitlines()[-1]
+    assert last.startswith("pcmspice.core.errors.PcmSpiceError: the worker processes stopped before they started")
+    assert 'if __name__ == "__main__":' in last
+    assert "BrokenProcessPool" not in bare.stderr and bare.stderr.count("Traceback") == 1

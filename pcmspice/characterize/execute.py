@@ -15,8 +15,8 @@ from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
 from pcmspice.characterize.tables import assemble
 from pcmspice.core import outputs
-from pcmspice.core.errors import ConfigError
-from pcmspice.core.processes import ignore_sigint, sigint_ignored, stop_pool
+from pcmspice.core.errors import ConfigError, PcmSpiceError
+from pcmspice.core.processes import broken_pool_message, ignore_sigint, sigint_ignored, spawn_pool, stop_pool
 from pcmspice.core.provenance import atomic_write_text, write_json
 from pcmspice.lut import format as lutmod
 
@@ -136,10 +136,9 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
         for b in todo:
             yield b, run_batch(cfg_dict, b, engine)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures import as_completed as fut_done
-    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    from concurrent.futures.process import BrokenProcessPool
+    ex = spawn_pool(jobs, _worker_init)
     futs: dict = {}
     try:
         # the workers start while SIGINT is ignored (a spawned process keeps an ignored signal from its
@@ -149,6 +148,9 @@ def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engi
             futs = {ex.submit(run_batch, cfg_dict, b, engine): b for b in todo}
         for f in fut_done(futs):
             yield futs[f], f.result()
+    except BrokenProcessPool:
+        stop_pool(ex, futs)
+        raise PcmSpiceError(broken_pool_message()) from None
     except BaseException:
         stop_pool(ex, futs)   # a running batch is lost either way; do not wait minutes for it
         raise

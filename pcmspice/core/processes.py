@@ -38,3 +38,32 @@ def stop_pool(ex: Any, futures: Any = ()) -> None:
     for proc in list((getattr(ex, "_processes", None) or {}).values()):
         proc.terminate()
     ex.shutdown(wait=False, cancel_futures=True)
+
+
+NO_MAIN_GUARD = ("the worker processes stopped before they started: a script that runs pcmspice in parallel must "
+                 "keep its code under `if __name__ == \"__main__\":` (each worker starts Python anew and imports "
+                 "the script), or use jobs=1")
+WORKER_DIED = "a worker process ended unexpectedly (killed, or out of memory?); finished batches are kept"
+
+
+def broken_pool_message() -> str:
+    """Why a pool broke, as far as the parent can tell: a user's script as ``__main__`` (not the pcmspice
+    command) is the usual cause, a worker killed from outside the other."""
+    import __main__
+    spec = getattr(__main__, "__spec__", None)
+    script = getattr(__main__, "__file__", None) and (spec is None or not spec.name.startswith("pcmspice"))
+    return NO_MAIN_GUARD if script else WORKER_DIED
+
+
+def spawn_pool(max_workers: int, initializer: Any = None) -> Any:
+    """A ProcessPoolExecutor of freshly started interpreters (``spawn``: the parent's ngspice state is not forked).
+
+    A worker imports the user's ``__main__`` before it runs anything; a script without the ``__main__`` guard
+    then calls pcmspice again from inside that import.  There this quietly ends the worker (SystemExit, no
+    traceback), so that the parent, which sees a broken pool, can say why in one line (:func:`broken_pool_message`).
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    if getattr(mp.current_process(), "_inheriting", False):   # inside a worker's import of the user's script
+        raise SystemExit(1)
+    return ProcessPoolExecutor(max_workers=max_workers, mp_context=mp.get_context("spawn"), initializer=initializer)
