@@ -44,6 +44,23 @@ def tech_file(name: str | Path) -> Path:
                      "or give the path of a folder holding a tech.toml)", value=text)
 
 
+def reference(name: str | Path) -> str:
+    """How a config names a technology: a built-in name as it is, or the absolute path of a technology
+    folder after loading it (the same checks as :func:`load`).  Raises :class:`SpiceError`."""
+    text = str(name)
+    if text in available():
+        return text
+    load(name)
+    return str(tech_file(name).parent)
+
+
+def is_reference(name: object) -> bool:
+    """``name`` names a built-in technology or looks like a path (and so is checked as a folder)."""
+    return isinstance(name, (str, Path)) and (str(name) in available() or isinstance(name, Path)
+                                              or "/" in str(name) or str(name).startswith((".", "~"))
+                                              or is_kind(Path(str(name)), "dir"))
+
+
 def load(name: str | Path) -> Technology:
     """Load technology ``name`` (``generic65``, ``sky130``, or the path of a technology folder).
 
