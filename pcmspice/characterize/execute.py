@@ -82,7 +82,7 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
         for corner, temp, vdd in cfg.combos():
             luts = assemble(cfg, corner, temp, vdd, {b: a for b, a in have.items()
                                                       if (b.corner, b.temp_c, b.vdd) == (corner, temp, vdd)}, key)
-            name = combo_name(cfg.technology, corner, temp, vdd)
+            name = combo_name(cfg.tech().name, corner, temp, vdd)
             lutmod.save_lut_set(luts, stage / "luts" / name)
             staged[(corner, temp, vdd)] = stage / "luts" / name
         seconds = time.perf_counter() - t0

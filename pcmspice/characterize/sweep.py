@@ -42,7 +42,8 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 MAX_COMBOS = 1000            # corners x temperatures x supplies
 MAX_TEMP_C = 300.0
 MAX_VDD_VOLTS = 10.0
-_TECH = "the name of a technology under netlists/tech (pcmspice simulate --list-tech)"
+_TECH = ("the name of a technology under netlists/tech (generic65, sky130) or the path of a technology folder "
+         "holding a tech.toml (docs/technologies.md)")
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,8 @@ class SweepConfig(Config):
         if not _PLAIN_NAME.fullmatch(self.name) or ".." in self.name:
             raise self._bad("name", self.name, "a plain folder name: letters, digits, '.', '_' or '-', not starting "
                                                "with '.' or '-' and without '/' or '..'")
-        if self.technology not in techmod.available():
-            raise self._bad("technology", self.technology, "one of " + ", ".join(techmod.available()))
+        # a folder is loaded (every tech.toml field checked) and kept as its absolute path
+        object.__setattr__(self, "technology", check_technology(self, self.technology))
         if not self.corners:
             raise self._bad("corners", self.corners, "at least one corner")
         if not self.temps_c:
@@ -154,6 +155,14 @@ def _replica_levels(technology: str, params_json: str, corner: str, temp_c: floa
         return ()
     run = cellmod.Run(tech, corner, temp_c, {**base, "vdd_volts": vdd}, engine)
     return tuple(cellmod.replica_bias(run, ref).items())
+
+
+def check_technology(cfg: Config, value: str) -> str:
+    """``value`` as a config keeps it (:func:`pcmspice.spice.tech.reference`), or the config's one-line error."""
+    if not techmod.is_reference(value):
+        raise cfg._bad("technology", value, "one of " + ", ".join(techmod.available()) +
+                       ", or the path of a folder holding a tech.toml")
+    return techmod.reference(value)
 
 
 def combo_name(tech: str, corner: str, temp_c: float, vdd: float) -> str:

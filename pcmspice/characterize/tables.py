@@ -57,7 +57,7 @@ def assemble(cfg: SweepConfig, corner: str, temp: float, vdd: float, parts: dict
     run = cfg.run_for(corner, temp, vdd)
     p = cellmod.cell_params(run.tech, run.params)
     prov = {
-        "technology": cfg.technology, "corner": corner, "temp_c": temp, "vdd_volts": vdd, "seed": cfg.seed,
+        "technology": run.tech.name, "corner": corner, "temp_c": temp, "vdd_volts": vdd, "seed": cfg.seed,
         "n_cells": cfg.n_cells, "sweep_key": key, "sweep": cfg.to_dict(), "netlist_hashes": netlist_hashes(),
         "tech": run.tech.provenance(), "versions": versions(), "cell_params": p,
     }
@@ -71,6 +71,6 @@ def assemble(cfg: SweepConfig, corner: str, temp: float, vdd: float, parts: dict
     for k in ("drift_t0_seconds", "read_noise_rel"):
         pa[k] = float(pa[k])
     pcm_lut = lutmod.PcmLut(provenance=prov, **pa)
-    return lutmod.LutSet(cell_lut, pcm_lut, combo_name(cfg.technology, corner, temp, vdd))
+    return lutmod.LutSet(cell_lut, pcm_lut, combo_name(run.tech.name, corner, temp, vdd))
 
 

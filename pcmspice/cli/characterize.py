@@ -29,6 +29,9 @@ def _echo_summary(res, summary: dict) -> None:
 @click.argument("sweep", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--mc", type=click.IntRange(min=1, max=MAX_CELLS), default=None,
               help=f"Monte Carlo cells (overrides n_cells of the definition; at most {MAX_CELLS:,}).")
+@click.option("--tech", "technology", default=None,
+              help="Technology: generic65, sky130, or the path of a technology folder (overrides the definition's "
+                   "technology; see docs/technologies.md).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a netlist parameter of the cell or the PCM (repeatable; on top of the definition's "
                    "[params]), e.g. --param c_store_farads=50e-15.")
@@ -44,7 +47,7 @@ def _echo_summary(res, summary: dict) -> None:
 @click.option("--force", is_flag=True,
               help="Write into OUT even if it holds another run (its LUTs, figures and summary are replaced).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def characterize(sweep, mc, params, jobs, resume, scheduler, engine, out, force, quiet):
+def characterize(sweep, mc, technology, params, jobs, resume, scheduler, engine, out, force, quiet):
     """Characterize a Monte Carlo population into lookup tables.
 
     SWEEP is a sweep definition (TOML), e.g. characterization/default.toml.
@@ -57,6 +60,8 @@ def characterize(sweep, mc, params, jobs, resume, scheduler, engine, out, force,
     cfg = ch.SweepConfig.from_toml(sweep)
     if mc is not None:
         cfg = dataclasses.replace(cfg, n_cells=mc)
+    if technology is not None:
+        cfg = dataclasses.replace(cfg, technology=technology)
     if params:
         from pcmspice.core.config import parse_assignments
         cfg = dataclasses.replace(cfg, params={**cfg.params, **parse_assignments(params)})
@@ -82,7 +87,8 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 
 
 @click.command()
-@click.option("--tech", "technology", default="generic65", show_default=True, help="Technology (generic65 or sky130).")
+@click.option("--tech", "technology", default="generic65", show_default=True,
+              help="Technology: generic65, sky130, or the path of a technology folder (docs/technologies.md).")
 @click.option("--corners", default="tt,ff,ss,fs,sf", show_default=True, help="Comma-separated corners.")
 @click.option("--temps", default="-40,27,85", show_default=True, help="Comma-separated temperatures (°C).")
 @click.option("--vdd", default="", help="Comma-separated supplies (V); default: the technology's nominal.")
@@ -112,7 +118,8 @@ def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume
     from pcmspice import characterize as ch
     from pcmspice.characterize import corners as cmod
     from pcmspice.pipeline import corner_trainer
-    cfg = ch.SweepConfig(name=f"corners_{technology}", technology=technology,
+    from pcmspice.spice import tech as techmod
+    cfg = ch.SweepConfig(name=f"corners_{techmod.load(technology).name}", technology=technology,
                          corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
                          temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),
                          n_cells=mc, seed=seed, pcm_devices=pcm_devices, bias=bias)

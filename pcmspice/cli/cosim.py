@@ -17,7 +17,8 @@ _D = CosimConfig()   # the option defaults are the config's
 @click.option("--cols", type=int, default=_D.cols, show_default=True,
               help="Array columns = network outputs = classes (digits 0 .. cols-1, at most 10).")
 @click.option("--examples", type=int, default=_D.examples, show_default=True, help="Training examples.")
-@click.option("--tech", "technology", default=_D.technology, show_default=True, help="Technology: generic65 or sky130.")
+@click.option("--tech", "technology", default=_D.technology, show_default=True,
+              help="Technology: generic65, sky130, or the path of a technology folder (docs/technologies.md).")
 @click.option("--corner", default=_D.corner, show_default=True, help="Process corner.")
 @click.option("--temp", "temp_c", type=float, default=_D.temp_c, show_default=True, help="Temperature (°C).")
 @click.option("--seed", type=int, default=_D.seed, show_default=True,

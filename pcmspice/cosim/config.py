@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pcmspice.array.config import ArrayConfig
+from pcmspice.characterize.sweep import check_technology
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.core.config import Config, param, same_as
 from pcmspice.core.limits import MAX_SEED
@@ -47,8 +48,7 @@ class CosimConfig(Config):
     engine: str = param("auto", choices=("auto", "shared", "subprocess"))
 
     def _check(self) -> None:
-        if self.technology not in techmod.available():
-            raise self._bad("technology", self.technology, "one of " + ", ".join(techmod.available()))
+        object.__setattr__(self, "technology", check_technology(self, self.technology))
         techmod.load(self.technology).check_corner(self.corner)
         techmod.check_temperature(self.temp_c)
 

@@ -49,7 +49,7 @@ def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = Non
     t0 = time.perf_counter()
     run = cfg.run()
     grid = np.linspace(0.0, run.tech.vdd_volts, cfg.vc_points)
-    prov = {"kind": "cosim-luts", "key": key, "technology": cfg.technology, "corner": cfg.corner,
+    prov = {"kind": "cosim-luts", "key": key, "technology": techmod.load(cfg.technology).name, "corner": cfg.corner,
             "temp_c": cfg.temp_c, "seed": cfg.seed, "rows": cfg.rows, "cols": cfg.cols,
             "cells": "R*C unit cells (k = i*C + j) then C g_shared references",
             "pcm_devices": "G+ of cell k = 2k, G- = 2k+1", "netlist_hashes": {

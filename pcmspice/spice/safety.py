@@ -97,6 +97,9 @@ def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").translate(_BREAKS)
 
 
+normalized_lines = _lines
+
+
 def _line_no(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -143,9 +146,12 @@ def _includes(text: str, where: str, base: Path | None) -> Iterable[tuple[Path, 
 _scanned: dict[tuple[str, int, int], None] = {}
 
 
-def check_model_file(path: str | Path, root: Path | None = None, _depth: int = 0) -> Path:
+def check_model_file(path: str | Path, root: Path | None = None, _depth: int = 0,
+                     _open: frozenset[Path] = frozenset()) -> Path:
     """Refuse a model file (and what it includes, which must lie under ``root``, by default its own
-    folder) that holds a command line.  A clean file is remembered by path, size and time."""
+    folder) that holds a command line.  A clean file is remembered by path, size and time.  A library
+    that loads one of its own sections (``.lib "models.lib" mos`` inside models.lib, as foundry
+    libraries do) is being scanned whole already, so such a loop is followed once."""
     p = check_path(path, "model file")
     root = (root or p.parent).resolve()
     st = p.stat()
@@ -163,7 +169,8 @@ def check_model_file(path: str | Path, root: Path | None = None, _depth: int = 0
                              value=str(inc))
         if not q.is_file():
             raise SpiceError(f"{p}, line {line}: includes {inc}, which is not a regular file", value=str(inc))
-        check_model_file(q, root, _depth + 1)
+        if q != p and q not in _open:
+            check_model_file(q, root, _depth + 1, _open | {p})
     if len(_scanned) > 1024:
         _scanned.clear()
     _scanned[key] = None

@@ -11,12 +11,14 @@ included and how a transistor line is written.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
+from pcmspice.spice import safety
 from pcmspice.spice.safety import NAME, NAME_RULE, check_name, check_path, is_kind
 from pcmspice.spice.sky130 import Sky130Technology
 from pcmspice.spice.technology import Corner, Technology, _expr, check_size, check_temperature, delvto_expr  # noqa: F401
@@ -42,6 +44,23 @@ def tech_file(name: str | Path) -> Path:
                      "or give the path of a folder holding a tech.toml)", value=text)
 
 
+def reference(name: str | Path) -> str:
+    """How a config names a technology: a built-in name as it is, or the absolute path of a technology
+    folder after loading it (the same checks as :func:`load`).  Raises :class:`SpiceError`."""
+    text = str(name)
+    if text in available():
+        return text
+    load(name)
+    return str(tech_file(name).parent)
+
+
+def is_reference(name: object) -> bool:
+    """``name`` names a built-in technology or looks like a path (and so is checked as a folder)."""
+    return isinstance(name, (str, Path)) and (str(name) in available() or isinstance(name, Path)
+                                              or "/" in str(name) or str(name).startswith((".", "~"))
+                                              or is_kind(Path(str(name)), "dir"))
+
+
 def load(name: str | Path) -> Technology:
     """Load technology ``name`` (``generic65``, ``sky130``, or the path of a technology folder).
 
@@ -61,6 +80,13 @@ def load(name: str | Path) -> Technology:
             raise SpiceError(f"{path}: [corners.{k}] must be a table of parameters", value=c)
         corners[k] = Corner(k, {check_name(p, "corner parameter", f"{path}: [corners.{k}]"):
                                 f.number(v, f"corners.{k}.{p}") for p, v in c.items()})
+    lib_file, lib_sections = _library(f, path)
+    for k in lib_sections:
+        corners.setdefault(k, Corner(k, {}))
+    if lib_sections and set(corners) - set(lib_sections):
+        extra = sorted(set(corners) - set(lib_sections))
+        raise SpiceError(f"{path}: corner(s) {', '.join(extra)} have no section in [lib] sections "
+                         f"(a technology with a [lib] table loads every corner from its library)", value=extra[0])
     mm = f.table("mismatch")
     mmf = {k: f.number(mm.get(k), f"mismatch.{k}", lo=0.0) for k in
            ("avt_nmos_mv_um", "avt_pmos_mv_um", "abeta_nmos_pct_um", "abeta_pmos_pct_um")}
@@ -82,7 +108,7 @@ def load(name: str | Path) -> Technology:
         min_w_um=f.number(raw.get("min_w_um", 0.0), "min_w_um", lo=0.0),
         min_l_um=f.number(raw.get("min_l_um", 0.0), "min_l_um", lo=0.0),
         model_file=f.name("model_file", "models.lib"), default_corner=default_corner,
-        raw=raw,
+        lib_file=lib_file, lib_sections=lib_sections, raw=raw,
     )
     driver = raw.get("driver")
     if driver is not None and driver not in DRIVERS:
@@ -90,6 +116,41 @@ def load(name: str | Path) -> Technology:
                          f"(choose from {', '.join(sorted(DRIVERS))}, or leave it out)", value=driver)
     cls = DRIVERS[driver] if driver else Technology
     return cls(**kwargs)
+
+
+_SECTION = re.compile(r"^[^\S\n]*\.lib[^\S\n]+([^\s\"']+)[^\S\n]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _library(f: _Fields, path: Path) -> tuple[str, dict[str, str]]:
+    """The ``[lib]`` table of a tech.toml: ``file`` (a model file of the folder with ``.lib NAME`` ...
+    ``.endl`` sections) and ``sections`` (corner -> section); every section must be in the file."""
+    lib = f.table("lib")
+    if not lib:
+        return "", {}
+    unknown = sorted(set(lib) - {"file", "sections"})
+    if unknown:
+        raise SpiceError(f"{path}: [lib] has the unknown key {unknown[0]!r}; expected file and sections",
+                         value=unknown[0])
+    name = check_name(lib.get("file"), "[lib] file", str(path))
+    sections = lib.get("sections")
+    if not isinstance(sections, dict) or not sections:
+        raise SpiceError(f"{path}: [lib] sections = {sections!r} is invalid; expected a table of corner = "
+                         "\"SECTION\", e.g. sections = {tt = \"tt\", ff = \"ff\"}", value=sections)
+    out = {check_name(k, "corner name", f"{path}: [lib] sections"):
+           check_name(v, f"section of corner {k}", f"{path}: [lib] sections") for k, v in sections.items()}
+    lib_path = safety.check_path(path.parent / name, f"{path}: [lib] file")
+    if re.search(r"\s", str(lib_path)):
+        # checked with ngspice 39: .lib reads its file name up to the first space, quoted or not
+        raise SpiceError(f"{path}: [lib] file {str(lib_path)!r} is in a path with a space, which ngspice's .lib "
+                         "cannot read; move the technology folder to a path without spaces", value=str(lib_path))
+    text = safety.normalized_lines(lib_path.read_bytes().decode("latin-1"))
+    have = {m.group(1).lower() for m in _SECTION.finditer(text)}
+    for corner, section in out.items():
+        if section.lower() not in have:
+            raise SpiceError(f"{path}: [lib] sections.{corner} = {section!r} is not a section of {lib_path.name} "
+                             f"(its sections: {', '.join(sorted(have)) or 'none'}; a section is .lib NAME ... .endl)",
+                             value=section)
+    return name, out
 
 
 class _Fields:

@@ -37,6 +37,10 @@ class Technology:
     min_l_um: float
     model_file: str = "models.lib"
     default_corner: str = "tt"
+    # a foundry-style library: the file of [lib] in tech.toml and the section of each corner
+    # (``.lib "FILE" SECTION``); empty for a card that reads its corners from .param lines only
+    lib_file: str = ""
+    lib_sections: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---- netlist pieces -------------------------------------------------
@@ -47,7 +51,15 @@ class Technology:
         return self.corners[corner]
 
     def model_paths(self) -> list[Path]:
-        return [self.folder / self.model_file]
+        return [self.folder / (self.lib_file or self.model_file)]
+
+    def model_lines(self, corner: str) -> list[str]:
+        """The lines that load the models at ``corner``: ``.include "FILE"``, or for a library with
+        corner sections ``.lib "FILE" SECTION``."""
+        if self.lib_sections:
+            section = check_name(self.lib_sections[corner], "library section", f"technology {self.name}")
+            return [f".lib {quoted(self.folder / self.lib_file)} {section}"]
+        return [f".include {quoted(p)}" for p in self.model_paths()]
 
     def header(self, corner: str, temp_c: float) -> str:
         """SPICE lines that load the models at ``corner`` and set the temperature."""
@@ -58,7 +70,7 @@ class Technology:
                  f"{temp_c:g} degC"]
         lines += [f".param {prefix}{check_name(k, 'corner parameter')}={_finite(v, k)!r}"
                   for k, v in c.params.items()]
-        lines += [f".include {quoted(p)}" for p in self.model_paths()]
+        lines += self.model_lines(corner)
         opts = f".options temp={temp_c:g} tnom=27"
         # ngspice's default gmin (1e-12 S) and abstol (1e-12 A) are as large as the storage
         # node's pA leakage; a technology can ask for finer ones
@@ -88,9 +100,19 @@ class Technology:
         return ab * 1e-2 / math.sqrt(w_um * l_um)
 
     def provenance(self) -> dict[str, Any]:
+        """The technology's name and the SHA-256 of its model files; for a technology given as a folder
+        (``--tech PATH``) also the folder and the SHA-256 of its tech.toml, so a LUT says which card made it.
+        (A built-in technology's record stays as it was: it is part of every LUT's fingerprint.)"""
+        from pcmspice.core import paths
         from pcmspice.core.provenance import sha256_file
-        return {"technology": self.name,
-                "model_files": {str(p.name): sha256_file(p) for p in self.model_paths() if p.exists()}}
+        out: dict[str, Any] = {"technology": self.name,
+                               "model_files": {str(p.name): sha256_file(p) for p in self.model_paths() if p.exists()}}
+        if not self.folder.resolve().is_relative_to(paths.tech_dir().resolve()):
+            toml = self.folder / "tech.toml"
+            out.update(folder=str(self.folder), tech_toml_sha256=sha256_file(toml) if toml.is_file() else None)
+            if self.lib_sections:
+                out["lib_sections"] = dict(self.lib_sections)
+        return out
 
 
 def _finite(v: object, what: str) -> float:
