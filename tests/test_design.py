@@ -180,3 +180,12 @@ def test_a_damaged_cache_is_characterized_again(tmp_path, monkeypatch):
     lines: list[str] = []
     _, lut_dir2, reused2 = run_mod.characterize_design(d, tmp_path / "o", progress=False, echo=lines.append)
     assert not reused2 and "characterizing" in lines[0] and cell.stat().st_size > 100
+
+
+def test_a_lut_folder_is_relative_to_the_design_file(tmp_path, monkeypatch):
+    (tmp_path / "d").mkdir()
+    f = tmp_path / "d" / "x.toml"
+    f.write_text('luts = "mine"\n')
+    monkeypatch.chdir(tmp_path)
+    assert DesignConfig.from_toml(f).luts == str(tmp_path / "d" / "mine")
+    assert DesignConfig.from_toml(f).lut_source() == "folder"
