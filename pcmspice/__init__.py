@@ -40,6 +40,8 @@ _EXPORTS = {
     "write_power_run": ("pcmspice.power", "write_power_run"),
     "build_report": ("pcmspice.report", "build_report"),
     "run_pipeline": ("pcmspice.pipeline", "run_pipeline"),
+    "DesignConfig": ("pcmspice.pipeline", "DesignConfig"),
+    "run_design": ("pcmspice.pipeline", "run_design"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

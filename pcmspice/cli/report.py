@@ -89,43 +89,55 @@ def report(run_dirs, out, title, force):
 
 
 @click.command()
-@click.option("--out", type=_PATH_DIR, default=Path("runs/default"), show_default=True,
-              help="Folder for the intermediate runs (characterize/, train/, power/).")
+@click.argument("design_file", metavar="[DESIGN.toml]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=_PATH_DIR, default=None,
+              help="Folder for the runs (train/, power/, characterize/); default: runs/default without a design "
+                   "file, runs/run-<name>-<hash8> with one.")
 @click.option("--report", "report_dir", type=_PATH_DIR, default=None, help="Report folder (default: OUT/report).")
 @click.option("--luts", "lut_dir", type=_PATH_DIR, default=None,
-              help="Use these LUTs instead of the committed set (skips characterization).")
+              help="Use these LUTs instead of the design's (skips characterization).")
 @click.option("--fresh-mc", type=click.IntRange(min=2), default=None,
-              help="Characterize a fresh Monte Carlo population of this many cells instead of using the committed "
-                   "LUTs.")
-@click.option("--dataset", default="mnist5k", show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the trainer's).")
-@click.option("--network", default=None, help="Layer sizes (default: the trainer's for the data set).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the training (and of a --fresh-mc population); the same default as `train`.")
-@click.option("--transfer-every", type=click.IntRange(min=0), default=8000, show_default=True,
-              help="Examples between transfers to PCM (the paper's 8,000; on mnist5k's 4,000 training images, "
-                   "every second epoch).")
+              help="Characterize a fresh Monte Carlo population of this many cells (tt, 27 C) instead of using the "
+                   "committed LUTs.")
+@click.option("--dataset", default=None, help="Data set (default: the design's; the embedded default's is mnist5k).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the design's).")
+@click.option("--network", default=None, help="Layer sizes (default: the design's, else the trainer's for the "
+                                               "data set).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="One seed of the training (and of a --fresh-mc population) instead of the design's seeds "
+                   "(the embedded default's: 0, as for `train`).")
+@click.option("--transfer-every", type=click.IntRange(min=0), default=None,
+              help="Examples between transfers to PCM (default: the design's; the embedded default's is the "
+                   "paper's 8000: on mnist5k's 4,000 training images, every second epoch).")
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Power parameters (TOML).")
+              help="Power parameters (TOML) instead of the design's.")
 @click.option("--set", "sets", multiple=True, metavar="SECTION.NAME=VALUE", help="Override one power parameter.")
 @click.option("--cpu/--no-cpu", "measure_cpu", default=True, show_default=True)
 @click.option("--force", is_flag=True, help="Replace the runs of OUT even if they were made with other options.")
 @click.option("--quiet", is_flag=True)
-def run(out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, transfer_every, jobs, config_file, sets,
-        measure_cpu, force, quiet):
-    """The whole pipeline on the embedded default: LUTs -> training -> power -> report.
+def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, transfer_every, jobs,
+        config_file, sets, measure_cpu, force, quiet):
+    """The whole pipeline on a design: LUTs -> training (each seed) -> power -> one report.
 
-    generic65, tt, 27 °C; the committed LUT population (or a fresh Monte
-    Carlo with --fresh-mc); mnist5k. Ends with the report's path and its
-    headline numbers.
+    DESIGN.toml (see docs/designs.md) names the technology, corners, supply, the cell's netlist parameters,
+    the population, the training task with its seeds and the power parameters; characterizations are cached
+    by content, so an unchanged design simulates nothing again. Without it: the embedded default (generic65,
+    tt, 27 °C, the committed LUT population, mnist5k, seed 0). Options override the design's fields. Ends
+    with the report's path and its headline numbers.
     """
-    from pcmspice.pipeline import run_pipeline
+    from pcmspice.pipeline import default_out_dir, load_design, run_design
+    from pcmspice.pipeline.design import apply_run_options
     from pcmspice.report import headline_lines
-    res = run_pipeline(out, report_dir=report_dir, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset,
-                       epochs=epochs, network=network, seed=seed, jobs=jobs, transfer_every=transfer_every,
-                       config=_config(config_file, sets), measure_cpu=measure_cpu, progress=not quiet,
-                       echo=click.echo, force=force)
+    design = load_design(design_file)
+    design = apply_run_options(design, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset, epochs=epochs,
+                               network=network, seed=seed, transfer_every=transfer_every,
+                               power=_config(config_file, sets) if (config_file or sets) else None)
+    if out is None:
+        out = default_out_dir(design) if design_file is not None else Path("runs/default")
+    res = run_design(design, out, report_dir=report_dir, jobs=jobs, measure_cpu=measure_cpu, progress=not quiet,
+                     echo=click.echo, force=force)
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)

@@ -179,11 +179,12 @@ def display_path(p: Path) -> str:
 
 
 def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str | None = None, *,
-                 force: bool = False) -> ReportResult:
+                 force: bool = False, design: dict[str, Any] | None = None) -> ReportResult:
     """Write ``out_dir/index.md`` and ``out_dir/index.html`` (figures in ``out_dir/figures``).
 
     The folder is written as a whole (:mod:`pcmspice.core.outputs`); a folder that is not this report
-    is refused unless ``force``, and it may not hold any of the inputs."""
+    is refused unless ``force``, and it may not hold any of the inputs.  ``design`` (from ``pcmspice run``
+    on a design: its name, hash, LUT folder and TOML text) is named at the top and kept in report.json."""
     if not run_dirs:
         raise ConfigError("no run directories given to the report")
     out = Path(out_dir)
@@ -193,13 +194,21 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
         if r.path.resolve() == out.resolve() or out.resolve() in r.path.resolve().parents:
             raise ConfigError(f"{out}: the report folder must not be, or hold, one of its input run directories "
                               f"({r.path})")
-    key = run_key(sorted(str(r.path.resolve()) for r in runs), title)
+    key = run_key(sorted(str(r.path.resolve()) for r in runs), title, design)
     with atomic_dir(out, "report", key, force) as stage:
-        head, items = _build(runs, stage, title or f"pcmspice report: {out.name}")
+        head, items = _build(runs, stage, title or f"pcmspice report: {out.name}", design)
     return ReportResult(out, out / "index.md", out / "index.html", head, items)
 
 
-def _build(runs: list[RunInput], out: Path, title: str) -> tuple[dict[str, Any], list[str]]:
+def _design_blocks(design: dict[str, Any]) -> list[Block]:
+    reuse = " (reused: nothing was simulated)" if design.get("luts_reused") else ""
+    return [Block("p", f"Design {design['design']}, hash {design['design_hash']} (sha256 "
+                       f"{design['design_sha256']}), on the LUTs {display_path(Path(design['lut_dir']))}{reuse}."),
+            Block("details", f"design {design['design']}: the design file", src=design.get("toml", ""))]
+
+
+def _build(runs: list[RunInput], out: Path, title: str,
+           design: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
     n_dirs = len({r.path for r in runs})
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +219,7 @@ def _build(runs: list[RunInput], out: Path, title: str) -> tuple[dict[str, Any],
         Block("h1", title),
         Block("p", f"Generated {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} by pcmspice "
                    f"{__version__} from {n_dirs} run director{'y' if n_dirs == 1 else 'ies'}."),
+        *(_design_blocks(design) if design else []),
         Block("h2", "Verdict"), Block("verdict", items=items)]
     used = set()
     png_done: set[Path] = set()
@@ -271,7 +281,8 @@ def _build(runs: list[RunInput], out: Path, title: str) -> tuple[dict[str, Any],
     page = render_html(blocks, title)
     atomic_write_text(out / "index.md", md)
     atomic_write_text(out / "index.html", page)
-    write_json(out / "report.json", {"kind": "report", "headline": head, "verdict": items,
+    extra = {"design": {k: v for k, v in design.items() if k != "toml"}} if design else {}
+    write_json(out / "report.json", {"kind": "report", "headline": head, "verdict": items, **extra,
                                      "inputs": [{"kind": r.kind, "path": str(r.path)} for r in runs],
                                      "versions": versions()})
     return head, items
