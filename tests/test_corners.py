@@ -23,10 +23,9 @@ TRAIN = ["--train", "--dataset", "digits", "--epochs", "2", "--max-train", "300"
 SMALL = ["--temps", "27", "--mc", "4", "--pcm-devices", "20", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def seeded_run(tmp_path_factory):
+def _seeded_run(tmp_path):
     """tt and ss at 27 °C, seeds 0 and 1, two processes; records what went through the shared executor."""
-    out = tmp_path_factory.mktemp("corners") / "run"
+    out = tmp_path / "run"
     calls, real = [], executor.execute
 
     def spy(tasks, jobs=1, scheduler=None):
@@ -47,7 +46,15 @@ def seeded_run(tmp_path_factory):
     return out, calls, r.output
 
 
-def test_table_gives_mean_sd_final_best_and_flag(seeded_run):
+def test_seeded_corner_run(tmp_path):
+    """One run (it takes most of a minute) for the table, the executor and the report."""
+    run = _seeded_run(tmp_path)
+    _check_table(run)
+    _check_parallel(run)
+    _check_report(run, tmp_path)
+
+
+def _check_table(seeded_run):
     out, _, output = seeded_run
     df = pd.read_csv(out / "corners.csv")
     for col in ("final_accuracy_mean_percent", "final_accuracy_sd_percent", "best_accuracy_mean_percent",
@@ -82,7 +89,7 @@ def test_table_gives_mean_sd_final_best_and_flag(seeded_run):
     assert "transfer in last epoch" in output and "⚠" in output
 
 
-def test_seeds_ran_in_parallel_through_the_shared_executor(seeded_run):
+def _check_parallel(seeded_run):
     _, calls, _ = seeded_run
     train_calls = [c for c in calls if c["tasks"] and c["tasks"][0][1].__name__ == "train_one"]
     assert len(train_calls) == 1
@@ -93,7 +100,7 @@ def test_seeds_ran_in_parallel_through_the_shared_executor(seeded_run):
     assert os.getpid() not in pids and len(pids) == 2   # two worker processes, not this one
 
 
-def test_report_and_figure_of_a_seeded_corner_run(seeded_run, tmp_path):
+def _check_report(seeded_run, tmp_path):
     out, _, _ = seeded_run
     r = CliRunner().invoke(cli, ["report", str(out), "--out", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
