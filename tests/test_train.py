@@ -157,7 +157,7 @@ def test_cli_train_writes_everything(lut_dir, tmp_path, capsys):
     assert s["config"]["array"]["transfer_every"] == 600 and s["epochs"] == 2
     hist = (out / "history.csv").read_text().splitlines()
     assert hist[0] == ("epoch,analog_train_accuracy,analog_test_accuracy,baseline_train_accuracy,"
-                       "baseline_test_accuracy,learning_rate") and len(hist) == 3
+                       "baseline_test_accuracy,learning_rate,transfers") and len(hist) == 3
     w = np.load(out / "weights.npz")
     assert {"layer0_w", "layer0_vc_volts", "layer0_g_plus_siemens", "baseline_layer1_w"} <= set(w.files)
     for png in ("accuracy.png", "weights.png", "conductances.png", "transfer_error.png"):

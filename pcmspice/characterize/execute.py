@@ -1,8 +1,6 @@
 """Run (or resume) a sweep: local processes or a Dask cluster, batches saved as they finish."""
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +12,8 @@ from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, plan,
 from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
 from pcmspice.characterize.tables import assemble
-from pcmspice.core import outputs
-from pcmspice.core.errors import ConfigError, PcmSpiceError
-from pcmspice.core.processes import broken_pool_message, ignore_sigint, sigint_ignored, spawn_pool, stop_pool
+from pcmspice.core import executor, outputs
+from pcmspice.core.executor import check_scheduler
 from pcmspice.core.provenance import atomic_write_text, write_json
 from pcmspice.lut import format as lutmod
 
@@ -111,68 +108,5 @@ def _progress(total: int, initial: int, enabled: bool, desc: str):
 
 
 def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engine: str) -> Iterable:
-    """Yield (batch, arrays) as batches finish."""
-    if not todo:
-        return
-    if scheduler:
-        try:
-            from dask.distributed import Client, as_completed
-        except ImportError:
-            raise ConfigError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
-        try:
-            client = Client(check_scheduler(scheduler), timeout=os.environ.get("PCMSPICE_DASK_TIMEOUT", "10s"))
-        except Exception as exc:  # noqa: BLE001 - whatever answers there, the user gets one line
-            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {why} "
-                              "(is a dask scheduler running there? start one with `dask scheduler`)") from None
-        try:
-            futs = {client.submit(run_batch, cfg_dict, b, engine, pure=False): b for b in todo}
-            for f in as_completed(futs):
-                yield futs[f], f.result()
-        finally:
-            client.close()
-        return
-    if jobs <= 1:
-        for b in todo:
-            yield b, run_batch(cfg_dict, b, engine)
-        return
-    from concurrent.futures import as_completed as fut_done
-    from concurrent.futures.process import BrokenProcessPool
-    ex = spawn_pool(jobs, _worker_init)
-    futs: dict = {}
-    try:
-        # the workers start while SIGINT is ignored (a spawned process keeps an ignored signal from its
-        # first instruction on; _worker_init ignores it too): Ctrl-C reaches only this process, which
-        # stops them, so no worker prints a traceback
-        with sigint_ignored():
-            futs = {ex.submit(run_batch, cfg_dict, b, engine): b for b in todo}
-        for f in fut_done(futs):
-            yield futs[f], f.result()
-    except BrokenProcessPool:
-        stop_pool(ex, futs)
-        raise PcmSpiceError(broken_pool_message()) from None
-    except BaseException:
-        stop_pool(ex, futs)   # a running batch is lost either way; do not wait minutes for it
-        raise
-    ex.shutdown(wait=True)
-
-
-_SCHEDULER = re.compile(r"(?:(?P<scheme>tcp|tls|ws|wss)://)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})"
-                        r"|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
-
-
-def check_scheduler(address: str) -> str:
-    """A Dask scheduler address (``tcp://HOST:PORT``, also tls/ws/wss, or ``HOST:PORT``), checked before
-    anything connects: a one-line :class:`ConfigError` otherwise."""
-    m = _SCHEDULER.fullmatch(address.strip()) if isinstance(address, str) else None
-    if not m or not 1 <= int(m.group("port")) <= 65535:
-        raise ConfigError(f"--scheduler {address!r} is not a Dask scheduler address; expected tcp://HOST:PORT, "
-                          "e.g. tcp://scheduler.example.org:8786")
-    return address.strip()
-
-
-def _worker_init() -> None:
-    ignore_sigint()   # Ctrl-C is the parent's to handle
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-
+    """Yield (batch, arrays) as batches finish (the shared executor of :mod:`pcmspice.core.executor`)."""
+    yield from executor.execute([(b, run_batch, (cfg_dict, b, engine)) for b in todo], jobs, scheduler)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from pcmspice.cli.train import train_option
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.limits import MAX_CELLS, MAX_EPOCHS, MAX_PCM_DEVICES, MAX_SEED
 
@@ -96,15 +97,25 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
               help=f"Monte Carlo cells per combination (at most {MAX_CELLS:,}).")
 @click.option("--pcm-devices", type=click.IntRange(min=1, max=MAX_PCM_DEVICES), default=200, show_default=True,
               help=f"PCM devices per combination (at most {MAX_PCM_DEVICES:,}).")
-@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=1, show_default=True)
-@click.option("--jobs", type=click.IntRange(min=1), default=_jobs_default, show_default="CPU count")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=1, show_default=True,
+              help="Seed of the Monte Carlo population (the training seeds are --seeds).")
+@click.option("--jobs", type=click.IntRange(min=1), default=_jobs_default, show_default="CPU count",
+              help="Parallel processes: ngspice batches, then the corner x seed training runs.")
 @click.option("--resume/--no-resume", default=True, show_default=True)
-@click.option("--scheduler", default=None, help="Dask distributed scheduler address.")
+@click.option("--scheduler", default=None,
+              help="Dask distributed scheduler address (tcp://HOST:PORT): batches and training runs go there.")
 @click.option("--train", "do_train", is_flag=True,
-              help="Also train on each combination's LUTs and estimate its energy.")
-@click.option("--dataset", default="digits", show_default=True, help="Data set for --train.")
-@click.option("--epochs", type=click.IntRange(min=1, max=MAX_EPOCHS), default=3, show_default=True,
-              help="Epochs for --train.")
+              help="Also train on each combination's LUTs (once per seed of --seeds) and estimate its energy.")
+@train_option("--dataset", default="digits", help="Data set for --train (as `pcmspice train --dataset`).")
+@train_option("--network", default=None, show_default=False,
+              help="Layer sizes for --train; without it, fitted to the data set (N-250-10).")
+@train_option("--epochs", type=click.IntRange(min=1, max=MAX_EPOCHS), default=3, help="Epochs for --train.")
+@train_option("--transfer-every")
+@train_option("--learning-rate")
+@train_option("--max-train")
+@train_option("--max-test")
+@click.option("--seeds", default="0", show_default=True, metavar="LIST",
+              help="Training seeds for --train, e.g. 0,1,2: the table gives mean and sd over them.")
 @click.option("--bias", type=click.Choice(["fixed", "replica"]), default="fixed", show_default=True,
               help="Pulse gate levels: fixed voltages, or regulated by a replica bias so that the nominal cell "
                    "steps as at tt, 27 °C.")
@@ -112,26 +123,60 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
               show_default=True)
 @click.option("--force", is_flag=True, help="Write into OUT even if it holds another run.")
 @click.option("--quiet", is_flag=True)
-def corners(technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset, epochs,
-            bias, out, force, quiet):
-    """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown)."""
+@click.pass_context
+def corners(ctx, technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset,
+            network, epochs, transfer_every, learning_rate, max_train, max_test, seeds, bias, out, force, quiet):
+    """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown).
+
+    With --train, every combination is trained once per seed of --seeds (the runs in parallel on
+    --jobs processes or the --scheduler cluster); the table gives the final and the best test accuracy
+    in % as mean ± sd over the seeds and flags the combinations whose last epoch had a transfer.
+    """
     from pcmspice import characterize as ch
     from pcmspice.characterize import corners as cmod
-    from pcmspice.pipeline import corner_trainer
+    from pcmspice.pipeline import CornerTraining, corner_trainer
+    from pcmspice.pipeline.corners import parse_seeds
     from pcmspice.spice import tech as techmod
     cfg = ch.SweepConfig(name=f"corners_{techmod.load(technology).name}", technology=technology,
                          corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
                          temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),
                          n_cells=mc, seed=seed, pcm_devices=pcm_devices, bias=bias)
+    train_fn = None
+    if do_train:
+        def given(name: str) -> bool:
+            src = ctx.get_parameter_source(name)
+            return src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
+        training = CornerTraining(dataset=dataset, epochs=epochs, network=network or None,
+                                  transfer_every=transfer_every if given("transfer_every") else None,
+                                  learning_rate=learning_rate if given("learning_rate") else None,
+                                  max_train=max_train if given("max_train") else None,
+                                  max_test=max_test if given("max_test") else None, seeds=parse_seeds(seeds))
+        _check_training(training)
+        train_fn = corner_trainer(training, jobs=jobs, scheduler=scheduler, echo=click.echo)
     _on_interrupt(out)
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet, force=force)
-    train_fn = (corner_trainer(dataset=dataset, epochs=epochs, seed=seed, progress=not quiet, echo=click.echo)
-                if do_train else None)
     table = cmod.write_corner_table(out, train_fn=train_fn)
     click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s")
+    shown = cmod.accuracy_columns(table)
     cols = [c for c in ("corner", "temp_c", "vdd_volts", "v_up_on_volts", "v_dn_on_volts", "g_mean_siemens",
                         "dv_up_mean_volts", "dv_down_mean_volts",
-                        "asymmetry_mean", "retention_10mV_median_seconds", "analog_test_accuracy",
-                        "baseline_test_accuracy", "energy_per_example_joules", "gops_per_watt") if c in table]
-    click.echo(table[cols].rename(columns=cmod.COLUMNS).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+                        "asymmetry_mean", "retention_10mV_median_seconds", "final acc. (%)", "best acc. (%)",
+                        "software_accuracy_mean_percent", "transfer in last epoch",
+                        "energy_per_example_joules", "gops_per_watt") if c in shown]
+    click.echo(shown[cols].rename(columns=cmod.COLUMNS).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if "last_epoch_transfer_seeds" in table and (table["last_epoch_transfer_seeds"] > 0).any():
+        click.echo("⚠ " + cmod.TRANSFER_NOTE)
     click.echo(f"corner table: {out / 'corners.csv'} and {out / 'corners.md'}")
+
+
+def _check_training(training) -> None:
+    """The training options, checked before any cell is simulated (one line, as `pcmspice train` says it)."""
+    from pcmspice import train
+    from pcmspice.train.datasets import load_dataset
+    cfg = train.TrainConfig(dataset=training.dataset, **training.options())
+    cfg = cfg.replace(network=training.network or train.default_network(load_dataset(training.dataset)))
+    if training.epochs is not None:
+        cfg = cfg.replace(epochs=training.epochs)
+    if training.transfer_every is not None:
+        cfg = cfg.replace(array=cfg.array.replace(transfer_every=training.transfer_every))
+    cfg.validate()

@@ -80,44 +80,52 @@ def _resolve(cfg, ctx: click.Context, fit_network: bool = True):
     return cfg, data, luts
 
 
+# the options of `train` and `ablate` (and those of `corners --train`, which reuses them by name)
+TRAIN_OPTIONS: dict[str, dict] = {
+    "--dataset": dict(default="mnist5k", show_default=True,
+        help="digits | mnist5k | mnist5k-backrand | fashion-mnist | idx:DIR | features:FILE.npz"),
+    "--luts": dict(type=click.Path(file_okay=False), default=None,
+        help="LUT directory [default: characterization/luts/generic65_tt_27C]"),
+    "--network": dict(default="784-250-10", show_default=True,
+        help="layer sizes; without it, fitted to the data set (N-250-10, or N-K for features)"),
+    "--epochs": dict(type=int, default=20, show_default=True),
+    "--transfer-every": dict(type=int, default=8000, show_default=True,
+        help="examples between g -> PCM transfers (0 = never)"),
+    "--seed": dict(type=int, default=0, show_default=True),
+    "--learning-rate": dict(type=float, default=0.01, show_default=True),
+    "--lr-decay": dict(type=float, default=1.0, show_default=True,
+        help="learning rate x this after every epoch"),
+    "--activation": dict(type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu",
+        show_default=True),
+    "--batch-size": dict(type=int, default=1, show_default=True,
+        help="1 = per-example SGD as the chip does it; >1 = minibatch mode (faster)"),
+    "--time-per-example": dict(type=float, default=1e-6, show_default=True,
+        help="hardware time per training example (s): sets how much the capacitors leak"),
+    "--leak-scale": dict(type=float, default=1.0, show_default=True,
+        help="multiply every leakage rate"),
+    "--offset-scheme": dict(type=click.Choice(["none", "signed", "magnitude"]), default="none",
+        show_default=True,
+        help="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)"),
+    "--rounding": dict(type=click.Choice(["stochastic", "nearest"]), default="stochastic",
+        show_default=True, help="pulse-count quantization"),
+    "--w-max": dict(default=None, help="per layer, the weight the PCM span maps to (e.g. 0.36,1.26)"),
+    "--no-read-noise": dict(is_flag=True, help="switch off PCM read noise"),
+    "--max-train": dict(type=int, default=0, help="use only the first N training examples"),
+    "--max-test": dict(type=int, default=0, help="use only the first N test examples"),
+    "--config": dict(type=click.Path(exists=True, dir_okay=False),
+        help="a TOML run config (as written to OUT/config.toml); options given override it"),
+    "--quiet": dict(is_flag=True, help="no progress bars or per-epoch lines"),
+}
+
+
+def train_option(decl: str, **overrides):
+    """The click option ``decl`` of `pcmspice train` (e.g. "--epochs"), with ``overrides`` of its settings."""
+    return click.option(decl, **{**TRAIN_OPTIONS[decl], **overrides})
+
+
 def _common(f):
-    opts = [
-        click.option("--dataset", default="mnist5k", show_default=True,
-                     help="digits | mnist5k | mnist5k-backrand | fashion-mnist | idx:DIR | features:FILE.npz"),
-        click.option("--luts", type=click.Path(file_okay=False), default=None,
-                     help="LUT directory [default: characterization/luts/generic65_tt_27C]"),
-        click.option("--network", default="784-250-10", show_default=True,
-                     help="layer sizes; without it, fitted to the data set (N-250-10, or N-K for features)"),
-        click.option("--epochs", type=int, default=20, show_default=True),
-        click.option("--transfer-every", type=int, default=8000, show_default=True,
-                     help="examples between g -> PCM transfers (0 = never)"),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--learning-rate", type=float, default=0.01, show_default=True),
-        click.option("--lr-decay", type=float, default=1.0, show_default=True,
-                     help="learning rate x this after every epoch"),
-        click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu",
-                     show_default=True),
-        click.option("--batch-size", type=int, default=1, show_default=True,
-                     help="1 = per-example SGD as the chip does it; >1 = minibatch mode (faster)"),
-        click.option("--time-per-example", type=float, default=1e-6, show_default=True,
-                     help="hardware time per training example (s): sets how much the capacitors leak"),
-        click.option("--leak-scale", type=float, default=1.0, show_default=True,
-                     help="multiply every leakage rate"),
-        click.option("--offset-scheme", type=click.Choice(["none", "signed", "magnitude"]), default="none",
-                     show_default=True,
-                     help="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)"),
-        click.option("--rounding", type=click.Choice(["stochastic", "nearest"]), default="stochastic",
-                     show_default=True, help="pulse-count quantization"),
-        click.option("--w-max", default=None, help="per layer, the weight the PCM span maps to (e.g. 0.36,1.26)"),
-        click.option("--no-read-noise", is_flag=True, help="switch off PCM read noise"),
-        click.option("--max-train", type=int, default=0, help="use only the first N training examples"),
-        click.option("--max-test", type=int, default=0, help="use only the first N test examples"),
-        click.option("--config", type=click.Path(exists=True, dir_okay=False),
-                     help="a TOML run config (as written to OUT/config.toml); options given override it"),
-        click.option("--quiet", is_flag=True, help="no progress bars or per-epoch lines"),
-    ]
-    for o in reversed(opts):
-        f = o(f)
+    for decl in reversed(TRAIN_OPTIONS):
+        f = train_option(decl)(f)
     return f
 
 

@@ -6,16 +6,17 @@ content (or take the committed LUTs), train each seed with the leakage timed by
 the latency model, cost energy, latency and area, and one report.
 :func:`run_pipeline` is the same flow from keyword arguments.  Its steps are public for other flows:
 :func:`characterize_default`, :func:`train_on_luts` and :func:`corner_trainer`
-(what ``pcmspice corners --train`` trains and costs each corner with).
+(what ``pcmspice corners --train`` trains and costs each corner x seed with, in
+:mod:`pcmspice.pipeline.corners`).
 
 May import every layer before it (core, lut, spice, circuits, testbenches,
 characterize, array, train, cosim, power, report); only ``cli`` imports it.
 """
+from pcmspice.pipeline.corners import CornerTraining, corner_trainer
 from pcmspice.pipeline.design import DesignConfig, TaskConfig, default_design, design_key, load_design
 from pcmspice.pipeline.run import (
     characterize_default,
     characterize_design,
-    corner_trainer,
     default_out_dir,
     run_design,
     run_pipeline,
@@ -23,6 +24,6 @@ from pcmspice.pipeline.run import (
     train_on_luts,
 )
 
-__all__ = ["DesignConfig", "TaskConfig", "characterize_default", "characterize_design", "corner_trainer",
-           "default_design", "default_out_dir", "design_key", "load_design", "run_design", "run_pipeline",
-           "train_config_on_luts", "train_on_luts"]
+__all__ = ["CornerTraining", "DesignConfig", "TaskConfig", "characterize_default", "characterize_design",
+           "corner_trainer", "default_design", "default_out_dir", "design_key", "load_design", "run_design",
+           "run_pipeline", "train_config_on_luts", "train_on_luts"]

@@ -4,8 +4,6 @@
   cell (generic65, tt, 27 °C).
 * :func:`train_on_luts` - train on a LUT set with the leakage timed by the
   power layer's latency model.
-* :func:`corner_trainer` - the train-and-cost function ``pcmspice corners
-  --train`` hands to :func:`pcmspice.characterize.corners.write_corner_table`.
 * :func:`run_pipeline` - all four steps, ending in a report.
 """
 from __future__ import annotations
@@ -56,14 +54,18 @@ def characterize_default(out_dir: str | Path, *, n_cells: int, seed: int, jobs: 
 def train_on_luts(lut_dir: str | Path, out_dir: str | Path, *, dataset: str, seed: int,
                   epochs: int | None = None, network: str | None = None, transfer_every: int | None = None,
                   config: pw.PowerConfig | None = None, progress: bool = True,
-                  echo: Callable[[str], Any] = print, force: bool = False) -> Path:
+                  echo: Callable[[str], Any] = print, force: bool = False,
+                  options: dict[str, Any] | None = None) -> Path:
     """Train on ``lut_dir`` with pcmspice.train.loop, leakage timed by the latency model; returns ``out_dir``.
 
     ``network`` defaults to the trainer's for the data set, ``epochs`` and
     ``transfer_every`` to the trainer's; ``config`` gives the power parameters
-    of the latency model.  ``echo`` gets one line saying what is trained.
+    of the latency model; ``options`` sets more fields of the training config
+    (e.g. learning_rate, max_train, max_test).  ``echo`` gets one line saying what is trained.
     """
     tcfg = train.TrainConfig(dataset=dataset, seed=seed, luts=str(lut_dir))
+    if options:
+        tcfg = tcfg.replace(**options)
     tcfg = tcfg.replace(network=network or train.default_network(load_dataset(dataset)))
     if epochs is not None:
         tcfg = tcfg.replace(epochs=epochs)
@@ -88,27 +90,6 @@ def train_config_on_luts(tcfg: train.TrainConfig, out_dir: str | Path, *, config
     res = train.train(tcfg, lut_set, progress=progress)
     train.save_run(res, out, force=force)
     return out
-
-
-def corner_trainer(*, dataset: str, epochs: int, seed: int, progress: bool = True,
-                   echo: Callable[[str], Any] = print) -> Callable[[Path, Path], dict]:
-    """A ``train_fn(lut_dir, out_dir) -> dict`` for one corner: train on its LUTs, then cost the run.
-
-    The dict holds the corner table's training columns: analog and software
-    test accuracy, energy per example and GOP/s/W.
-    """
-    def fn(lut_dir: Path, out: Path) -> dict:
-        echo(f"training on {lut_dir.name} ...")
-        # the corner folder's own training runs: replaced when the corners are trained again
-        train_on_luts(lut_dir, out, dataset=dataset, epochs=epochs, seed=seed, config=pw.PowerConfig(),
-                      progress=progress, echo=lambda m: None, force=True)
-        summary = pw.load_summary(out)
-        cost = pw.estimate_for_run(lut_dir, out)
-        return {"analog_test_accuracy": summary["analog_test_accuracy"],
-                "baseline_test_accuracy": summary["baseline_test_accuracy"],
-                "energy_per_example_joules": cost["training"]["energy_per_example_joules"],
-                "gops_per_watt": cost["training"]["gops_per_watt"]}
-    return fn
 
 
 def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from pcmspice.characterize.corners import TRANSFER_NOTE, accuracy_columns
 from pcmspice.core.document import Block, table_from_pairs
 from pcmspice.core.units import fmt_num, fmt_pct, fmt_si
 from pcmspice.lut.format import LutSet
@@ -38,13 +39,17 @@ def corners_blocks(run: RunInput, df, fig: str | None) -> list[Block]:
     blocks = [Block("h2", f"Corners: {run.path.name}")]
     if df is None:
         return blocks + [Block("p", "No corner table found.")]
-    df = df.drop(columns=[c for c in ("lut_dir",) if c in df.columns])
+    flagged = "last_epoch_transfer_seeds" in df.columns and bool((df["last_epoch_transfer_seeds"] > 0).any())
+    w = worst_corner(df)
+    df = accuracy_columns(df.drop(columns=[c for c in ("lut_dir",) if c in df.columns]))
     cols = list(df.columns)
     rows = []
     for r in df.itertuples(index=False):
         row = []
         for c, v in zip(cols, r):
-            if isinstance(v, (float, np.floating)) and "accuracy" in c:
+            if isinstance(v, (float, np.floating)) and c.endswith("_percent"):
+                row.append(f"{v:.2f} %")
+            elif isinstance(v, (float, np.floating)) and "accuracy" in c:
                 row.append(fmt_pct(v))
             elif isinstance(v, (float, np.floating)) and c.endswith("_joules"):
                 row.append(fmt_si(v, "J"))
@@ -58,7 +63,8 @@ def corners_blocks(run: RunInput, df, fig: str | None) -> list[Block]:
                 row.append(fmt_num(v))
         rows.append(row)
     blocks.append(Block("table", columns=cols, rows=rows))
-    w = worst_corner(df)
+    if flagged:
+        blocks.append(Block("p", "⚠ " + TRANSFER_NOTE + "."))
     if w:
         blocks.append(Block("p", f"Worst corner ({w['criterion']}): **{corner_label(w['row'])}**."))
     if fig:

@@ -113,7 +113,8 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
     if worst:
         row = worst["row"]
         val = row.get(worst["column"])
-        shown = fmt_pct(val) if "accuracy" in worst["column"] else fmt_by_name(worst["column"], val)
+        shown = (f"{float(val):.2f} %" if worst["column"].endswith("_percent") else fmt_pct(val)
+                 if "accuracy" in worst["column"] else fmt_by_name(worst["column"], val))
         items.append(f"**Worst corner: {corner_label(row)}** ({worst['criterion']}: {shown})")
         head.update(worst_corner=str(row.get("corner")), worst_corner_temp_c=row.get("temp_c"),
                     worst_corner_criterion=worst["criterion"])

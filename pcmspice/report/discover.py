@@ -83,7 +83,7 @@ def worst_corner(df) -> dict[str, Any] | None:
     """The corner a review should worry about, and by which criterion."""
     if df is None or len(df) == 0 or "corner" not in df.columns:
         return None
-    acc = first_col(df, ("analog_test_accuracy", "test_accuracy", "accuracy"))
+    acc = first_col(df, ("final_accuracy_mean_percent", "analog_test_accuracy", "test_accuracy", "accuracy"))
     if acc:
         i = int(df[acc].astype(float).idxmin())
         return {"row": df.loc[i].to_dict(), "criterion": f"lowest {acc}", "column": acc}

@@ -23,15 +23,28 @@ def _save(fig, path: Path) -> Path:
 
 
 def figure_corners(df, path: Path) -> Path | None:
-    """Accuracy, energy or circuit numbers per corner and temperature (None when the table has none)."""
+    """Accuracy, energy or circuit numbers per corner and temperature (None when the table has none).
+
+    Horizontal bars, one row per combination, the figure as tall as the rows need (labels stay readable
+    at any number of combinations); with seeds, the final accuracy's bar carries its sd and a marker the
+    best epoch's mean, and a combination with a transfer in its last epoch is hatched and marked ⚠.
+    """
     plt = _plt()
     if df is None or len(df) == 0 or "corner" not in df.columns:
         return None
-    labels = [f"{r.corner} {r.temp_c:g}°C" if "temp_c" in df.columns else str(r.corner) for r in df.itertuples()]
+    several_vdd = "vdd_volts" in df.columns and df["vdd_volts"].nunique() > 1
+    labels = [(f"{r.corner} {r.temp_c:g} °C" if "temp_c" in df.columns else str(r.corner))
+              + (f" {r.vdd_volts:g} V" if several_vdd else "") for r in df.itertuples()]
+    flagged = (df["last_epoch_transfer_seeds"].astype(int) > 0).to_numpy() if "last_epoch_transfer_seeds" in df \
+        else np.zeros(len(df), bool)
+    labels = [lab + (" ⚠" if f else "") for lab, f in zip(labels, flagged)]
     panels = []
-    acc = first_col(df, ("analog_test_accuracy", "test_accuracy", "accuracy"))
-    if acc:
-        panels.append((acc, 100.0, "analog test accuracy (%)"))
+    if "final_accuracy_mean_percent" in df.columns:
+        panels.append(("final_accuracy_mean_percent", 1.0, "test accuracy (%): final, mean ± sd over seeds"))
+    else:
+        acc = first_col(df, ("analog_test_accuracy", "test_accuracy", "accuracy"))
+        if acc:
+            panels.append((acc, 100.0, "analog test accuracy (%)"))
     en = first_col(df, ("energy_per_example_joules",))
     if en:
         panels.append((en, 1e9, "energy per training example (nJ)"))
@@ -41,15 +54,32 @@ def figure_corners(df, path: Path) -> Path | None:
         panels.append(("dv_up_mean_volts", 1e3, "mean up step at v_start (mV)"))
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8 + 0.1 * len(labels)))
+    y = np.arange(len(df))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.2, 1.6 + 0.28 * len(df)), sharey=True)
     axes = np.atleast_1d(axes)
     for ax, (col, scale, lab) in zip(axes, panels):
-        ax.barh(labels, df[col].astype(float) * scale, color="#1f77b4")
-        ax.set_xlabel(lab)
-        ax.invert_yaxis()
-        ax.tick_params(axis="y", labelsize=8)
+        vals = df[col].astype(float).to_numpy() * scale
+        sd_col = col.replace("_mean_", "_sd_")
+        err = df[sd_col].astype(float).to_numpy() if sd_col != col and sd_col in df.columns else None
+        bars = ax.barh(y, vals, xerr=err, color="#1f77b4", ecolor="k", capsize=2, height=0.7)
+        for bar, f in zip(bars, flagged):
+            if f and "accuracy" in col:
+                bar.set_hatch("//")
+                bar.set_facecolor("#ff7f0e")
+        if col == "final_accuracy_mean_percent" and "best_accuracy_mean_percent" in df.columns:
+            ax.plot(df["best_accuracy_mean_percent"].astype(float), y, "k|", ms=12, mew=2, label="best epoch (mean)")
+            lo = float(np.nanmin(vals - (err if err is not None else 0)))
+            ax.set_xlim(max(0.0, lo - 5), 100)
+            ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
+        ax.set_xlabel(lab, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels, fontsize=8)
+    axes[0].invert_yaxis()
     axes[0].set_ylabel("corner, temperature")
-    fig.suptitle("Process corners and temperatures")
+    title = "Process corners and temperatures"
+    if flagged.any():
+        title += "\n⚠ hatched: a seed's last epoch had a transfer (its final accuracy is right after it)"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 

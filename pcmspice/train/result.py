@@ -35,12 +35,19 @@ class TrainResult:
 
 
 def history_rows(res: TrainResult) -> list[dict[str, Any]]:
-    """One row per epoch: the analog and baseline accuracies and the learning rate."""
+    """One row per epoch: the analog and baseline accuracies, the learning rate, and the transfers of the
+    analog network during that epoch (a test accuracy right after a transfer is not yet retrained past it)."""
+    n = int(res.dataset.y_train.size)
+    layers = res.analog.network.layers
+    log = layers[0].transfer_log if layers else []
     rows = []
     for k, h in enumerate(res.analog.history):
+        ep = int(h["epoch"])
+        n_xfer = sum(1 for t in log if (ep - 1) * n < int(t["examples"]) <= ep * n)
         b = res.baseline.history[k] if res.baseline else {}
         rows.append({"epoch": h["epoch"], "analog_train_accuracy": h["train_accuracy"],
                      "analog_test_accuracy": h["test_accuracy"],
                      "baseline_train_accuracy": b.get("train_accuracy"),
-                     "baseline_test_accuracy": b.get("test_accuracy"), "learning_rate": h["learning_rate"]})
+                     "baseline_test_accuracy": b.get("test_accuracy"), "learning_rate": h["learning_rate"],
+                     "transfers": n_xfer})
     return rows

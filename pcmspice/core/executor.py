@@ -1,0 +1,96 @@
+"""Run independent tasks in parallel and yield their results as they finish: in this process, on a pool of
+spawned worker processes (``jobs``), or on a Dask cluster (``scheduler``).
+
+One executor for every layer that fans work out (the characterization's batches, the corner x seed training
+runs of ``pcmspice corners --train``): the same scheduler check, the same one-line errors, the same Ctrl-C
+handling (workers ignore SIGINT, the parent stops them).  A task is ``(key, fn, args)``; ``fn`` must be a
+module-level function (it is pickled to the workers).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any
+
+from pcmspice.core.errors import ConfigError, PcmSpiceError
+from pcmspice.core.processes import broken_pool_message, ignore_sigint, sigint_ignored, spawn_pool, stop_pool
+
+Task = tuple[Hashable, Callable[..., Any], tuple]
+
+_SCHEDULER = re.compile(r"(?:(?P<scheme>tcp|tls|ws|wss)://)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})"
+                        r"|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
+
+
+def check_scheduler(address: str) -> str:
+    """A Dask scheduler address (``tcp://HOST:PORT``, also tls/ws/wss, or ``HOST:PORT``), checked before
+    anything connects: a one-line :class:`ConfigError` otherwise."""
+    m = _SCHEDULER.fullmatch(address.strip()) if isinstance(address, str) else None
+    if not m or not 1 <= int(m.group("port")) <= 65535:
+        raise ConfigError(f"--scheduler {address!r} is not a Dask scheduler address; expected tcp://HOST:PORT, "
+                          "e.g. tcp://scheduler.example.org:8786")
+    return address.strip()
+
+
+def worker_init() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle; one thread per worker."""
+    ignore_sigint()
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def execute(tasks: Sequence[Task], jobs: int = 1, scheduler: str | None = None) -> Iterator[tuple[Hashable, Any]]:
+    """Yield ``(key, fn(*args))`` for every task as it finishes (in no fixed order).
+
+    ``scheduler``: submit to that Dask cluster; else ``jobs`` > 1: a pool of that many spawned processes;
+    else one after the other in this process.  A failing task raises here (the pool is stopped first).
+    """
+    tasks = list(tasks)
+    if not tasks:
+        return
+    if scheduler:
+        yield from _dask(tasks, scheduler)
+        return
+    if jobs <= 1:
+        for key, fn, args in tasks:
+            yield key, fn(*args)
+        return
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+    ex = spawn_pool(min(jobs, len(tasks)), worker_init)
+    futs: dict = {}
+    try:
+        # the workers start while SIGINT is ignored (a spawned process keeps an ignored signal from its
+        # first instruction on; worker_init ignores it too): Ctrl-C reaches only this process, which
+        # stops them, so no worker prints a traceback
+        with sigint_ignored():
+            futs = {ex.submit(fn, *args): key for key, fn, args in tasks}
+        for f in as_completed(futs):
+            yield futs[f], f.result()
+    except BrokenProcessPool:   # a worker died, or a user's script without the __main__ guard: say which
+        stop_pool(ex, futs)
+        raise PcmSpiceError(broken_pool_message()) from None
+    except BaseException:
+        stop_pool(ex, futs)   # a running task is lost either way; do not wait minutes for it
+        raise
+    ex.shutdown(wait=True)
+
+
+def _dask(tasks: list[Task], scheduler: str) -> Iterator[tuple[Hashable, Any]]:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise ConfigError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+    try:
+        client = Client(check_scheduler(scheduler), timeout=os.environ.get("PCMSPICE_DASK_TIMEOUT", "10s"))
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever answers there, the user gets one line
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {why} "
+                          "(is a dask scheduler running there? start one with `dask scheduler`)") from None
+    try:
+        futs = {client.submit(fn, *args, pure=False): key for key, fn, args in tasks}
+        for f in as_completed(futs):
+            yield futs[f], f.result()
+    finally:
+        client.close()
