@@ -92,6 +92,17 @@ def train_config_on_luts(tcfg: train.TrainConfig, out_dir: str | Path, *, config
     return out
 
 
+def _run_folders(out_dir: str | Path, report_dir: str | Path | None, key: str, force: bool) -> tuple[Path, Path]:
+    """A run's own folder (checked, marked) and its report folder (checked when given on its own)."""
+    out = prepare_out_dir(out_dir, "run", key, force)
+    report = Path(report_dir) if report_dir else out / "report"
+    if report_dir:   # a folder of its own: any earlier report may be replaced, nothing else
+        prepare_out_dir(report, "report", None, force)
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "run", key)
+    return out, report
+
+
 def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | None = None,
                  luts: str | Path | None = None, fresh_mc: int | None = None, dataset: str = "mnist5k",
                  epochs: int | None = None, network: str | None = None, seed: int = 0, jobs: int = 2,
@@ -109,12 +120,7 @@ def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | 
     cfg = config or pw.PowerConfig()
     key = run_key(str(luts) if luts is not None else None, fresh_mc, dataset, epochs, network, seed,
                   transfer_every, cfg.to_dict(), measure_cpu, str(report_dir) if report_dir else None)
-    out = prepare_out_dir(out_dir, "run", key, force)
-    report = Path(report_dir) if report_dir else out / "report"
-    if report_dir:   # a folder of its own: any earlier report may be replaced, nothing else
-        prepare_out_dir(report, "report", None, force)
-    out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, "run", key)
+    out, report = _run_folders(out_dir, report_dir, key, force)
     force = True   # the steps' folders belong to this run now
     t0 = time.perf_counter()
     inputs: list[Path] = []
@@ -219,12 +225,7 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     dkey = design_key(d)
     out_dir = Path(out) if out is not None else default_out_dir(d)
     key = run_key("design", dkey, measure_cpu, str(report_dir) if report_dir else None)
-    out_dir = prepare_out_dir(out_dir, "run", key, force)
-    report = Path(report_dir) if report_dir else out_dir / "report"
-    if report_dir:   # a folder of its own: any earlier report may be replaced, nothing else
-        prepare_out_dir(report, "report", None, force)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_marker(out_dir, "run", key)
+    out_dir, report = _run_folders(out_dir, report_dir, key, force)
     atomic_write_text(out_dir / "design.toml", d.to_toml())
     t0 = time.perf_counter()
     echo(f"design {d.name} {dkey[:8]} -> {out_dir}")
