@@ -79,7 +79,7 @@ def test_dask_cluster_gives_the_same_lut(tmp_path):
     cfg = ch.SweepConfig(**{**SMALL, "n_cells": 8})
     local = ch.run_sweep(cfg, tmp_path / "local", jobs=1, progress=False, figures=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address="127.0.0.1:0") as cluster:
         remote = ch.run_sweep(cfg, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False,
                               figures=False)
     a = _lut_arrays(local.lut_dirs[("tt", 27.0, 1.0)])

@@ -150,7 +150,7 @@ def test_bad_seeds_on_the_command_line(tmp_path, capsys):
 def test_corner_training_on_a_loopback_dask_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address="127.0.0.1:0") as cluster:
         r = CliRunner().invoke(cli, ["corners", "--corners", "tt", *SMALL, "--train", "--dataset", "digits",
                                       "--epochs", "1", "--max-train", "100", "--max-test", "50", "--seeds", "0,1",
                                       "--scheduler", cluster.scheduler_address, "--out", str(tmp_path / "c")])
