@@ -2,7 +2,7 @@
 
 Opening a FIFO for reading blocks until someone writes to it; reading a device can
 be endless.  Every reader of a user-supplied file (LUTs, data sets, configs) asks
-:func:`not_regular` first: it looks with ``os.stat`` only.
+:func:`not_regular` first (or :func:`require_regular`, which raises): it looks with ``os.stat`` only.
 """
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def not_regular(path: str | Path) -> str | None:
             else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
             else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
     return f"is {kind}, not a regular file; refusing to open it"
+
+
+def require_regular(path: str | Path, error: type[Exception], missing: str = "does not exist") -> Path:
+    """``path`` if it is a regular file; else ``error("PATH: <why>")``, with ``missing`` as the why when it
+    does not exist (e.g. "no such LUT file")."""
+    problem = not_regular(path)
+    if problem:
+        raise error(f"{path}: {missing if problem == 'does not exist' else problem}")
+    return Path(path)

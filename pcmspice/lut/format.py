@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from pcmspice.core.errors import ConfigError, LutError
-from pcmspice.core.files import not_regular
+from pcmspice.core.files import require_regular
 from pcmspice.core.limits import check_memory
 from pcmspice.core.provenance import atomic_write_bytes
 from pcmspice.lut import integrity as integ
@@ -320,12 +320,7 @@ _READ_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, Not
 
 def _read_npz(path: Path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any], integ.Seal]:
     """The arrays, metadata and seal of one LUT file, every part checked (type, checksum, seal)."""
-    path = Path(path)
-    problem = not_regular(path)
-    if problem == "does not exist":
-        raise LutError(f"{path}: no such LUT file")
-    if problem:
-        raise LutError(f"{path}: {problem}")
+    path = require_regular(path, LutError, "no such LUT file")
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from pcmspice.core.errors import LutError
-from pcmspice.core.files import not_regular
+from pcmspice.core.files import require_regular
 
 SEAL_MEMBER = "__seal__"
 SEAL_PREFIX = "pcmspice-lut-integrity "
@@ -182,9 +182,7 @@ def check_summary(f: Path, sid: str, prov: dict[str, Any]) -> None:
     """Refuse a ``summary.json`` beside a set that is unreadable or describes another set."""
     if not f.exists():
         return
-    problem = not_regular(f)
-    if problem:
-        raise LutError(f"{f}: {problem}")
+    require_regular(f, LutError)
     try:
         summary = json.loads(f.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from pcmspice.core.errors import DataError
-from pcmspice.core.files import not_regular
+from pcmspice.core.files import require_regular
 from pcmspice.core.limits import MAX_LAYER_SIZE, check_memory, max_memory_bytes
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -137,10 +137,7 @@ def _stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[n
 # ------------------------------------------------------------------------ IDX
 def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (optionally gzip-compressed) into an array of its stored shape."""
-    path = Path(path)
-    problem = not_regular(path)
-    if problem:
-        raise DataError(f"{path}: no such IDX file" if problem == "does not exist" else f"{path}: {problem}")
+    path = require_regular(path, DataError, "no such IDX file")
     cap = int(max_memory_bytes())
     try:
         if path.suffix == ".gz":
@@ -225,12 +222,8 @@ def load_idx_dir(directory: str | Path, name: str | None = None) -> Dataset:
 
 # ------------------------------------------------------------------- features
 def load_features(path: str | Path) -> Dataset:
-    p = Path(path)
-    problem = not_regular(p)
-    if problem == "does not exist":
-        raise DataError(f"{p}: no such features file (expected an .npz with x_train, y_train, x_test, y_test)")
-    if problem:
-        raise DataError(f"{p}: {problem}")
+    p = require_regular(path, DataError, "no such features file (expected an .npz with x_train, y_train, x_test, "
+                                         "y_test)")
     try:
         data = p.read_bytes()
         if data[:6] == b"\x93NUMPY":
