@@ -10,7 +10,6 @@ the parameter, the value and the allowed range.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,17 +333,6 @@ class PowerConfig(Config):
                 lines.append(f"# [{m['unit']}{rng}] {m['source']}")
                 lines.append(f"{f.name} = {_toml_value(getattr(obj, f.name))}")
         return "\n".join(lines) + "\n"
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> PowerConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: power parameter file does not exist")
-        try:
-            data = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-        return cls.from_dict(data, str(path))
 
     def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str]) -> PowerConfig:
         """Apply ``{"adc.fom_joules_per_step": 5e-15}`` or ``["adc.enob_bits=6", ...]``."""
