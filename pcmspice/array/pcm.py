@@ -35,9 +35,9 @@ class PcmModel:
         self.std = RowTable(lut.g_grid_siemens, lut.set_step_std_siemens)
         self.g_reset = np.asarray(lut.g_reset_siemens, dtype=np.float64)
         self.g_max = np.asarray(lut.g_max_siemens, dtype=np.float64)
-        self.nu = np.asarray(lut.drift_nu, dtype=np.float64)
+        self.nu = np.asarray(lut.drift_nu, dtype=np.float64)[:, 0]   # interim: one exponent per device
         self.t0 = float(lut.drift_t0_seconds)
-        self.read_noise_rel = float(lut.read_noise_rel)
+        self.read_noise_rel = float(lut.read_noise_rel[0])
 
     @property
     def n_devices(self) -> int:

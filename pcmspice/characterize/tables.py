@@ -68,8 +68,7 @@ def assemble(cfg: SweepConfig, corner: str, temp: float, vdd: float, parts: dict
     if not pcm_b:
         raise PcmSpiceError("the PCM model (pcmspice.circuits.pcm) is not available; cannot build the PCM table")
     pa = dict(parts[pcm_b[0]])
-    for k in ("drift_t0_seconds", "read_noise_rel"):
-        pa[k] = float(pa[k])
+    pa["drift_t0_seconds"] = float(pa["drift_t0_seconds"])
     pcm_lut = lutmod.PcmLut(provenance=prov, **pa)
     return lutmod.LutSet(cell_lut, pcm_lut, combo_name(run.tech.name, corner, temp, vdd))
 
