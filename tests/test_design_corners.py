@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from test_technologies import build_lib_folder
 
 from pcmspice.characterize.sweep import sweep_key
 from pcmspice.cli.main import cli
 from pcmspice.pipeline import DesignConfig, design_key, run_design
 from pcmspice.pipeline import run as run_mod
-from test_technologies import build_lib_folder
 
 SMALL = """
 n_cells = 4

@@ -127,9 +127,9 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
     DESIGN.toml (see docs/designs.md) names the technology, corners, supply, the cell's netlist parameters,
     the population, the training task with its seeds and the power parameters; characterizations are cached
     by content, so an unchanged design simulates nothing again. With several corners or temperatures each is
-    characterized and trained, and the report names the worst corner (the lowest accuracy). Without it: the embedded default (generic65,
-    tt, 27 °C, the committed LUT population, mnist5k, seed 0). Options override the design's fields. Ends
-    with the report's path and its headline numbers.
+    characterized and trained, and the report names the worst corner (the lowest accuracy). Without it: the
+    embedded default (generic65, tt, 27 °C, the committed LUT population, mnist5k, seed 0). Options override
+    the design's fields. Ends with the report's path and its headline numbers.
     """
     from pcmspice.pipeline import default_out_dir, load_design, run_design
     from pcmspice.pipeline.design import apply_run_options
@@ -140,8 +140,8 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
                                power=_config(config_file, sets) if (config_file or sets) else None)
     if out is None:
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
-    res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu, progress=not quiet,
-                     echo=click.echo, force=force)
+    res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,
+                     progress=not quiet, echo=click.echo, force=force)
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)
