@@ -144,7 +144,8 @@ def _echo_epoch(epochs: int):
 @click.option("--no-baseline", is_flag=True, help="skip the float software baseline")
 @click.option("--no-figures", is_flag=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="output folder [default: runs/train-DATASET-MODE-seedN]")
+              help="output folder [default: runs/train/DATASET-LUTS-HASH8, HASH8 of the options; the same "
+                   "options again are refused there unless --force]")
 @click.option("--resume", is_flag=True,
               help="continue the interrupted run of OUT from its last finished epoch (its config is the run's)")
 @click.option("--force", is_flag=True, help="replace OUT even if it holds another run")
@@ -160,16 +161,18 @@ def train(ctx, **opts):
     """
     from pcmspice import train as tr
     from pcmspice.cli.interrupt import on_interrupt
-    from pcmspice.core.outputs import prepare_out_dir
+    from pcmspice.core.outputs import default_dir, prepare_out_dir, refuse_same_run
     from pcmspice.train.checkpoint import FILE, Checkpointer, read_checkpoint, resume_dir
     from pcmspice.train.outputs import KIND, run_folder_key
 
     cfg = _build_config(ctx, opts)
-    out = Path(opts["out"] or f"runs/train-{cfg.dataset.split(':')[0]}-{cfg.array.mode}-seed{cfg.seed}")
-    ck_path = resume_dir(out) / FILE
     baseline = not opts["no_baseline"]
     if opts["resume"]:
         _no_config_options_with_resume(ctx)
+        if not opts["out"]:
+            raise ConfigError("--resume needs --out: the folder of the interrupted run (its message names it)")
+        out = Path(opts["out"])
+        ck_path = resume_dir(out) / FILE
         meta, _ = read_checkpoint(ck_path)
         if meta is None:
             raise ConfigError(f"{out}: nothing to resume (no checkpoint {ck_path}); run without --resume")
@@ -177,6 +180,12 @@ def train(ctx, **opts):
         cfg, data, luts = _resolve(cfg, ctx, fit_network=False)
     else:
         cfg, data, luts = _resolve(cfg, ctx)
+        out = Path(opts["out"]) if opts["out"] else default_dir(
+            "train", [cfg.dataset.split(":")[0], luts.name if luts is not None else cfg.array.mode],
+            run_folder_key(cfg, baseline))
+        ck_path = resume_dir(out) / FILE
+        if not opts["out"]:   # the default folder of these options: a finished run there is this run
+            refuse_same_run(out, KIND, run_folder_key(cfg, baseline), opts["force"])
     prepare_out_dir(out, KIND, run_folder_key(cfg, baseline), opts["force"])
     if not opts["resume"] and ck_path.exists():   # an older interrupted run of this folder: start afresh
         Checkpointer(ck_path, "", "", baseline).remove()
