@@ -12,6 +12,7 @@ from pcmspice.circuits.pcm import (
     RAMP_STEPS,
     draw_variation,
     drift,
+    drift_nu_of_g,
     g_of_state,
     nominal_variation,
     pcm_params,
@@ -92,7 +93,7 @@ def pcm_drift(run: Run, seed: int | None = None) -> TestbenchResult:
     df = pd.DataFrame({"time_seconds": times, **{f"g_from_x{x:g}_siemens": g[i] for i, x in enumerate(x0)}})
     nu_fit = -np.log(g[:, -1] / g[:, -5]) / np.log((times[-1] + 1) / (times[-5] + 1))
     p = pcm_params(run.tech, run.params)
-    meas = {"nu_fit": float(nu_fit.mean()), "nu_model": float(p["drift_nu"] * var1["num"][0]),
+    meas = {"nu_fit": float(nu_fit.mean()), "nu_model": float(float(drift_nu_of_g(g_of_state(x0[:1], 0.0, var1, p), var1["znu"][:1], p)[0])),
             "g_ratio_1s": float((g[:, np.argmin(np.abs(times - 1.0))] / g[:, 0]).mean())}
 
     def plot(ax):
