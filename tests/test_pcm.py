@@ -76,7 +76,8 @@ def test_read_current_matches_model_conductance(run):
     # resistance costs at most a few percent of G
     g_mid = pcm.g_of_state(x, 86e-9, var, p)
     np.testing.assert_allclose(r.g_read_siemens[:, 0], g_mid, rtol=0.03)
-    assert np.all(r.g_read_siemens[:, 0] <= g_mid * 1.005)
+    # nothing but the sub-threshold path conducts at the read: at most 1 % from the ON branch's tail (x = 0.95)
+    assert np.all(r.g_read_siemens[:, 0] <= g_mid * 1.01)
 
 
 def test_drift_lowers_g_as_a_power_law(run):
