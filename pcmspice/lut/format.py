@@ -284,9 +284,7 @@ class PcmLut:
     def set_step(self, devices: np.ndarray, g: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """dG (S) of one partial-SET pulse on ``devices`` at conductance ``g``.
 
-        With ``rng`` the cycle-to-cycle spread is drawn (normal: where the
-        spread exceeds the mean, as measured above ~2 uS, a pulse may lower
-        G); without, the mean is returned.
+        With ``rng`` the spread is drawn (normal: a pulse may lower G); without, the mean is returned.
         """
         mean = _interp_rows(self.g_grid_siemens, self.set_step_mean_siemens, devices, g)
         if rng is None:
@@ -302,8 +300,7 @@ class PcmLut:
         if np.any(np.diff(self.g_grid_siemens) <= 0):
             raise LutError(f"{source}: g_grid_siemens must be strictly increasing")
         if self.set_step_mean_siemens.mean() <= 0:
-            raise LutError(f"{source}: set_step_mean_siemens is not positive on average "
-                           "(partial SET must raise G on average; single steps may be negative)")
+            raise LutError(f"{source}: set_step_mean_siemens is not positive on average (partial SET must raise G)")
         if np.any(self.set_step_std_siemens < 0):
             raise LutError(f"{source}: set_step_std_siemens has negative values")
         if np.any(self.read_noise_rel < 0) or np.any(self.drift_nu < 0):
