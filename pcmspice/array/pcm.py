@@ -50,7 +50,7 @@ class PcmModel:
         if rng is None:
             return mean
         std = self.std(off, g)
-        return np.maximum(mean + std * rng.standard_normal(mean.shape), 0.0)
+        return mean + std * rng.standard_normal(mean.shape)
 
     def read(self, g: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """A verify/inference read: G (1 + read_noise_rel * N(0, 1)); exact without ``rng``."""

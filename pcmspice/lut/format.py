@@ -260,14 +260,13 @@ class PcmLut:
     def set_step(self, devices: np.ndarray, g: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """dG (S) of one partial-SET pulse on ``devices`` at conductance ``g``.
 
-        With ``rng`` the cycle-to-cycle spread is drawn (normal, truncated
-        at zero: a SET pulse never lowers G); without, the mean is returned.
+        With ``rng`` the spread is drawn (normal: a pulse may lower G); without, the mean is returned.
         """
         mean = _interp_rows(self.g_grid_siemens, self.set_step_mean_siemens, devices, g)
         if rng is None:
             return mean
         std = _interp_rows(self.g_grid_siemens, self.set_step_std_siemens, devices, g)
-        return np.maximum(mean + std * rng.standard_normal(mean.shape), 0.0)
+        return mean + std * rng.standard_normal(mean.shape)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(getattr(self, k), dtype=np.float64) for k in _PCM_AXES}
@@ -276,9 +275,8 @@ class PcmLut:
         _check_shapes(self.arrays(), _PCM_AXES, source)
         if np.any(np.diff(self.g_grid_siemens) <= 0):
             raise LutError(f"{source}: g_grid_siemens must be strictly increasing")
-        if np.any(self.set_step_mean_siemens.mean(axis=0) < 0):
-            raise LutError(f"{source}: set_step_mean_siemens is negative on average "
-                           "(partial SET must raise G)")
+        if self.set_step_mean_siemens.mean() <= 0:
+            raise LutError(f"{source}: set_step_mean_siemens is not positive on average (partial SET must raise G)")
         if np.any(self.set_step_std_siemens < 0):
             raise LutError(f"{source}: set_step_std_siemens has negative values")
         if np.any(self.read_noise_rel < 0) or np.any(self.drift_nu < 0):
