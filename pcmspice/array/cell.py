@@ -59,7 +59,7 @@ class CellArray(PcmPairArray, mode="cell"):
         self.ref_idx = self._assign("lut_cell_shared", ra, cell.n_cells, (n_out, self.n_ref))
         self._g_tab = RowTable(cell.vc_volts, cell.g_siemens)
         self._sg_tab = self._g_noise_table()
-        self._gref_var_exp = _NONE64
+        self._gref_var_exp = self._var_base = _NONE64
         # a pulse cannot carry Vc past the rails (the grid ends): with the steps clipped
         # there, Vc stays on the grid after any number of steps and needs no clamping
         v = cell.vc_volts
@@ -148,8 +148,8 @@ class CellArray(PcmPairArray, mode="cell"):
 
     # ------------------------------------------------------------ weight read
     def _refresh_var(self) -> None:
-        """PCM pair variance (cached at the last drift refresh) + the 3T1C's: var = pcm_var +
-        (sigma_g / spu)^2 + (sigma_g_shared / spu)^2 per cell, float32 (None: no read noise)."""
+        """PCM pair variance (cached at the last drift refresh) + the 3T1C's: var = (pcm_var +
+        (sigma_g_shared / spu)^2) + (sigma_g / spu)^2 per cell, float32 (None: no read noise)."""
         if self._sg_tab is None:
             super()._refresh_var()
             return
@@ -157,8 +157,9 @@ class CellArray(PcmPairArray, mode="cell"):
             self._pcm_var = np.zeros(self.shape)
         sr = self._sg_tab(self._off_ref, self.vref.ravel()).reshape(self.vref.shape)
         self._gref_var_exp = self._expand_ref(sr * sr).reshape(-1)
+        self._var_base = self._pcm_var.reshape(-1) + self._gref_var_exp    # all but g's (a pulse rewrites g's)
         sg = self._sg_tab(self._off, self.vc.reshape(-1))
-        self._var = (self._pcm_var.reshape(-1) + sg * sg + self._gref_var_exp).astype(np.float32).reshape(self.shape)
+        self._var = (self._var_base + sg * sg).astype(np.float32).reshape(self.shape)
 
     def _g_sigma_siemens(self) -> np.ndarray:
         """Std (S) of one read of g - g_shared for every cell (the 3T1C read path)."""
@@ -209,12 +210,12 @@ class CellArray(PcmPairArray, mode="cell"):
         """The compiled pulse kernel's arguments after the pulse list: state views and tables."""
         st = self._step_tab
         if self._sg_tab is not None:
-            var, pcm_var, gref_var = self._var.reshape(-1), self._pcm_var.reshape(-1), self._gref_var_exp
+            var, var_base = self._var.reshape(-1), self._var_base
         else:
-            var, pcm_var, gref_var = _NONE32, _NONE64, _NONE64
+            var, var_base = _NONE32, _NONE64
         return (self.vc.reshape(-1), self._off, self._step_pairs, self._down_shift, self._gw_pairs[self.polarity],
                 st.inv_step, st.x0 * st.inv_step, self._wbase.reshape(-1), self._w.reshape(-1),
-                var, pcm_var, gref_var, self._sg_pairs)
+                var, var_base, self._sg_pairs)
 
     def _update_compiled(self, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
         """update() with the compiled kernel: :meth:`pulse_counts` (the kernel takes the
@@ -274,8 +275,7 @@ class CellArray(PcmPairArray, mode="cell"):
         n_up = (total + int(cell_n.sum())) // 2
         if self._sg_tab is not None:
             sg = self._sg_tab.inrange(off, vc)            # sigma_g / spu
-            pcm_var = self._pcm_var.reshape(-1)[flat]
-            self._var.reshape(-1)[flat] = pcm_var + sg * sg + self._gref_var_exp[flat]
+            self._var.reshape(-1)[flat] = self._var_base[flat] + sg * sg
         return n_up, total - n_up
 
     # ------------------------------------------------------------ time, leak
