@@ -37,7 +37,8 @@ def cell_arrays(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, s
     # over Vc (from ~1 near Vc = 0 to ~1e-3), so it is interpolated in log
     rel = cellmod.read_noise(run, mm, step_grid, read_time_seconds)
     noise = np.exp(np.stack([np.interp(grid, step_grid, np.log(r)) for r in rel]))
-    return {"read_noise_rel": noise, "c_gate_up_farads": c_up, "c_gate_down_farads": c_dn,"g_siemens": g, "leak_volts_per_s": leak, "dv_up_volts": np.maximum(up, 0.0),
+    return {"read_noise_rel": noise, "c_gate_up_farads": c_up, "c_gate_down_farads": c_dn,
+            "g_siemens": g, "leak_volts_per_s": leak, "dv_up_volts": np.maximum(up, 0.0),
             "dv_down_volts": np.minimum(dn, 0.0), "e_up_joules": sm.e_up_joules, "e_down_joules": sm.e_down_joules,
             "e_read_joules": e_read}
 

@@ -22,7 +22,8 @@ _LUT_CIRCUIT_KEYS = {  # CircuitParams field -> (the cells' netlist parameter, s
 }
 
 
-_SWINGS = {"up_swing_volts": ("v_up_off_volts", "v_up_on_volts"), "down_swing_volts": ("v_dn_on_volts", "v_dn_off_volts")}
+_SWINGS = {"up_swing_volts": ("v_up_off_volts", "v_up_on_volts"),
+           "down_swing_volts": ("v_dn_on_volts", "v_dn_off_volts")}
 
 
 def _recorded(prov: LutProvenance, field: str, key: str) -> float | None:
