@@ -186,3 +186,68 @@ def test_replica_bias_refuses_a_reference_that_does_not_step(run65):
     p = {"v_up_on_volts": 1.15}   # the up pulse leaves the PMOS gate at its idle level
     with pytest.raises(SpiceError, match="reference cell does not step at v_start"):
         cell.replica_bias(dataclasses.replace(run65, corner="ff", params=p), dataclasses.replace(run65, params=p))
+
+
+def test_gate_load_is_below_the_full_oxide_capacitance_by_the_depleted_part_of_the_swing(run65):
+    """Q/dV of each switch's gate over its pulse edge against Cox Weff Leff + overlaps (cgso, cgdo, cgsl, cgdl of
+    the card), the load the gate would present if the channel were inverted over the whole swing.
+
+    The up PMOS swings 1.15 -> 0.40 V against its 1.0 V source (inverted only beyond |Vt| = 0.365 V: 0.235 V of
+    the 0.75 V swing), the down NMOS -0.15 -> 0.498 V (beyond Vt = 0.423 V for 75 mV of 0.648 V); below
+    threshold the gate sees Cox in series with the depletion capacitance (~0.2-0.3 Cox).  Measured: 3.43 fF of
+    7.80 fF (0.44) and 5.26 fF of 16.4 fF (0.32); asserted 0.25-0.6 of the hand value.  Mismatch moves each
+    cell's load by ~1 % (threshold shifts move the inverted part of the swing)."""
+    mm = cell.draw_mismatch(run65.tech, 20, seed=3)
+    c_up, c_dn = cell.gate_load(run65, mm)
+    eps = 3.9 * 8.854e-12
+    weff = 0.12e-6 - 2 * 5e-9
+    overlap = (1.5e-10 + 1.5e-10 + 2.653e-10 + 2.653e-10) * weff
+    hand_up = eps / 1.95e-9 * weff * (4e-6 - 30e-9 - 2 * 5.25e-9) + overlap
+    hand_dn = eps / 1.85e-9 * weff * (8e-6 - 30e-9 - 2 * 5.25e-9) + overlap
+    for got, hand in ((c_up, hand_up), (c_dn, hand_dn)):
+        assert np.all((0.25 * hand < got) & (got < 0.6 * hand)), (got.mean(), hand)
+        assert 0 < got.std() / got.mean() < 0.03
+    assert c_dn.mean() > c_up.mean(), "the 8 um NMOS has twice the PMOS's gate area"
+
+
+def test_read_noise_matches_thermal_and_flicker_hand_estimates(run65):
+    """ngspice's .noise of the read transistor at its read bias (Vds = 0.1 V), integrated over 1 Hz .. 1/(2T)
+    for a 10 ns read (50 MHz), against hand estimates of its two parts:
+
+    * thermal: sqrt(4 k T gamma g df) with g = I/V the measured channel conductance and gamma = 1 (channel at
+      Vds << Vgs - Vt ... Vds ~ Vgs - Vt: gamma 1 ... 2/3): measured 0.90-1.05 of it; asserted within 20 %;
+    * flicker: BSIM4's unified model (fnoimod = 1, card defaults noia = 6.25e41, noib = 3.125e26, noic = 8.75)
+      at small Vds, S/I^2 = kT / (Weff Leff f 1e10) [noia / (N (N + N*)) + noib / N + noic], N = Cox Vgsteff / q,
+      integrated over ln(f_high / f_low): measured 0.70-1.32 of it (the hand Vgsteff leaves out DIBL and the
+      bulk-charge factor); asserted within a factor 1.6.
+    The total std/g from read_noise is the root sum of squares of the two (gate shot noise is 1e-3 of them)."""
+    from pcmspice.spice import engine as spice
+    mm = cell.nominal_mismatch(1)
+    vc = np.array([0.5, 0.6, 0.8, 1.0])
+    T, f_lo = 10e-9, cell.NOISE_F_LOW_HZ
+    f_hi = 1 / (2 * T)
+    insts = [{**{k: float(mm[k][0]) for k in cell.MISMATCH_KEYS}, "name": f"n0_{j}", "vc": float(v)}
+             for j, v in enumerate(vc)]
+    text, p = run65.render("testbenches/3t1c_noise.cir.j2", insts=insts, f_low=f_lo, f_high=f_hi,
+                           points_per_decade=10)
+    res = spice.run(text, "noise_parts")
+    g = cell.read_curve_at(run65, mm, vc)[0]
+    i_read = g * p["v_read_volts"]
+    kT, q = 1.380649e-23 * 300.15, 1.602176634e-19
+    weff, leff = 0.2e-6 - 2 * 5e-9, 1e-6 - 30e-9 - 2 * 5.25e-9
+    cox, nvt = 3.9 * 8.854e-12 / 1.85e-9, 1.45 * 0.025865
+    rel = cell.read_noise(run65, mm, vc, T)[0]
+    for j, v in enumerate(vc):
+        th = res[f"v(onoise_total.m.xn0_{j}.mrd.id)"][0]
+        fl = res[f"v(onoise_total.m.xn0_{j}.mrd.1overf)"][0]
+        assert th == pytest.approx(np.sqrt(4 * kT * g[j] * (f_hi - f_lo)), rel=0.2), v
+        n_inv = cox * nvt * np.log1p(np.exp((v - 0.423) / nvt)) / q
+        s_rel = kT / (weff * leff * 1e10) * (6.25e41 / (n_inv * (n_inv + kT * cox * 1.45 / q ** 2))
+                                             + 3.125e26 / n_inv + 8.75)
+        hand_fl = i_read[j] * np.sqrt(s_rel * np.log(f_hi / f_lo))
+        assert hand_fl / 1.6 < fl < 1.6 * hand_fl, (v, fl, hand_fl)
+        assert rel[j] == pytest.approx(np.hypot(th, fl) / i_read[j], rel=0.01)
+    assert np.all(np.isfinite(rel)) and np.all(rel > 0)
+    assert 0.002 < rel[0] < 0.008, f"std/g at the 0.5 V start: {rel[0]:.3g} (measured 0.40 %)"
+    # a longer read integrates less noise: 100 ns -> about 1/sqrt(10) of the thermal part
+    assert np.all(cell.read_noise(run65, mm, vc, 100e-9)[0] < rel)
