@@ -84,8 +84,10 @@ def _quiet(**kw) -> ArrayConfig:
 
 
 def _drift_bound(arr) -> np.ndarray:
-    """The documented bound on |cached W - exact W| from drift: eps F (G+ + G-) / spu."""
-    return arr.config.pcm_drift_refresh_rel * 1.001 * arr.config.gain_f * (arr.gp + arr.gm) / arr.spu
+    """The documented bound on |cached W - exact W| from drift: each device within eps G_cap, so
+    the weight within 2 eps F G_cap / spu."""
+    b = 2 * arr.config.pcm_drift_refresh_rel * 1.001 * arr.config.gain_f * arr.g_cap / arr.spu
+    return np.full(arr.shape, b)
 
 
 def _fine_pcm_luts(**kw) -> LutSet:

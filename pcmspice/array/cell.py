@@ -188,6 +188,15 @@ class CellArray(PcmPairArray, mode="cell"):
         w = wbase + (self.polarity / self.spu) * (self.g if g is None else g)
         self._w = w.astype(np.float32)
 
+    def _refresh_w_drift(self) -> None:
+        """W after a drift refresh moved only the PCM part: the 3T1C part p g(Vc) / spu is
+        taken from the cache (W - wbase, float32: an error of an ulp of W, not accumulated
+        past the next full refresh, which every leak flush and transfer makes)."""
+        g_part = self._w.astype(np.float64) - self._wbase
+        wbase = self._pcm_w - (self.polarity / self.spu) * self._gref_exp
+        self._wbase = wbase.astype(np.float32)
+        self._w = (wbase + g_part).astype(np.float32)
+
     def read_weights(self) -> np.ndarray:
         w = super().read_weights()
         g = self.cell.g(self.cell_idx.ravel(), self.vc.ravel()).reshape(self.shape)

@@ -83,8 +83,9 @@ class ArrayConfig(Config):
                                     doc="relative read noise of the 3T1C (std / g): -1 = the cell LUT's "
                                         "read_noise_rel(cell, Vc); >= 0 overrides it with this constant")
     pcm_drift: bool = param(True, doc="G(t) = G_prog ((t + t0) / t0)^-nu, t from the end of programming")
-    pcm_drift_refresh_rel: float = param(1e-3, unit="1", ge=0, le=0.1,
+    pcm_drift_refresh_rel: float = param(0.01, unit="1", ge=0, le=0.1,
                                          doc="the cached drifted conductances are recomputed before drift can "
-                                             "have moved any by more than this fraction (0 = every example)")
+                                             "have moved any by more than this x pcm_g_program_max_siemens "
+                                             "(0 = every example)")
     pcm_refresh_fraction: float = param(0.9, unit="1", gt=0, le=1,
                                         doc="pcm-only: reprogram pairs above this x programming max")

@@ -72,7 +72,7 @@ class PcmOnlyArray(PcmPairArray, mode="pcm-only"):
             self._pcm_var.reshape(-1)[flat] = v
             self._var.reshape(-1)[flat] = v
         if self.config.pcm_drift:
-            self._programmed_since_refresh()
+            self._programmed_since_refresh(float((g * nu).max()))
 
     def _cached_pair(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(G+, G-) of the cells ``flat`` as the cache holds them: drifted to the last drift

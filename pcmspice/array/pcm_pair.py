@@ -13,24 +13,27 @@ conductance it was programmed to); it reads G_prog ((t - t_prog + t0) / t0)^-nu
 the read-noise variances) hold the drifted conductances of the last *drift
 refresh*; recomputing ~400,000 devices every example would cost more than the
 example.  Since drift is a power law in time, a refresh is needed only when
-the drift factor of some device may have moved by more than
-``pcm_drift_refresh_rel`` (eps) since its cache entry was made:
+some device may have drifted by more than eps x ``pcm_g_program_max_siemens``
+(eps = ``pcm_drift_refresh_rel``) since its cache entry was made:
 
-* a device whose entry was made at time r (the last refresh, or its own
-  programming if that came later) and programmed at t_p <= r has
-  |ln(G_cache / G_exact(t))| = nu ln((t - t_p + t0) / (r - t_p + t0)), largest
-  for the youngest device (t_p latest) and for the largest nu in the array;
-* so with t_y the latest programming before the last refresh t_r and t_a the
-  earliest programming after it, the refresh is due at
-  t = min(t_y - t0 + (t_r - t_y + t0) e^(eps / nu_max), t_a - t0 + t0 e^(eps / nu_max)).
+* a device programmed to G_prog at t_p whose entry was made at time r >= t_p
+  has |G_cache - G_exact(t)| <= G_prog nu L, with L = ln((t - t_p + t0) / (r - t_p + t0)),
+  largest for the youngest device (t_p latest);
+* so with k = max over the devices of G_prog nu, t_y the latest programming
+  before the last refresh t_r and t_a the earliest programming after it, the
+  refresh is due when L of the youngest reaches eps G_cap / k:
+  t = min(t_y - t0 + (t_r - t_y + t0) e^(eps G_cap / k), t_a - t0 + t0 e^(eps G_cap / k)).
 
-Between refreshes every cached conductance is therefore within a factor
-e^(+-eps) (a relative error <= ~eps) of the exact drifted value, and the cached
-weight within eps F (G+ + G-) / spu of it.  The schedule is geometric in the
-age of the youngest device: after a transfer the refreshes come ~eps / nu_max
-apart in log time (with eps = 1e-3, nu = 0.1 and t0 = 1 s: 100 per decade of
-time, none in the first 10 ms).  eps = 0 refreshes on every example (the
-exact reference the tests compare against).  :class:`PcmPairArray` is the base of
+Between refreshes every cached conductance is therefore within eps G_cap (0.2 uS at
+the default eps = 0.01 and G_cap = 20 uS, a third of the read noise of one read at
+10-20 uS) of the exact drifted value, and the cached weight within 2 eps F G_cap / spu
+of it.  The schedule is geometric in the age of the youngest device: after a transfer
+the refreshes come eps G_cap / k apart in log time (with k ~ 20 uS x 0.07, about 6 per
+decade of time).  A drift refresh moves only the PCM part of W (the 3T1C part is kept
+from the cache, so it costs a third of a full one); the read-noise variances follow at
+every fourth drift refresh (their G is then at most 4 eps G_cap old).  eps = 0
+refreshes on every example (the exact reference the tests compare against).
+:class:`PcmPairArray` is the base of
 :class:`~pcmspice.array.pcm_only.PcmOnlyArray` and
 :class:`~pcmspice.array.cell.CellArray`; each supplies where a pulse goes
 and what a transfer moves.
@@ -97,6 +100,8 @@ class PcmPairArray(AnalogArray):
         self._drift_t_after: float | None = None
         self._drift_next = np.inf
         self.drift_refreshes = 0
+        self._drift_only = 0
+        self._drift_k = 0.0
         self.tol = cfg.pcm_tolerance_siemens or self._default_tolerance()
         self._setup_model(luts, g_reset_med)
         self._pool = self._rng_pulse.random(_POOL, dtype=np.float32)
@@ -160,6 +165,24 @@ class PcmPairArray(AnalogArray):
         self._refresh_var()
         self._schedule_drift(full=True)
 
+    def _refresh_drift(self) -> None:
+        """A drift refresh (module docstring): the PCM part of W from the drifted conductances
+        now, the variances every fourth time; schedules the next one."""
+        gp, gm = self._pcm_effective()
+        self._pcm_w = self.config.gain_f * (gp - gm) / self.spu
+        self._drift_only += 1
+        if self._pcm_noise() and self._drift_only % 4 == 0:
+            k = (self.config.gain_f / self.spu) ** 2
+            sp, sm = self.pcm.read_sigma(gp), self.pcm.read_sigma(gm)
+            self._pcm_var = k * (sp * sp + sm * sm)
+            self._refresh_var()
+        self._refresh_w_drift()
+        self._schedule_drift(full=True)
+
+    def _refresh_w_drift(self) -> None:
+        """W after the PCM part changed alone (default: a full recompute)."""
+        self._refresh_w()
+
     def _refresh_var(self) -> None:
         """The read-noise variance of every cell (weight units^2, float32; None: no read noise)."""
         self._var = None if self._pcm_var is None else self._pcm_var.astype(np.float32)
@@ -175,21 +198,25 @@ class PcmPairArray(AnalogArray):
             self._drift_t_young = float(max(self.tp.max(), self.tm.max()))
             self._drift_t_after = None
             self.drift_refreshes += 1
-        nu_max = float(max(self.nup.max(), self.num.max()))
-        if nu_max <= 0:
+            self._drift_k = float(max((self.gp * self.nup).max(), (self.gm * self.num).max()))
+        k = self._drift_k
+        if k <= 0:
             self._drift_next = np.inf
             return
-        t0, e = self.pcm.t0, float(np.exp(self.config.pcm_drift_refresh_rel / nu_max))
+        t0 = self.pcm.t0
+        e = float(np.exp(min(self.config.pcm_drift_refresh_rel * self.g_cap / k, 700.0)))
         ty = self._drift_t_young
         nxt = ty - t0 + (self._drift_t_ref - ty + t0) * e
         if self._drift_t_after is not None:
             nxt = min(nxt, self._drift_t_after - t0 + t0 * e)
         self._drift_next = nxt
 
-    def _programmed_since_refresh(self) -> None:
-        """Some devices were programmed (their cache entries made now) without a full refresh."""
+    def _programmed_since_refresh(self, k: float) -> None:
+        """Some devices were programmed (their cache entries made now) without a full refresh;
+        ``k``: the largest G_prog nu among them."""
         if self._drift_t_after is None:
             self._drift_t_after = self.time_seconds
+        self._drift_k = max(self._drift_k, float(k))
         self._schedule_drift()
 
     def _drift_due(self) -> bool:
@@ -198,8 +225,7 @@ class PcmPairArray(AnalogArray):
     def _check_drift(self) -> None:
         """Refresh the cached conductances if drift may have moved them by more than eps."""
         if self._drift_due():
-            self._refresh_pcm()
-            self._refresh_w()
+            self._refresh_drift()
 
     @abstractmethod
     def _refresh_w(self) -> None:
