@@ -332,9 +332,11 @@ class SpiceArray:
                            multipliers=mults, per_netlist=PCM_PER_NETLIST)
         self.netlist_hashes["pcm_pulses"] = r.netlist_hash
         self.counters["pcm_netlists"] += -(-devices.size // PCM_PER_NETLIST)
-        # the state after the last programming operation: x from the model's G (age ~ ns: no drift)
+        # the state after the last programming operation: x from the programmed (drift-free) G0, and the
+        # drift clock restarted at the end of the programming (the read G at the end of the netlist has
+        # already drifted for the tens of ns since the last pulse, which with t0 = 100 ns is ~1 %)
         last_prog = max(j for j, op in enumerate(ops[0]) if op[0] != "read")
-        self.x[devices] = pcmmod.x_for_g(r.g_after_siemens[:, last_prog], var, self.pp)
+        self.x[devices] = pcmmod.x_for_g(r.g0_after_siemens[:, last_prog], var, self.pp)
         self.t_prog[devices] = self.time_seconds
         self._tick("pcm_program", t0)
         return r
