@@ -187,28 +187,50 @@ def test_cli_refuses_bad_values_in_one_line(args, word, capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_replay_programmer_applies_the_chips_pulses_in_order():
-    """RESET -> G_RESET; SET -> + LUT mean step at the present G x the pulse's multiplier;
-    leftovers (a device the chip programmed and the LUT array did not) are refused."""
+def test_replay_programmer_applies_the_chips_pulses_and_their_outcome_in_order():
+    """Every RESET and SET is counted and leaves the device at the chip's programmed G0; each SET is
+    logged against the table's step at the chip's G0 before it; leftovers (a device the chip
+    programmed and the LUT array did not) are refused."""
     from test_array import synthetic_luts
 
     from pcmspice.array.pcm import PcmModel
     model = PcmModel(synthetic_luts().pcm)
     rp = cs.ReplayProgrammer()
-    rp.load({"devices": np.array([3, 5, 7]), "ops": [[("reset",), ("set", 1.0), ("set", 2.5)], [], [("set", 0.5)]]})
+    rp.load({"devices": np.array([3, 5, 7]),
+             "ops": [[("reset", 0.2e-6), ("set", 1.0, 0.3, 0.2e-6, 1.9e-6), ("set", 2.5, -1.2, 1.9e-6, 1.6e-6)], [],
+                     [("set", 0.5, 0.0, 2.1e-6, 2.6e-6)]]})
     g0 = np.array([10e-6, 4e-6, 2e-6])
     res = rp(model, np.array([3, 5, 7]), g0, np.array([3e-6, 4e-6, 2.5e-6]), tolerance=1e-6, max_pulses=40, rng=None)
-    g = model.g_reset[3]
-    for m in (1.0, 2.5):
-        g = g + PcmModel.set_step(model, np.array([3]), np.array([g]), None)[0] * m
-    want7 = 2e-6 + PcmModel.set_step(model, np.array([7]), np.array([2e-6]), None)[0] * 0.5
-    np.testing.assert_allclose(res.g_siemens, [g, 4e-6, want7], rtol=1e-12)
+    np.testing.assert_array_equal(res.g_siemens, [1.6e-6, 4e-6, 2.6e-6])
     assert res.set_pulses.tolist() == [2, 0, 1] and res.reset_pulses.tolist() == [1, 0, 0]
-    rp.load({"devices": np.array([1, 2]), "ops": [[("reset",)], [("set", 1.0)]]})
+    assert res.converged.tolist() == [False, True, True]
+    np.testing.assert_allclose(rp.steps[:, :3], [[3, 0.2e-6, 1.7e-6], [3, 1.9e-6, -0.3e-6], [7, 2.1e-6, 0.5e-6]])
+    for d, g, _, mean, std in rp.steps:
+        dev, at = np.array([int(d)]), np.array([g])
+        assert mean == PcmModel.set_step(model, dev, at, None)[0] > 0
+        assert std == model.std(model.std.offsets(dev), at)[0] > 0
+    np.testing.assert_array_equal(rp.resets, [[3, 0.2e-6, model.g_reset[3]]])
+    rp.load({"devices": np.array([1, 2]), "ops": [[("reset", 0.1e-6)], [("set", 1.0, 0.0, 0.1e-6, 1e-6)]]})
     with pytest.raises(ConfigError, match="still hold programming pulses"):
-        rp.load({"devices": np.array([1]), "ops": [[("reset",)]]})
+        rp.load({"devices": np.array([1]), "ops": [[("reset", 0.1e-6)]]})
     with pytest.raises(ConfigError, match=r"did not program devices \[2\]"):
         rp(model, np.array([1]), np.array([5e-6]), np.array([1e-6]), tolerance=1e-6, max_pulses=40, rng=None)
+
+
+def test_pulse_noise_hands_out_each_devices_draws_per_event():
+    m = np.arange(24, dtype=float).reshape(2, 3, 4)
+    z = -m
+    pn = cs.PulseNoise(m, z)
+    pn.begin(1)
+    assert [a.tolist() for a in pn.next(np.array([1, 0]))] == [[16.0, 4.0], [-16.0, -4.0]]
+    assert [a.tolist() for a in pn.next(np.array([1]))] == [[17.0], [-17.0]]
+    pn.begin(2)
+    assert pn.next(np.array([0]))[0].tolist() == [8.0]
+    assert cs.PulseNoise(m).next(np.array([0]))[1].tolist() == [0.0]
+    with pytest.raises(ConfigError, match="event 3"):
+        pn.begin(3)
+    with pytest.raises(ConfigError, match="kick draws"):
+        cs.PulseNoise(m, z[:, :2])
 
 
 def test_the_lut_arrays_config_is_passed_by_name():
