@@ -14,21 +14,26 @@ The same physical cells, the same data order and the same pulses:
 PCM programming is closed loop on the chip: the SPICE path runs
 program-and-verify (SET pulse n of device d during programming event e has
 the lognormal growth-rate multiplier m[d, e, n] of
-:func:`pcmspice.circuits.pcm.c2c_multipliers`), and the LUT path receives the same
-programming pulses, as it receives the same update pulses: the RESETs and
-the SETs (each the LUT's mean step at the present G times the same m) that
-the chip's verify loop applied (:class:`~pcmspice.cosim.luts.ReplayProgrammer`).  Letting the LUT
-path run its own verify loop instead makes the comparison chaotic: a device
-whose verify read lands within ~1e-9 S of the tolerance edge overshoots in
-one path and not in the other, the two paths then RESET and reprogram it
-differently, and end up to two tolerances (~2 uS) apart; on 4 x 4 arrays that
-happened on 2 of 5 seeds with the first cell design and 1 of 5 with the present one.
-The LUT array's own verify loop is tested against its tolerance in
-tests/test_array.py.  What remains different is the model error of the
-tables (interpolation of g, of the step per pulse and of the PCM step, the
-LUT's leakage integrator, m x mean step vs the model's 1 - exp(-m K), the
-access transistor in the chip's PCM reads), which is what this module
-measures.
+:func:`pcmspice.circuits.pcm.c2c_multipliers` and the standard-normal kick
+z[d, e, n] of :func:`pcmspice.circuits.pcm.kick_draws`), and the LUT path
+receives the same programming pulses, as it receives the same update pulses:
+the RESETs and the SETs that the chip's verify loop applied, each leaving the
+programmed conductance G0 it left on the chip
+(:class:`~pcmspice.cosim.luts.ReplayProgrammer`).  A table cannot reproduce
+one draw (it holds the distribution of a step, not its response to a given
+(m, z)); the chip's steps are compared with the table's distribution instead,
+every transfer.  Letting the LUT path run its own verify loop makes the
+comparison chaotic: a device whose verify read lands within ~1e-9 S of the
+tolerance edge overshoots in one path and not in the other, the two paths
+then RESET and reprogram it differently, and end up to two tolerances apart;
+on 4 x 4 arrays that happened on 2 of 5 seeds with the first cell design and
+1 of 5 with the present one.  The LUT array's own verify loop is tested
+against its tolerance in tests/test_array.py.  Both paths drift on the same
+clock: every device from the end of its programming, time_per_example per
+example.  What remains different is the model error of the tables
+(interpolation of g and of the step per pulse, the LUT's leakage
+integrator, the drift exponent interpolated in G, the access transistor in
+the chip's PCM reads), which is what this module measures.
 
 The problem: the scikit-learn digits, classes 0 .. C-1, projected on their
 first R-1 principal components (fitted on the training split), each divided
