@@ -80,6 +80,23 @@ def _resolve(cfg, ctx: click.Context, fit_network: bool = True):
     return cfg, data, luts
 
 
+def _hardware_time(cfg, ctx: click.Context, luts):
+    """The run's hardware time: the latency model's time per example and transfer event (the call
+    pcmspice.pipeline.run makes, with the run's own array settings), unless --time-per-example or a
+    --config file (a run's own record) gives them."""
+    if ctx.params.get("config"):
+        return cfg
+    from pcmspice import power as pw
+    from pcmspice.power.devices import device_costs
+    pcfg = pw.PowerConfig().with_overrides(dict(pw.overrides_from_training_config(cfg.to_dict())))
+    circuit = device_costs(luts, pcfg).circuit if luts is not None else pcfg.circuit
+    lat = pw.latency(cfg.network, pcfg, circuit)
+    changes = {"transfer_seconds": lat.transfer_event_seconds}
+    if ctx.params.get("time_per_example") is None:
+        changes["time_per_example_seconds"] = lat.time_per_example_seconds
+    return dataclasses.replace(cfg, array=cfg.array.replace(**changes)).validate()
+
+
 # the options of `train` and `ablate` (and those of `corners --train`, which reuses them by name)
 TRAIN_OPTIONS: dict[str, dict] = {
     "--dataset": dict(default="mnist5k", show_default=True,
@@ -99,8 +116,9 @@ TRAIN_OPTIONS: dict[str, dict] = {
         show_default=True),
     "--batch-size": dict(type=int, default=1, show_default=True,
         help="1 = per-example SGD as the chip does it; >1 = minibatch mode (faster)"),
-    "--time-per-example": dict(type=float, default=1e-6, show_default=True,
-        help="hardware time per training example (s): sets how much the capacitors leak"),
+    "--time-per-example": dict(type=float, default=None,
+        help="hardware time per training example (s): sets how much the capacitors leak and the PCMs "
+             "drift [default: the latency model's, as `pcmspice run` takes it]"),
     "--leak-scale": dict(type=float, default=1.0, show_default=True,
         help="multiply every leakage rate"),
     "--offset-scheme": dict(type=click.Choice(["none", "signed", "magnitude"]), default="none",
@@ -180,6 +198,7 @@ def train(ctx, **opts):
         cfg, data, luts = _resolve(cfg, ctx, fit_network=False)
     else:
         cfg, data, luts = _resolve(cfg, ctx)
+        cfg = _hardware_time(cfg, ctx, luts)
         out = Path(opts["out"]) if opts["out"] else default_dir(
             "train", [cfg.dataset.split(":")[0], luts.name if luts is not None else cfg.array.mode],
             run_folder_key(cfg, baseline))
@@ -208,6 +227,10 @@ def train(ctx, **opts):
         line += (f", software baseline {100 * s['baseline_test_accuracy']:.2f} % "
                  f"(gap {s['accuracy_gap_percentage_points']:+.2f} pp)")
     click.echo(f"{line}; {cfg.network} on {s['dataset']}, {cfg.epochs} epochs, mode {cfg.array.mode}")
+    click.echo(f"hardware time {s['hardware_time_seconds']:.3g} s ({cfg.array.time_per_example_seconds:.3g} s per "
+               f"example); PCM drift: G now / G programmed = {s['pcm_drift_ratio_mean']:.4f} on average"
+               if s.get("pcm_drift_ratio_mean") is not None else
+               f"hardware time {s['hardware_time_seconds']:.3g} s")
     click.echo(f"wrote {out}")
 
 
@@ -237,6 +260,7 @@ def ablate(ctx, **opts):
     cfg, data, luts = _resolve(cfg, ctx)
     if luts is None:
         luts = tr.resolve_luts(cfg.luts)
+    cfg = _hardware_time(cfg, ctx, luts)
     variants = tuple(v.strip() for v in opts["variants"].split(",") if v.strip())
     out = Path(opts["out"] or f"runs/ablate-{cfg.dataset.split(':')[0]}-seed{cfg.seed}")
     rows = tr.run_ablation(cfg, luts, data, variants=variants, retention_ratio=opts["retention_ratio"],
