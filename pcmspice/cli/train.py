@@ -86,15 +86,8 @@ def _hardware_time(cfg, ctx: click.Context, luts):
     --config file (a run's own record) gives them."""
     if ctx.params.get("config"):
         return cfg
-    from pcmspice import power as pw
-    from pcmspice.power.devices import device_costs
-    pcfg = pw.PowerConfig().with_overrides(dict(pw.overrides_from_training_config(cfg.to_dict())))
-    circuit = device_costs(luts, pcfg).circuit if luts is not None else pcfg.circuit
-    lat = pw.latency(cfg.network, pcfg, circuit)
-    changes = {"transfer_seconds": lat.transfer_event_seconds}
-    if ctx.params.get("time_per_example") is None:
-        changes["time_per_example_seconds"] = lat.time_per_example_seconds
-    return dataclasses.replace(cfg, array=cfg.array.replace(**changes)).validate()
+    from pcmspice.power.latency import with_hardware_time
+    return with_hardware_time(cfg, luts, time_per_example=ctx.params.get("time_per_example") is None)
 
 
 # the options of `train` and `ablate` (and those of `corners --train`, which reuses them by name)

@@ -76,15 +76,14 @@ def train_on_luts(lut_dir: str | Path, out_dir: str | Path, *, dataset: str, see
 
 def train_config_on_luts(tcfg: train.TrainConfig, out_dir: str | Path, *, config: pw.PowerConfig | None = None,
                          progress: bool = True, echo: Callable[[str], Any] = print, force: bool = False) -> Path:
-    """Train the run ``tcfg`` on its LUTs (``tcfg.luts``) with the leakage timed by the latency model of
-    ``config``; returns ``out_dir``."""
+    """Train the run ``tcfg`` on its LUTs (``tcfg.luts``) with the hardware time (leakage, drift, transfers)
+    of the latency model of ``config``; returns ``out_dir``."""
     cfg = config or pw.PowerConfig()
     out = Path(out_dir)
     lut_set = load_lut_set(Path(tcfg.luts))
     # the chip's time per example with the training's own array settings (pulse slots, transfers)
-    pcfg = cfg.with_overrides(dict(pw.overrides_from_training_config(tcfg.to_dict())))
-    tpe = pw.time_per_example_seconds(tcfg.network, pcfg, lut_set)
-    tcfg = tcfg.replace(array=tcfg.array.replace(time_per_example_seconds=tpe))
+    tcfg = pw.with_hardware_time(tcfg, lut_set, cfg)
+    tpe = tcfg.array.time_per_example_seconds
     echo(f"training {tcfg.network} on {tcfg.dataset} for {tcfg.epochs} epochs, seed {tcfg.seed} (time per example "
          f"for leakage: {fmt_si(tpe, 's')})")
     res = train.train(tcfg, lut_set, progress=progress)
