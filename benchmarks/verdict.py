@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-PCMSPICE = [sys.executable, "-m", "pcmspice"]
+PCMSPICE = [str(Path(sys.executable).parent / "pcmspice")]   # the console script of this environment
 
 
 def _run(cmd: list[str], log: Path) -> int:

@@ -232,3 +232,20 @@ def test_float_layer_has_the_layer_interface():
     assert isinstance(layer, Layer) and layer.counters == {} and layer.transfer_log == []
     assert layer.pcm_pair_siemens() is None and layer.capacitor_volts() is None and layer.advance(5) is None
     assert list(layer.state()) == ["w"] and layer.summary()["siemens_per_unit_weight"] is None
+
+
+def test_set_array_parameters_from_the_command_line(tmp_path, capsys):
+    """`train --set array.NAME=VALUE` changes that parameter of the run (recorded in its config) and nothing
+    else; a bad name, form or value is one line naming it."""
+    from pcmspice.cli.main import main
+    out = tmp_path / "r"
+    main(["train", "--dataset", "digits", "--epochs", "1", "--max-train", "200", "--no-baseline", "--quiet",
+          "--no-figures", "--set", "array.gain_f=2", "--set", "array.cells_per_reference=1", "--out", str(out)])
+    a = json.loads((out / "summary.json").read_text())["config"]["array"]
+    assert a["gain_f"] == 2.0 and a["cells_per_reference"] == 1 and a["transfer_every"] == 8000
+    for item, want in (("array.gainf=2", "has no parameter 'gainf'"), ("gain_f=2", "must look like array.NAME=VALUE"),
+                       ("array.gain_f=abc", "is not a number"), ("array.gain_f=-1", "gain_f = -1.0 is invalid")):
+        with pytest.raises(SystemExit) as e:
+            main(["train", "--dataset", "digits", "--set", item, "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and want in err and err.count("\n") == 1 and err.startswith("error: ")

@@ -60,10 +60,28 @@ def _build_config(ctx: click.Context, opts: dict) -> TrainConfig:
         achanges["polarity_inversion"] = False
     if opts.get("no_read_noise"):
         achanges["read_noise"] = False
+    achanges.update(_array_assignments(cfg, opts.get("set") or ()))
     if achanges:
         changes["array"] = cfg.array.replace(**achanges)
     cfg = dataclasses.replace(cfg, **changes)
     return cfg
+
+
+def _array_assignments(cfg, items) -> dict:
+    """``--set array.NAME=VALUE`` items as ArrayConfig changes (each value read as its field's type)."""
+    from pcmspice.core.config import parse_value
+    fields = {f.name for f in dataclasses.fields(type(cfg.array))}
+    out = {}
+    for item in items:
+        name, eq, value = str(item).partition("=")
+        sec, _, field = name.strip().partition(".")
+        if not eq or sec != "array" or not field or not value.strip():
+            raise ConfigError(f"--set {item!r} must look like array.NAME=VALUE, e.g. array.gain_f=2")
+        if field not in fields:
+            raise ConfigError(f"--set {item!r}: the array config has no parameter '{field}' "
+                              f"(one of: {', '.join(sorted(fields))})")
+        out[field] = parse_value(value.strip(), getattr(cfg.array, field), f"--set array.{field}")
+    return out
 
 
 def _resolve(cfg, ctx: click.Context, fit_network: bool = True):
@@ -125,6 +143,9 @@ TRAIN_OPTIONS: dict[str, dict] = {
     "--max-test": dict(type=int, default=0, help="use only the first N test examples"),
     "--config": dict(type=click.Path(exists=True, dir_okay=False),
         help="a TOML run config (as written to OUT/config.toml); options given override it"),
+    "--set": dict(multiple=True, metavar="array.NAME=VALUE",
+        help="set any array parameter, e.g. array.gain_f=2, array.pcm_tolerance_siemens=0.2e-6, "
+             "array.cells_per_reference=1 (repeatable; docs/array.md lists them)"),
     "--quiet": dict(is_flag=True, help="no progress bars or per-epoch lines"),
 }
 
