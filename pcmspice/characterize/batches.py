@@ -55,7 +55,7 @@ def run_batch(cfg_dict: dict[str, Any], batch: Batch, engine: str = "auto") -> d
     """Characterize one batch (runs in a worker process or on a Dask worker)."""
     os.environ["OMP_NUM_THREADS"] = "1"
     cfg = SweepConfig.from_dict(cfg_dict)
-    run = cfg.run_for(batch.corner, batch.temp_c, batch.vdd, engine)
+    run = cfg.run_for(batch.corner, batch.temp_c, batch.vdd, engine, kind=batch.kind)
     if batch.kind == "pcm":
         arrays = pcm_tables.pcm_lut_arrays(run, cfg.pcm_devices, cfg.seed, _pcm_grid(), n_pulses=cfg.pcm_pulses,
                                     n_cycles=cfg.pcm_cycles)

@@ -131,16 +131,18 @@ class SweepConfig(Config):
         hi = vdd if self.vc_max_volts < 0 else self.vc_max_volts
         return np.linspace(self.vc_min_volts, hi, self.vc_points)
 
-    def run_for(self, corner: str, temp_c: float, vdd: float, engine: str = "auto") -> cellmod.Run:
+    def run_for(self, corner: str, temp_c: float, vdd: float, engine: str = "auto",
+                kind: str = "cell") -> cellmod.Run:
         """The Run of one combination; with ``bias = "replica"``, its pulse gate levels are the
         ones a replica bias sets there (:func:`pcmspice.circuits.c3t1c.replica_bias`; the reference is tt,
-        27 degC at the definition's own parameters and supply, where nothing changes)."""
-        params = dict(self.params)
+        27 degC at the definition's own parameters and supply, where nothing changes).  ``kind``:
+        "cell" (the 3T1C's run: PCM-only parameters left out) or "pcm" (every parameter)."""
+        params = dict(self.params) if kind == "pcm" else pcm.cell_only(self.params)
         tech = self.tech()
         if abs(vdd - tech.vdd_volts) > 1e-12 or "vdd_volts" in params:
             params.setdefault("vdd_volts", vdd)
         if self.bias == "replica":
-            params.update(_replica_levels(self.technology, json.dumps(self.params, sort_keys=True),
+            params.update(_replica_levels(self.technology, json.dumps(pcm.cell_only(self.params), sort_keys=True),
                                           corner, float(temp_c), float(vdd), engine))
         return cellmod.Run(tech, corner, temp_c, params, engine)
 

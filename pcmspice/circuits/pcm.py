@@ -78,6 +78,17 @@ def _pcm_only(params: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in mine or k not in cell_keys}
 
 
+def cell_only(params: dict[str, Any] | None) -> dict[str, Any]:
+    """``params`` without the keys only the PCM declares (``drift_t0_seconds``, ``i_set_amperes``, ...):
+    the mirror of :func:`_pcm_only`, so that one override set (``characterize --param``) drives both
+    halves; a key that neither declares is kept, to be refused by name."""
+    if not params:
+        return {}
+    mine = nl.declared_params("testbenches/3t1c_pulses.cir.j2")
+    pcm_keys = nl.declared_params(PULSES_TEMPLATE)
+    return {k: v for k, v in params.items() if k in mine or k not in pcm_keys}
+
+
 def _pcm_run(run: Run) -> Run:
     return Run(run.tech, run.corner, run.temp_c, _pcm_only(run.params), run.engine)
 
