@@ -232,7 +232,10 @@ class SpiceArray:
         Returns y = W x from the column charges: Q / (V t_read) per device line,
         combined as F (Q+ - Q-) + p (Q_g - Q_ref) (the reference line is driven
         for sum(x) t_read).  Independent of the DC branch read: real shared
-        column lines, real time encoding, numerically integrated charge.
+        column lines, real time encoding, numerically integrated charge.  The
+        PCMs drift during the pulses (the DC read takes them at the read's
+        start): about nu (x t_read / 2 + 2 ns) / (age + t0) less charge per
+        device, 0.3 % at most 3 us after programming (docs/cosim.md).
         """
         x = np.asarray(x, float)
         R, C = self.shape
