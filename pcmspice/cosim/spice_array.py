@@ -25,8 +25,11 @@ Operations (one or two netlists each, all cells in one netlist):
                        (``cells/unit_cell.cir.j2`` in
                        ``testbenches/array_read.cir.j2``);
                        otherwise only the 3T1Cs are re-read and the PCM
-                       currents of the last full read are reused (the PCM
-                       state only changes when it is programmed).
+                       currents of the last full read are reused, as long
+                       as the array's clock has not moved since (the PCMs
+                       drift: with t0 = 100 ns a device reads 2-26 % lower
+                       480 ns after its programming, so a read at a later
+                       time is a full read).
 ``forward_pwm(x)``     the same array read with inputs as row pulse
                        DURATIONS and the column currents integrated over
                        time (transient; a signed x is read twice, positive
@@ -115,6 +118,7 @@ class SpiceArray:
         self.time_seconds = 0.0
         self.polarity = 1
         self._pcm: dict[int, Conductances] = {}
+        self._pcm_time: dict[int, float] = {}    # time_seconds of the last full read, per direction
         self.netlist_hashes: dict[str, str] = {}
         self.seconds: dict[str, float] = {}     # wall time per kind of SPICE operation (render + run)
         self.counters = dict(reads=0, pcm_reads=0, update_transients=0, idle_transients=0, pulses=0,
@@ -161,11 +165,12 @@ class SpiceArray:
 
     # ------------------------------------------------------------------ reads
     def read(self, direction: int = 1, with_pcm: bool = False) -> Conductances:
-        """Read every device of the array (see the module docstring)."""
+        """Read every device of the array (see the module docstring): the PCMs are re-read
+        unless their last full read in ``direction`` was at the present time (they drift)."""
         if direction not in (1, -1):
             raise ConfigError(f"read direction must be 1 (forward) or -1 (backward), not {direction}")
         R, C = self.shape
-        if not with_pcm and direction not in self._pcm:
+        if not with_pcm and self._pcm_time.get(direction) != self.time_seconds:
             with_pcm = True
         cells, refs = self._cell_ctx(with_pcm)
         res = self._sim(READ_TEMPLATE, "array_read" + ("_pcm" if with_pcm else ""), n_rows=R, n_cols=C,
@@ -187,6 +192,7 @@ class SpiceArray:
                         minus=np.array([cur(f"i(vcm{j})") for j in range(C)]))
             out = Conductances(direction, g, gref, gp, gm, cols)
             self._pcm[direction] = out
+            self._pcm_time[direction] = self.time_seconds
         else:
             last = self._pcm[direction]
             out = Conductances(direction, g, gref, last.g_plus, last.g_minus, cols)
@@ -226,7 +232,10 @@ class SpiceArray:
         Returns y = W x from the column charges: Q / (V t_read) per device line,
         combined as F (Q+ - Q-) + p (Q_g - Q_ref) (the reference line is driven
         for sum(x) t_read).  Independent of the DC branch read: real shared
-        column lines, real time encoding, numerically integrated charge.
+        column lines, real time encoding, numerically integrated charge.  The
+        PCMs drift during the pulses (the DC read takes them at the read's
+        start): about nu (x t_read / 2 + 2 ns) / (age + t0) less charge per
+        device, 0.3 % at most 3 us after programming (docs/cosim.md).
         """
         x = np.asarray(x, float)
         R, C = self.shape
@@ -339,6 +348,7 @@ class SpiceArray:
         last_prog = max(j for j, op in enumerate(ops[0]) if op[0] != "read")
         self.x[devices] = pcmmod.x_for_g(r.g0_after_siemens[:, last_prog], var, self.pp)
         self.t_prog[devices] = self.time_seconds
+        self._pcm_time.clear()      # the PCM state moved: the next read is a full one
         self._tick("pcm_program", t0)
         return r
 
