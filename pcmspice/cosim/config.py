@@ -58,7 +58,8 @@ class CosimConfig(Config):
     def array_config(self) -> ArrayConfig:
         """The LUT array's configuration: transfers are called by the co-simulation (not by
         ``advance``), leakage every example, no read noise (the SPICE reads have none), one
-        g_shared per column."""
+        g_shared per column, the drift cache refreshed every example (exact, as SPICE reads are)."""
         return _ARRAY.replace(**{name: getattr(self, name) for name in ARRAY_FIELDS},
                               mode="cell", transfer_every=0, leak_every_examples=1, cells_per_reference=self.rows,
-                              read_noise=False, g_read_noise_rel=0.0, max_pulses_per_example=max(self.bit_length, 1))
+                              read_noise=False, g_read_noise_rel=0.0, max_pulses_per_example=max(self.bit_length, 1),
+                              pcm_drift_refresh_rel=0.0)
