@@ -147,7 +147,7 @@ def test_convert_to_analog_on_a_small_cnn_trains_conv_in_float_and_fc_in_analog(
     opt = AnalogSGD(model.parameters(), lr=0.05)
     conv0, fc0 = model.conv.weight.detach().clone(), fc2.weight.clone()
     losses = []
-    for ep in range(3):
+    for _ in range(3):
         total = 0.0
         for i in range(300):
             loss = F.cross_entropy(model(x[i:i + 1]), y[i:i + 1])

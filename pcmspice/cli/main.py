@@ -26,6 +26,7 @@ _COMMANDS = {
     "compare": ("pcmspice.cli.report", "compare"),
     "run": ("pcmspice.cli.report", "run"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
+    "features": ("pcmspice.cli.features", "features"),
 }
 
 
