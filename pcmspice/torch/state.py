@@ -1,4 +1,5 @@
-"""What ``AnalogLinear.state_dict()`` carries: the array's complete mutable state, and loading it back.
+"""What ``AnalogLinear.state_dict()`` carries: the array's complete mutable state, and loading it back
+(``layer`` below is a :class:`~pcmspice.torch.layers.AnalogLinear`).
 
 The state is :func:`pcmspice.array.snapshot.layer_snapshot` of the array (the checkpoint format of
 ``pcmspice train --resume``: every conductance, capacitor voltage, the polarity, the clocks and counters,
@@ -10,7 +11,7 @@ rebuilds its array from the saved ones first; a layer of another shape or other 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,13 +21,10 @@ from pcmspice.array.snapshot import layer_snapshot, restore_layer
 from pcmspice.core.errors import ConfigError
 from pcmspice.lut.identity import lut_sha256
 
-if TYPE_CHECKING:
-    from pcmspice.torch.layers import AnalogLinear
-
 SCHEMA = "pcmspice-torch-analog-linear-1"
 
 
-def _lut_id(layer: AnalogLinear) -> str:
+def _lut_id(layer: Any) -> str:
     if layer.luts is None:
         return ""
     cached = getattr(layer, "_lut_id", None)
@@ -35,7 +33,7 @@ def _lut_id(layer: AnalogLinear) -> str:
     return cached
 
 
-def pack(layer: AnalogLinear) -> dict[str, Any]:
+def pack(layer: Any) -> dict[str, Any]:
     arrays, meta = layer_snapshot(layer.array, "")
     return {"schema": SCHEMA,
             "shape": [layer.out_features, layer.in_features], "bias": layer.has_bias, "seed": layer.seed,
@@ -46,7 +44,7 @@ def pack(layer: AnalogLinear) -> dict[str, Any]:
             "layout": json.dumps({k: [v.dtype.str, list(v.shape)] for k, v in arrays.items()})}
 
 
-def unpack(layer: AnalogLinear, st: dict[str, Any]) -> None:
+def unpack(layer: Any, st: dict[str, Any]) -> None:
     where = f"AnalogLinear({layer.in_features}, {layer.out_features})"
     if not isinstance(st, dict) or st.get("schema") != SCHEMA:
         raise ConfigError(f"{where}: the state is not an AnalogLinear state ({SCHEMA}); refusing it")
