@@ -65,21 +65,30 @@ class _AnalogRead(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, handle: torch.Tensor, layer: AnalogLinear) -> torch.Tensor:
         xb = layer._array_input(x)
-        y = layer.array.forward(xb)
+        y = torch.from_numpy(layer.array.forward(xb))
         ctx.layer, ctx.xb, ctx.in_shape, ctx.in_dtype = layer, xb, x.shape, x.dtype
-        return torch.from_numpy(y).to(x.dtype).reshape(*x.shape[:-1], layer.out_features)
+        if y.dtype != x.dtype:
+            y = y.to(x.dtype)
+        return y if x.ndim == y.ndim == 2 or x.ndim == 1 else y.reshape(*x.shape[:-1], layer.out_features)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         layer, xb = ctx.layer, ctx.xb
-        d = grad.detach().to(torch.float64).reshape(xb.shape[:-1] + (layer.out_features,)).numpy()
+        g = grad.detach()
+        # a copy: the error is kept until the optimizer's step
+        d = np.array((g if g.dtype == torch.float64 else g.double()).numpy(), dtype=np.float64)
+        d = d.reshape(xb.shape[:-1] + (layer.out_features,))
         layer._pending.append((xb, d))
         gin = None
         if ctx.needs_input_grad[0]:
             back = layer.array.backward(d)
             if layer.has_bias:
                 back = back[..., :-1]
-            gin = torch.from_numpy(np.ascontiguousarray(back)).to(ctx.in_dtype).reshape(ctx.in_shape)
+            gin = torch.from_numpy(np.ascontiguousarray(back))
+            if gin.dtype != ctx.in_dtype:
+                gin = gin.to(ctx.in_dtype)
+            if gin.shape != ctx.in_shape:
+                gin = gin.reshape(ctx.in_shape)
         return gin, None, None
 
 
@@ -140,7 +149,10 @@ class AnalogLinear(nn.Module):
         if x.shape[-1] != self.in_features:
             raise ConfigError(f"AnalogLinear({self.in_features}, {self.out_features}) got an input with "
                               f"{x.shape[-1]} features (shape {tuple(x.shape)}); expected {self.in_features}")
-        xs = x.detach().reshape(-1, self.in_features).to(torch.float64).numpy()
+        xs = x.detach()
+        if xs.ndim != 2:
+            xs = xs.reshape(-1, self.in_features)
+        xs = (xs if xs.dtype == torch.float64 else xs.double()).numpy()
         n = xs.shape[0]
         xb = np.empty((n, self._n_in)) if n > 1 else np.empty(self._n_in)
         if n > 1:
