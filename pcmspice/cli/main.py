@@ -27,6 +27,7 @@ _COMMANDS = {
     "run": ("pcmspice.cli.report", "run"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
     "features": ("pcmspice.cli.features", "features"),
+    "export": ("pcmspice.cli.export", "export"),
 }
 
 
