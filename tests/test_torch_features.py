@@ -52,6 +52,9 @@ def test_same_seed_same_features_and_a_saved_cnn_gives_them_again(feats, tmp_pat
     (["--dataset", "features:{f}"], "has no 2-D image shape"),
     (["--dataset", "digits", "--epochs", "0"], "epochs"),
     (["--dataset", "digits", "--out", "{d}/x.txt"], "expected a file name ending in .npz"),
+    (["--dataset", "digits", "--out", "{f}/x.npz"], "exists and is not a folder; choose another --out"),
+    (["--dataset", "digits", "--out", "{d}"], "expected a file name ending in .npz"),
+    (["--dataset", "digits", "--save-model", "{d}/m.npz"], "expected a file name ending in .pt"),
 ])
 def test_bad_inputs_are_one_line_errors(feats, tmp_path, capsys, args, message):
     args = [a.format(f=feats / "f.npz", d=tmp_path) for a in args]

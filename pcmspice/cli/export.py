@@ -2,11 +2,7 @@
 A thin wrapper over pcmspice.torch.export."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-
-from pcmspice.core.errors import ConfigError
 
 
 @click.group()
@@ -28,11 +24,11 @@ def aihwkit(lutdir, out, w_max, n_in, transfer_every):
     and spreads) and a OneSidedUnitCell of PCM devices fitted to the PCM LUT, with what aihwkit cannot
     express.  LUTDIR: the LUT set [default: the committed one]."""
     from pcmspice.array.config import ArrayConfig
+    from pcmspice.cli.features import check_out_file
     from pcmspice.torch.export import write_aihwkit
     from pcmspice.train.loop import resolve_luts
 
-    if Path(out).suffix != ".json":
-        raise ConfigError(f"--out {out}: expected a file name ending in .json")
+    check_out_file(out, ".json")
     luts = resolve_luts(lutdir)
     cfg = ArrayConfig(w_max=w_max, transfer_every=transfer_every).validate()
     write_aihwkit(luts, out, cfg, n_in=n_in, lut_dir=str(lutdir or ""))

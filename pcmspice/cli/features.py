@@ -6,7 +6,20 @@ from pathlib import Path
 
 import click
 
-from pcmspice.core.errors import ConfigError
+from pcmspice.core.errors import ConfigError, OutputError
+
+
+def check_out_file(path: str, suffix: str, option: str = "--out") -> Path:
+    """A file that can be written at ``path`` (checked before any computing), else a one-line error."""
+    from pcmspice.core.outputs import check_location
+
+    p = Path(path)
+    if p.suffix != suffix:
+        raise ConfigError(f"{option} {p}: expected a file name ending in {suffix}")
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder; {option} takes a file name")
+    check_location(p.absolute().parent)
+    return p
 
 
 @click.command()
@@ -36,9 +49,9 @@ def features(**opts):
     from pcmspice.torch.features import FeaturesConfig, load_model, make_features, save_model, write_features
     from pcmspice.train.datasets import load_dataset
 
-    out = Path(opts["out"])
-    if out.suffix != ".npz":
-        raise ConfigError(f"--out {out}: expected a file name ending in .npz")
+    out = check_out_file(opts["out"], ".npz")
+    if opts["save_model"]:
+        check_out_file(opts["save_model"], ".pt", "--save-model")
     model = None
     if opts["model_path"]:
         model, cfg = load_model(opts["model_path"])
