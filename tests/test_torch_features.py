@@ -53,7 +53,7 @@ def test_same_seed_same_features_and_a_saved_cnn_gives_them_again(feats, tmp_pat
     (["--dataset", "digits", "--epochs", "0"], "epochs"),
     (["--dataset", "digits", "--out", "{d}/x.txt"], "expected a file name ending in .npz"),
     (["--dataset", "digits", "--out", "{f}/x.npz"], "exists and is not a folder; choose another --out"),
-    (["--dataset", "digits", "--out", "{d}"], "expected a file name ending in .npz"),
+    (["--dataset", "digits", "--out", "{d}"], "is a directory"),
     (["--dataset", "digits", "--save-model", "{d}/m.npz"], "expected a file name ending in .pt"),
 ])
 def test_bad_inputs_are_one_line_errors(feats, tmp_path, capsys, args, message):
