@@ -88,10 +88,10 @@ def main() -> None:
     summary = {}
     for analog in (False, True):
         acc = np.array([r["test_accuracy"] for r in rows if r["analog"] == analog])
-        summary["analog" if analog else "software"] = {"mean": float(acc.mean()), "std": float(acc.std(ddof=1))
-                                                       if acc.size > 1 else 0.0}
-        print(f"{'analog FC' if analog else 'software '}: {100 * acc.mean():.2f} % +- {100 * acc.std():.2f} "
-              f"over {acc.size} seeds")
+        std = float(acc.std(ddof=1)) if acc.size > 1 else 0.0
+        summary["analog" if analog else "software"] = {"mean": float(acc.mean()), "std": std}
+        print(f"{'analog FC' if analog else 'software '}: {100 * acc.mean():.2f} % +- {100 * std:.2f} (std over "
+              f"{acc.size} seeds)")
     atomic_write_text(args.out, json.dumps({"args": vars(args), "runs": rows, "summary": summary,
                                             "torch": torch.__version__, "python": platform.python_version()},
                                            indent=1))
