@@ -24,7 +24,9 @@ def aihwkit(lutdir, out, w_max, n_in, transfer_every):
     and spreads) and a OneSidedUnitCell of PCM devices fitted to the PCM LUT, with what aihwkit cannot
     express.  LUTDIR: the LUT set [default: the committed one]."""
     from pcmspice.array.config import ArrayConfig
-    from pcmspice.cli.features import check_out_file
+    from pcmspice.cli.features import check_out_file, require_torch
+
+    require_torch("pcmspice export")
     from pcmspice.torch.export import write_aihwkit
     from pcmspice.train.loop import resolve_luts
 

@@ -9,6 +9,13 @@ import click
 from pcmspice.core.errors import ConfigError, OutputError
 
 
+def require_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"{command} needs PyTorch; install the extra: pip install -e '.[torch]'") from None
+
+
 def check_out_file(path: str, suffix: str, option: str = "--out") -> Path:
     """A file that can be written at ``path`` (checked before any computing), else a one-line error."""
     from pcmspice.core.outputs import check_location
@@ -42,10 +49,7 @@ def features(**opts):
     penultimate-layer features of train and test to OUT, with their provenance.
 
     Then `pcmspice train --dataset features:OUT` trains the last layer in analog."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise ConfigError("pcmspice features needs PyTorch; install the extra: pip install -e '.[torch]'") from None
+    require_torch("pcmspice features")
     from pcmspice.torch.features import FeaturesConfig, load_model, make_features, save_model, write_features
     from pcmspice.train.datasets import load_dataset
 
