@@ -76,3 +76,50 @@ def test_compare_errors(tmp_path):
         compare([tmp_path / "empty", tmp_path / "empty"], tmp_path / "o")
     r = _cli("compare", str(tmp_path / "nope"), str(tmp_path / "empty"), cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a directory" in r.stderr
+
+
+TINY_DESIGN = """name = "{name}"
+luts = "characterize"
+[sweep]
+name = "{name}"
+n_cells = 4
+cells_per_netlist = 4
+pcm_devices = 4
+pcm_pulses = 8
+pcm_cycles = 2
+step_points = 5
+vc_points = 21
+[sweep.params]
+{params}
+[task]
+dataset = "digits"
+epochs = 1
+max_train = 200
+max_test = 100
+seeds = [0]
+"""
+
+
+def test_compare_two_characterized_designs(tmp_path, monkeypatch):
+    """The default cell and a 50 fF one, each characterized (a tiny population) and trained by `pcmspice run`:
+    the comparison shows both, names each one's own LUTs, and the 50 fF cell is the smaller."""
+    from pcmspice.pipeline import run_design
+    monkeypatch.setenv("PCMSPICE_CACHE", str(tmp_path / "cache"))
+    for name, params in (("c100", ""), ("c50", "c_store_farads = 50e-15")):
+        (tmp_path / f"{name}.toml").write_text(TINY_DESIGN.format(name=name, params=params))
+        run_design(tmp_path / f"{name}.toml", tmp_path / name, measure_cpu=False, progress=False,
+                   echo=lambda m: None)
+    res = compare([tmp_path / "c100", tmp_path / "c50"], tmp_path / "cmp")
+    d, c = res.rows
+    assert (d["design"], c["design"]) == ("c100", "c50")
+    for row, name in ((d, "c100"), (c, "c50")):   # each names the LUTs its own run trained on
+        lut = json.loads((tmp_path / name / "design.json").read_text())["lut_dir"]
+        assert row["lut_dir"] == lut and lut.startswith(str(tmp_path / "cache" / "designs"))
+        assert load_lut_set(lut).cell.provenance["cell_params"]["c_store_farads"] == (
+            50e-15 if name == "c50" else load_lut_set(paths.default_lut_dir()).cell.provenance["cell_params"][
+                "c_store_farads"])
+    assert d["lut_dir"] != c["lut_dir"]
+    assert c["area_per_synapse_um2"] < d["area_per_synapse_um2"] and c["area_mm2"] < d["area_mm2"]
+    md = (tmp_path / "cmp" / "index.md").read_text()
+    assert "| quantity | c100 | c50 |" in md and "**c_store_farads** (differs)" in md
+    assert d["lut_dir"] in md and c["lut_dir"] in md

@@ -196,3 +196,19 @@ def test_provenance_is_read_by_name():
     # only the cells' parameters: the supply is theirs; non-numbers are not cell parameters
     q = LutProvenance.from_dict({"cell_params": {"vdd_volts": 1.2, "name": "x", "flag": True}, "seed": 3})
     assert q.vdd_volts == 1.2 and q.cell_params == {"vdd_volts": 1.2} and q.seed == 3 and q.read_time_seconds is None
+
+
+def test_characterization_fills_read_noise_and_gate_loads(run65, cells_and_lut):
+    """The cell table carries each cell's read noise (std/g of one read, ngspice .noise) over the Vc grid and the
+    gate load of its switches (Q/dV of the pulse edge): the same numbers as the circuit functions give directly
+    (noise interpolated in log between the step map's start voltages)."""
+    mm, lut = cells_and_lut
+    c_up, c_dn = cell.gate_load(run65, mm)
+    assert np.array_equal(lut.c_gate_up_farads, c_up) and np.array_equal(lut.c_gate_down_farads, c_dn)
+    assert np.all((3e-15 < c_up) & (c_up < 4e-15)) and np.all((4.8e-15 < c_dn) & (c_dn < 5.8e-15))
+    rel = lut.read_noise_rel
+    assert rel.shape == lut.g_siemens.shape and np.all(np.isfinite(rel)) and np.all(rel > 0)
+    j = int(np.argmin(np.abs(GRID - 0.52)))          # a step-map start voltage (26 points, 40 mV apart)
+    direct = cell.read_noise(run65, mm, GRID[[j]], 10e-9)[:, 0]
+    assert rel[:, j] == pytest.approx(direct, rel=1e-6)
+    assert np.all(np.diff(rel[:, 20:], axis=1) < 0), "std/g falls as the read transistor turns on"

@@ -17,6 +17,7 @@ from pcmspice.core import paths
 from pcmspice.core.errors import LutError
 from pcmspice.lut import format as L
 from pcmspice.lut import integrity as integ
+from pcmspice.lut.format import SCHEMA_VERSION
 
 
 def _luts(n: int = 5, corner: str = "tt", temp_c: float = 27.0, shift: float = 0.0) -> L.LutSet:
@@ -105,8 +106,9 @@ def test_an_unsealed_table_beside_a_sealed_one_is_refused(lut_dir):
 @pytest.mark.parametrize("meta,want", [
     ([1, 2], "metadata is a JSON list"),
     ("text", "metadata is a JSON str"),
-    ({"schema": "pcmspice-lut", "schema_version": 1, "kind": "cell", "sha256": [1]}, "'sha256' is a JSON list"),
-    ({"schema": "pcmspice-lut", "schema_version": 1, "kind": "cell", "sha256": {}, "provenance": 5},
+    ({"schema": "pcmspice-lut", "schema_version": SCHEMA_VERSION, "kind": "cell", "sha256": [1]},
+     "'sha256' is a JSON list"),
+    ({"schema": "pcmspice-lut", "schema_version": SCHEMA_VERSION, "kind": "cell", "sha256": {}, "provenance": 5},
      "'provenance' is a JSON int"),
 ])
 def test_metadata_of_the_wrong_type_is_refused(lut_dir, meta, want):
@@ -175,19 +177,29 @@ def test_a_directory_in_place_of_a_lut_is_refused(lut_dir):
         L.load_lut_set(lut_dir)
 
 
-# ------------------------------------------------------------ the committed, unsealed LUTs
+# ------------------------------------------------------------ older, unsealed copies of the committed LUTs
 @pytest.fixture()
 def committed(tmp_path):
+    """The committed set with its seals taken off, as files written before seals existed were."""
     d = tmp_path / "generic65_tt_27C"
     shutil.copytree(paths.default_lut_dir(), d)
+    for name in (L.CELL_FILE, L.PCM_FILE):
+        m = _members(d / name)
+        m.pop(integ.SEAL_MEMBER + ".npy")
+        _write_members(d / name, m)
     return d
 
 
-def test_the_committed_luts_load_unchanged(committed):
+def test_the_committed_luts_are_one_sealed_set():
+    luts = L.load_lut_set(paths.default_lut_dir())
+    assert luts.set_id == L.lut_set_id(luts) and luts.cell.n_cells == 200
+    z = np.load(paths.default_lut_dir() / L.CELL_FILE)
+    assert integ.SEAL_MEMBER in z.files
+
+
+def test_an_older_unsealed_set_still_loads(committed):
     luts = L.load_lut_set(committed)
-    assert luts.set_id == "" and luts.cell.n_cells == 200      # an older set: no seal, still accepted
-    z = np.load(committed / L.CELL_FILE)
-    assert integ.SEAL_MEMBER not in z.files
+    assert luts.set_id == "" and luts.cell.n_cells == 200
 
 
 @pytest.mark.parametrize("edit,want", [

@@ -143,6 +143,34 @@ def test_train_same_run_rewrites_another_config_refused(tmp_path):
     one_line_error(cli(*TRAIN, "--seed", "3", "--out", str(d)), "another configuration")
 
 
+def test_default_folder_names_the_run_and_its_hash():
+    assert outputs.default_dir("train", ["digits", "generic65_tt_27C"], "0123456789abcdef") == Path(
+        "runs/train/digits-generic65_tt_27C-01234567")
+    assert outputs.default_dir("corners", ["my tech/x"], "ab" * 10).name == "my_tech_x-abababab"
+
+
+def test_train_default_folders_never_collide_and_the_same_run_is_refused(tmp_path):
+    """Without --out: another option (here the LUTs) gets another folder; the same options again are
+    refused in one line naming the folder and --force (the run is already there); --force trains again."""
+    luts = tmp_path / "other-luts"
+    save_lut_set(load_lut_set(Path(__file__).resolve().parents[1] / "characterization" / "luts" / "generic65_tt_27C"),
+                 luts)
+    assert cli(*TRAIN, cwd=tmp_path).returncode == 0
+    assert cli(*TRAIN, "--luts", str(luts), cwd=tmp_path).returncode == 0
+    folders = sorted(p.name for p in (tmp_path / "runs" / "train").iterdir())
+    assert len(folders) == 2 and folders[0].startswith("digits-generic65_tt_27C-"), folders
+    assert any(f.startswith("digits-other-luts-") for f in folders), folders
+    first = tmp_path / "runs" / "train" / folders[0]
+    before = (first / "summary.json").read_text()
+    p = cli(*TRAIN, cwd=tmp_path)
+    one_line_error(p, f"runs/train/{folders[0]}: already holds this train run", "--force")
+    assert (first / "summary.json").read_text() == before
+    assert cli(*TRAIN, "--force", cwd=tmp_path).returncode == 0
+    assert json.loads((first / "summary.json").read_text())["analog_test_accuracy"] == json.loads(before)[
+        "analog_test_accuracy"]                                      # deterministic: the same result
+    assert len(list((tmp_path / "runs" / "train").iterdir())) == 2
+
+
 @pytest.mark.parametrize("command", [
     TRAIN,
     ["simulate", "read_curve"],

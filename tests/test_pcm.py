@@ -24,20 +24,23 @@ def trains(run):
     return var, g, e_set, e_reset
 
 
-def test_partial_set_raises_g_step_by_step(trains):
+def test_partial_set_raises_g_step_by_step(run, trains):
     _, g, _, _ = trains
     steps = np.diff(g, axis=2)                      # (devices, cycles, pulses)
-    # a partial SET never lowers G (growth only), and on average every pulse raises it
-    assert steps.min() > -1e-9
+    # with the seeded per-pulse kick some pulses lower G (measured: 18-44 % between 2 and 10 uS) ...
+    assert steps.min() < -0.1e-6
+    # ... but on average the train climbs: the first step is of order 1-2 uS, the early steps exceed the late ones
     mean_step = steps.mean(axis=(0, 1))
-    assert np.all(mean_step > 0.05e-6), mean_step
-    # step by step: the first step is of order 1 uS, not a jump to the top; steps shrink as G rises
-    assert 0.3e-6 < mean_step[0] < 3e-6
-    assert mean_step[-1] < mean_step[0]
+    assert 0.5e-6 < mean_step[0] < 3e-6
+    assert mean_step[:4].mean() > mean_step[-4:].mean()
     g_end = g[:, :, -1]
     assert 3e-6 < g_end.mean() < 20e-6
     # the cycle-to-cycle noise makes the two cycles of the same device differ
     assert np.any(np.abs(np.diff(g_end, axis=1)) > 0.1e-6)
+    # without noise (no kick, m = 1) growth alone never lowers G, and the steps shrink as G rises
+    g0, _, _ = pcm.set_train(run, pcm.nominal_variation(1), 8, seed=None)
+    d0 = np.diff(g0[0, 0])
+    assert d0.min() > -1e-9 and np.all(np.diff(d0) < 0), d0
 
 
 def test_reset_brings_g_back_below_threshold(run, trains):
@@ -64,27 +67,35 @@ def test_set_energy_positive_and_picojoules(run, trains):
 def test_read_current_matches_model_conductance(run):
     var = pcm.draw_variation(3, seed=2)
     x = np.array([0.05, 0.5, 0.95])
-    g_iv, g_probe, _ = pcm.read(run, var, x)
-    p = pcm.pcm_params(run.tech)
-    np.testing.assert_allclose(g_probe, pcm.g_of_state(x, 0.0, var, p), rtol=1e-6)
-    # the access transistor's series resistance costs at most a few percent of G
-    np.testing.assert_allclose(g_iv, g_probe, rtol=0.03)
-    assert np.all(g_iv <= g_probe * 1.0001)
+    r = pcm.run_ops(run, var, [("read",)], x0=x)
+    p = r.params
+    np.testing.assert_allclose(r.g0_after_siemens[:, 0], pcm.g_of_state(x, 0.0, var, p), rtol=1e-6)
+    # the probe drifts from age 0 (a read does not heat the cell, so the clock runs on): at the slot's end
+    np.testing.assert_allclose(r.g_after_siemens[:, 0], pcm.g_of_state(x, r.t_end_seconds[:, 0], var, p), rtol=1e-4)
+    # I/V over the second half of the read window (ages 61-111 ns): the access transistor's series
+    # resistance costs at most a few percent of G
+    g_mid = pcm.g_of_state(x, 86e-9, var, p)
+    np.testing.assert_allclose(r.g_read_siemens[:, 0], g_mid, rtol=0.03)
+    # nothing but the sub-threshold path conducts at the read: at most 1 % from the ON branch's tail (x = 0.95)
+    assert np.all(r.g_read_siemens[:, 0] <= g_mid * 1.01)
 
 
 def test_drift_lowers_g_as_a_power_law(run):
     var = pcm.draw_variation(3, seed=3)
+    x0 = np.array([0.2, 0.5, 0.8])
     times = np.array([1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1000.0])
-    g = pcm.drift(run, var, x0=np.array([0.2, 0.5, 0.8]), times_seconds=times)
+    g = pcm.drift(run, var, x0=x0, times_seconds=times)
     assert np.all(np.diff(g, axis=1) < 0)
     p = pcm.pcm_params(run.tech)
-    nu = p["drift_nu"] * var["num"]
+    t0 = p["drift_t0_seconds"]
+    # each device's exponent follows its state and its drift quantile (node nu of the model)
+    nu = pcm.drift_nu_of_g(pcm.g_of_state(x0, 0.0, var, p), var["znu"], p)
+    assert np.all((nu > 0.02) & (nu < 0.2)), nu
     # G(t) = G0 ((t + t0)/t0)^-nu: the log-log slope between 100 s and 1000 s is -nu
-    slope = np.log(g[:, -1] / g[:, -2]) / np.log((1000.0 + 1.0) / (100.0 + 1.0))
+    slope = np.log(g[:, -1] / g[:, -2]) / np.log((1000.0 + t0) / (100.0 + t0))
     np.testing.assert_allclose(-slope, nu, rtol=0.02)
-    # over one second a nu = 0.05 device loses 1 - 2^-0.05 = 3.4 %
-    drop_1s = 1 - g[:, 3] / g[:, 0]
-    np.testing.assert_allclose(drop_1s, 1 - 2.0 ** -nu, rtol=0.05)
+    # from 1 ms to 1 s: three decades, ((1 + t0)/(1e-3 + t0))^-nu
+    np.testing.assert_allclose(g[:, 3] / g[:, 0], ((1.0 + t0) / (1e-3 + t0)) ** -nu, rtol=0.01)
 
 
 def test_ramp_down_set_longer_steps_give_higher_g(run):
@@ -159,7 +170,10 @@ def test_lut_arrays_build_a_valid_table(run):
     assert np.all((table.e_set_joules > 1e-12) & (table.e_set_joules < 20e-12))
     assert np.all(table.e_reset_joules > table.e_set_joules)
     assert np.all(table.e_read_joules < 1e-12)
-    assert table.read_noise_rel == 0.0 and table.drift_t0_seconds == 1.0
+    p = pcm.pcm_params(run.tech)
+    assert table.drift_t0_seconds == p["drift_t0_seconds"]
+    np.testing.assert_allclose(table.read_noise_rel, pcm.read_noise_rel_of_g(grid, p))
+    assert table.drift_nu.shape == (4, grid.size)
 
 
 def test_step_map_agrees_with_full_noisy_trains(run):

@@ -441,3 +441,68 @@ def test_power_costs_the_lut_the_training_run_trained_on(tmp_path):
     s100 = json.loads((tmp_path / "p100" / "summary.json").read_text())
     assert s50["headline"]["area_mm2"] < s100["headline"]["area_mm2"]
     assert s50["cell_area_m2"] != s100["cell_area_m2"]
+
+
+def _with_gate_loads(luts: LutSet, c_up: float, c_dn: float) -> LutSet:
+    import dataclasses
+    n = luts.cell.n_cells
+    cell = dataclasses.replace(luts.cell, c_gate_up_farads=np.full(n, c_up), c_gate_down_farads=np.full(n, c_dn))
+    return LutSet(cell, luts.pcm, luts.name)
+
+
+def test_gate_load_moves_the_energy_by_the_predicted_amount(luts):
+    """Pulse-line energy per cell and pulse is (c_wire + C_gate) dV^2, weighted by the up/down pulse fractions,
+    on every line that fires: slots x rows x n_out x (row activity + column activity) per layer.  An override of
+    the gate load by dC moves the energy by exactly that sum with dC in place of C."""
+    s = training_summary()
+    lut = _with_gate_loads(luts, 3.4e-15, 5.3e-15)
+    base = pw.estimate(lut, None, s)
+    assert base.devices.gate_load_source.startswith("LUT")
+    assert (base.devices.c_gate_up_farads, base.devices.c_gate_down_farads) == (3.4e-15, 5.3e-15)
+    c_new = 7e-15
+    over = pw.estimate(lut, None, s, PowerConfig().with_overrides({"drivers.gate_load_per_cell_farads": c_new}))
+    assert over.devices.gate_load_source.startswith("config override")
+    cfg, wl, c = base.config, base.workload, base.devices.circuit
+    drv = cfg.drivers
+    f_up = wl.pulses_up_per_example / (wl.pulses_up_per_example + wl.pulses_down_per_example)
+    n_syn = 785 * 250 + 251 * 10
+    col = (wl.pulses_up_per_example + wl.pulses_down_per_example) / n_syn / (
+        drv.max_pulses_per_example * drv.update_row_activity)
+    lines = sum(drv.max_pulses_per_example * rows * n_out * (drv.update_row_activity + min(col, 1.0))
+                for rows, n_out in ((785, 250), (251, 10)))
+    expected = lines * (f_up * (c_new - 3.4e-15) * c.up_swing_volts ** 2
+                        + (1 - f_up) * (c_new - 5.3e-15) * c.down_swing_volts ** 2)
+    assert _close(over.energy_per_example_joules - base.energy_per_example_joules, expected, rel=1e-9)
+    assert _close(over.energy_joules["update"]["pulse_drivers"] - base.energy_joules["update"]["pulse_drivers"],
+                  expected, rel=1e-9)
+    # the other phases do not see the update lines' gate load
+    for ph in ("forward", "backward", "transfer"):
+        assert over.energy_joules[ph] == base.energy_joules[ph]
+
+
+def test_pulse_energy_is_c_dv_squared_of_the_recorded_swing(luts):
+    """Doubling both swings quadruples the gate part of the update pulse-line energy (C dV^2, not C dV Vdd)."""
+    s = training_summary()
+    lut = _with_gate_loads(luts, 3.4e-15, 5.3e-15)
+    cfg0 = PowerConfig().with_overrides({"use_lut_circuit_params": False, "drivers.wire_capacitance_farads_per_m": 0})
+    cfg2 = cfg0.with_overrides({"circuit.up_swing_volts": 1.5, "circuit.down_swing_volts": 1.296})
+    e0 = pw.estimate(lut, None, s, cfg0).energy_joules["update"]["pulse_drivers"]
+    e2 = pw.estimate(lut, None, s, cfg2).energy_joules["update"]["pulse_drivers"]
+    assert e0 > 0 and _close(e2, 4 * e0)
+
+
+def test_power_output_names_where_the_periphery_values_come_from(luts):
+    est = pw.estimate(_with_gate_loads(luts, 3.4e-15, 5.3e-15), "784-250-10")
+    src = est.parameter_sources()
+    assert src["adc.fom_joules_per_step"].startswith("config default (3.1e-14)") and "Murmann" in src[
+        "adc.fom_joules_per_step"]
+    assert src["gate_load"].startswith("LUT")
+    over = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides(["adc.fom_joules_per_step=5e-14"]))
+    assert over.parameter_sources()["adc.fom_joules_per_step"] == "user override (5e-14)"
+    assert over.parameter_sources()["gate_load"].startswith("estimate Cox W L")   # make_luts has no gate loads
+    d = est.to_dict()["devices"]
+    assert d["gate_load_source"].startswith("LUT") and d["parameter_sources"] == src
+
+
+def test_adc_fom_default_is_the_survey_10th_percentile():
+    assert PowerConfig().adc.fom_joules_per_step == 31e-15

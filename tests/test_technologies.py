@@ -140,9 +140,39 @@ def test_corner_without_section_is_refused(tmp_path):
         techmod.load(folder)
 
 
-def test_lib_in_a_path_with_a_space_is_one_line(tmp_path):
+def test_lib_in_a_path_with_a_space_is_read_from_a_space_free_copy(tmp_path, monkeypatch):
+    """ngspice 39's .lib cannot read a path with a space: the library (and what it includes) is copied into
+    the cache, keyed by content, and included from there; results and provenance are the folder's own."""
+    monkeypatch.setenv("PCMSPICE_CACHE", str(tmp_path / "cache"))
+    folder = build_lib_folder(tmp_path / "my techs" / "g65 lib")
+    t = techmod.load(folder)
+    (lib,) = t.model_paths()
+    assert " " not in str(lib) and lib.is_relative_to(tmp_path / "cache" / "tech")
+    assert lib.read_bytes() == (folder / "models.lib").read_bytes() and techmod.load(folder).model_paths() == [lib]
+    from pcmspice.spice import safety
+    assert safety.check_model_file(lib) == lib.resolve()          # the copy passes the scan
+    assert f'.lib "{lib}" ff' in t.header("ff", 27.0)
+    from pcmspice.circuits import c3t1c as cell
+    vc = np.linspace(0.0, 1.0, 11)
+    mm = {k: np.array([0.0]) for k in ("dvt_up", "dvt_dn", "dvt_rd")}
+    mm.update({k: np.array([1.0]) for k in ("mu_up", "mu_dn", "mu_rd")})
+    ours = cell.read_curve(cell.Run(t, "ff", 27.0), mm, vc)
+    builtin = cell.read_curve(cell.Run(techmod.load("generic65"), "ff", 27.0), mm, vc)
+    np.testing.assert_allclose(ours, builtin, rtol=1e-9, atol=0)
+    prov = t.provenance()
+    from pcmspice.core.provenance import sha256_file
+    assert prov["folder"] == str(folder) and prov["model_files"] == {"models.lib": sha256_file(folder / "models.lib")}
+    # changed content, another copy; a command in the spaced library is still refused
+    text = (folder / "models.lib").read_text().replace(".endl ff", "shell touch /tmp/pwned\n.endl ff")
+    (folder / "models.lib").write_text(text)
+    with pytest.raises(SpiceError, match="starts with 'shell'"):
+        techmod.load(folder)
+
+
+def test_a_cache_with_a_space_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PCMSPICE_CACHE", str(tmp_path / "a cache"))
     folder = build_lib_folder(tmp_path / "my tech")
-    with pytest.raises(SpiceError, match="path with a space, which ngspice's .lib cannot read"):
+    with pytest.raises(SpiceError, match="set PCMSPICE_CACHE to a folder without spaces"):
         techmod.load(folder)
 
 

@@ -21,7 +21,8 @@ def test_whole_cell_read_equals_sum_of_parts(run):
     x_plus = np.array([0.0, 0.3, 0.9, 0.5, 0.2])
     x_minus = np.array([0.6, 0.3, 0.1, 0.0, 0.7])
     vc = np.array([0.3, 0.5, 0.5, 0.7, 0.9])            # on the 10 mV grid of read_parts
-    ages = np.array([0.0, 1.0, 100.0, 0.0, 10.0])
+    # devices idle for 1 ms or more: a just-programmed one (t0 = 100 ns) would drift within the read itself
+    ages = np.array([1e-3, 1.0, 100.0, 1e-3, 10.0])
     whole = uc.read(run, pop, x_plus, x_minus, vc, age_plus=ages, age_minus=ages[::-1])
     parts = uc.read_parts(run, pop, x_plus, x_minus, vc, age_plus=ages, age_minus=ages[::-1])
     for name in ("i_plus_amperes", "i_minus_amperes", "i_g_amperes"):

@@ -58,6 +58,8 @@ class CellArray(PcmPairArray, mode="cell"):
         self.cell_idx = self._assign("lut_cell", ra, cell.n_cells, self.shape)
         self.ref_idx = self._assign("lut_cell_shared", ra, cell.n_cells, (n_out, self.n_ref))
         self._g_tab = RowTable(cell.vc_volts, cell.g_siemens)
+        self._sg_tab = self._g_noise_table()
+        self._gref_var_exp = self._var_base = _NONE64
         # a pulse cannot carry Vc past the rails (the grid ends): with the steps clipped
         # there, Vc stays on the grid after any number of steps and needs no clamping
         v = cell.vc_volts
@@ -91,6 +93,16 @@ class CellArray(PcmPairArray, mode="cell"):
         self._gw_tab = {p: RowTable(cell.vc_volts, cell.g_siemens * (p / self.spu)) for p in (1, -1)}
         self.leak_every = cfg.leak_every_examples or self._auto_leak_every()
 
+    def _g_noise_table(self) -> RowTable | None:
+        """The 3T1C read noise as a table of sigma_g / spu over (cell, Vc): the cell LUT's
+        g read_noise_rel at its grid points (or ``g_read_noise_rel`` g, when set >= 0),
+        interpolated linearly in Vc; None without 3T1C read noise."""
+        cfg, cell = self.config, self.cell
+        rel = cell.read_noise_rel if cfg.g_read_noise_rel < 0 else np.full(cell.g_siemens.shape, cfg.g_read_noise_rel)
+        if not cfg.read_noise or not np.any(rel > 0):
+            return None
+        return RowTable(cell.vc_volts, cell.g_siemens * rel / self.spu)
+
     def _select_kernel(self, kernel: str) -> None:
         """Set :attr:`kernel` and the compiled kernel's buffers and tables."""
         if kernel == "numpy":
@@ -106,7 +118,7 @@ class CellArray(PcmPairArray, mode="cell"):
             pairs = kern.lut_pairs
             self._step_pairs = pairs(self._step_tab.lo, self._step_tab.slope)
             self._gw_pairs = {p: pairs(t.lo, t.slope) for p, t in self._gw_tab.items()}
-            self._g_pairs = pairs(self._g_tab.lo, self._g_tab.slope)
+            self._sg_pairs = _NONE64 if self._sg_tab is None else pairs(self._sg_tab.lo, self._sg_tab.slope)
         elif kernel == "numba":
             raise ConfigError(f"kernel 'numba' is unavailable: {why}; use kernel 'numpy' or 'auto'")
 
@@ -135,12 +147,24 @@ class CellArray(PcmPairArray, mode="cell"):
         return int(np.clip(np.floor(k), 1, 1000))
 
     # ------------------------------------------------------------ weight read
-    def _with_g_read_variance(self, pcm_var: np.ndarray) -> np.ndarray:
-        if self.config.g_read_noise_rel <= 0:
-            return pcm_var
-        self._pcm_var = pcm_var
-        kg = (self.config.g_read_noise_rel / self.spu) ** 2
-        return pcm_var + kg * (self.g * self.g + self._gref_exp ** 2)
+    def _refresh_var(self) -> None:
+        """PCM pair variance (cached at the last drift refresh) + the 3T1C's: var = (pcm_var +
+        (sigma_g_shared / spu)^2) + (sigma_g / spu)^2 per cell, float32 (None: no read noise)."""
+        if self._sg_tab is None:
+            super()._refresh_var()
+            return
+        if self._pcm_var is None:
+            self._pcm_var = np.zeros(self.shape)
+        sr = self._sg_tab(self._off_ref, self.vref.ravel()).reshape(self.vref.shape)
+        self._gref_var_exp = self._expand_ref(sr * sr).reshape(-1)
+        self._var_base = self._pcm_var.reshape(-1) + self._gref_var_exp    # all but g's (a pulse rewrites g's)
+        sg = self._sg_tab(self._off, self.vc.reshape(-1))
+        self._var = (self._var_base + sg * sg).astype(np.float32).reshape(self.shape)
+
+    def _g_sigma_siemens(self) -> np.ndarray:
+        """Std (S) of one read of g - g_shared for every cell (the 3T1C read path)."""
+        sg = self._sg_tab(self._off, self.vc.reshape(-1))
+        return self.spu * np.sqrt(sg * sg + self._gref_var_exp).reshape(self.shape)
 
     def _expand_ref(self, a: np.ndarray) -> np.ndarray:
         k = self.config.cells_per_reference
@@ -164,6 +188,15 @@ class CellArray(PcmPairArray, mode="cell"):
         w = wbase + (self.polarity / self.spu) * (self.g if g is None else g)
         self._w = w.astype(np.float32)
 
+    def _refresh_w_drift(self) -> None:
+        """W after a drift refresh moved only the PCM part: the 3T1C part p g(Vc) / spu is
+        taken from the cache (W - wbase, float32: an error of an ulp of W, not accumulated
+        past the next full refresh, which every leak flush and transfer makes)."""
+        g_part = self._w.astype(np.float64) - self._wbase
+        wbase = self._pcm_w - (self.polarity / self.spu) * self._gref_exp
+        self._wbase = wbase.astype(np.float32)
+        self._w = (wbase + g_part).astype(np.float32)
+
     def read_weights(self) -> np.ndarray:
         w = super().read_weights()
         g = self.cell.g(self.cell_idx.ravel(), self.vc.ravel()).reshape(self.shape)
@@ -185,13 +218,13 @@ class CellArray(PcmPairArray, mode="cell"):
     def _kernel_state(self) -> tuple:
         """The compiled pulse kernel's arguments after the pulse list: state views and tables."""
         st = self._step_tab
-        if self._var is not None and self.config.g_read_noise_rel > 0:
-            var, pcm_var, gref = self._var.reshape(-1), self._pcm_var.reshape(-1), self._gref_exp.reshape(-1)
+        if self._sg_tab is not None:
+            var, var_base = self._var.reshape(-1), self._var_base
         else:
-            var, pcm_var, gref = _NONE32, _NONE64, _NONE64
+            var, var_base = _NONE32, _NONE64
         return (self.vc.reshape(-1), self._off, self._step_pairs, self._down_shift, self._gw_pairs[self.polarity],
                 st.inv_step, st.x0 * st.inv_step, self._wbase.reshape(-1), self._w.reshape(-1),
-                var, pcm_var, gref, self._g_pairs, (self.config.g_read_noise_rel / self.spu) ** 2)
+                var, var_base, self._sg_pairs)
 
     def _update_compiled(self, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
         """update() with the compiled kernel: :meth:`pulse_counts` (the kernel takes the
@@ -249,31 +282,32 @@ class CellArray(PcmPairArray, mode="cell"):
         w += self._wbase.reshape(-1)[flat]
         self._w.reshape(-1)[flat] = w
         n_up = (total + int(cell_n.sum())) // 2
-        if self._var is not None and self.config.g_read_noise_rel > 0:
-            kg = (self.config.g_read_noise_rel / self.spu) ** 2
-            g = self._g_tab.inrange(off, vc)
-            pcm_var = self._pcm_var.reshape(-1)[flat]
-            self._var.reshape(-1)[flat] = pcm_var + kg * (g ** 2 + self._gref_exp.reshape(-1)[flat] ** 2)
+        if self._sg_tab is not None:
+            sg = self._sg_tab.inrange(off, vc)            # sigma_g / spu
+            self._var.reshape(-1)[flat] = self._var_base[flat] + sg * sg
         return n_up, total - n_up
 
     # ------------------------------------------------------------ time, leak
-    def leak(self, seconds: float) -> None:
-        """Let every Vc (cells and references) leak for ``seconds`` (x leak_scale), with
-        the LUT's RK2 integrator :meth:`CellLut.leak`; PCM drift follows the clock."""
-        if seconds <= 0:
-            return
+    def _idle(self, seconds: float) -> None:
+        """Idle time (the clock has moved): the leakage still pending from earlier examples,
+        then every Vc (cells and references) leaks for ``seconds`` (x leak_scale) with the
+        LUT's RK2 integrator :meth:`CellLut.leak`; the PCMs drift."""
+        self._flush_leak()
         s = seconds * self.config.leak_scale
-        n = leak_substeps(self.cell, s)
-        self.vc = self.cell.leak(self.cell_idx.ravel(), self.vc.ravel(), s, substeps=n).reshape(self.shape)
-        self.vref = self.cell.leak(self.ref_idx.ravel(), self.vref.ravel(), s,
-                                   substeps=n).reshape(self.vref.shape)
-        self._refresh_g()
+        if s > 0:
+            n = leak_substeps(self.cell, s)
+            self.vc = self.cell.leak(self.cell_idx.ravel(), self.vc.ravel(), s, substeps=n).reshape(self.shape)
+            self.vref = self.cell.leak(self.ref_idx.ravel(), self.vref.ravel(), s,
+                                       substeps=n).reshape(self.vref.shape)
+            self._refresh_g()
+        super()._idle(seconds)
 
     def _refresh_g(self) -> None:
+        """After every Vc moved: g_shared, the variances and W (the PCM part as cached)."""
         g = self.g
         self.gref = self._g_tab(self._off_ref, self.vref.ravel()).reshape(self.vref.shape)
         self._gref_exp = self._expand_ref(self.gref)
-        self._refresh_pcm()
+        self._refresh_var()
         self._refresh_w(g)
 
     def _flow(self, n_examples: int) -> RowTable:
@@ -332,9 +366,8 @@ class CellArray(PcmPairArray, mode="cell"):
         Vc and Vref to v_start, invert p (unless polarity inversion is off) and program
         the pairs closed-loop."""
         gdiff = self.g - self._gref_exp
-        if self.config.g_read_noise_rel > 0:
-            s = self.config.g_read_noise_rel * np.sqrt(self.g ** 2 + self._gref_exp ** 2)
-            gdiff = gdiff + s * self._rng_noise.standard_normal(self.shape)
+        if self._sg_tab is not None:
+            gdiff = gdiff + self._g_sigma_siemens() * self._rng_noise.standard_normal(self.shape)
         self.vc_before_last_transfer = self.vc.copy()
         p_next = -self.polarity if self.config.polarity_inversion else self.polarity
         t_pair = self._offset(pair + self.polarity * gdiff - p_next * (self._g0 - self._gref0_exp), p_next)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pcmspice.core.config import Config, param
+from pcmspice.core.errors import ConfigError
 
 MODES = ("cell", "pcm-only", "ideal")
 ROUNDINGS = ("stochastic", "nearest")
@@ -38,9 +39,20 @@ class ArrayConfig(Config):
     2015), ``ideal`` (float weights, exact SGD: the software reference run
     through the same interface).  Each mode is a weight model type behind the
     interface of :class:`~pcmspice.array.crossbar.AnalogArray`.
+
+    Read noise (``read_noise``): every MAC read, every verify read and every
+    transfer read draws a PCM's std G read_noise_rel(G) from the PCM LUT and
+    the 3T1C's std g read_noise_rel(cell, Vc) from the cell LUT (or
+    ``g_read_noise_rel`` x g, when that is set >= 0).  Drift (``pcm_drift``):
+    see :mod:`pcmspice.array.pcm_pair`.
     """
 
     _where = "array config"
+
+    def _check(self) -> None:
+        if -1 < self.g_read_noise_rel < 0:
+            raise ConfigError(f"{self._where}: g_read_noise_rel = {self.g_read_noise_rel:g} is invalid; expected "
+                              "-1 (the cell LUT's read noise) or a number >= 0")
 
     mode: str = param("cell", choices=MODES)
     polarity_inversion: bool = param(True, source="the paper: alternate the sign of g every transfer interval")
@@ -57,12 +69,23 @@ class ArrayConfig(Config):
     offset_scheme: str = param("none", choices=OFFSET_SCHEMES, doc='"signed" is the paper\'s (see AnalogArray._offset)')
     pcm_tolerance_siemens: float = param(0.0, unit="S", ge=0, doc="0: half the largest SET step (see AnalogArray)")
     pcm_max_pulses: int = param(100, ge=1, le=100_000, doc="SET pulses per device per programming, restarts included")
-    time_per_example_seconds: float = param(1e-6, unit="s", gt=0, doc="hardware time per training example")
+    time_per_example_seconds: float = param(1e-6, unit="s", gt=0,
+                                            doc="hardware time per training example (`pcmspice train` takes the "
+                                                "latency model's)")
+    transfer_seconds: float = param(0.0, unit="s", ge=0,
+                                    doc="hardware time of one transfer event (`pcmspice train` takes the "
+                                        "latency model's)")
     leak_scale: float = param(1.0, unit="1", ge=0, doc="multiplies every leakage rate")
     leak_every_examples: int = param(0, ge=0, doc="0: automatic (see AnalogArray.leak_every)")
     cells_per_reference: int = param(8, ge=1, source="design assumption: cells sharing one g_shared (not published)")
-    read_noise: bool = param(True, doc="PCM read noise (LUT) on every MAC")
-    g_read_noise_rel: float = param(0.0, unit="1", ge=0, doc="relative read noise of the 3T1C (std / g)")
-    pcm_drift: bool = param(True, doc="G(t) = G0 (t / t0)^-nu after t0")
+    read_noise: bool = param(True, doc="read noise (PCM and 3T1C, from the LUTs) on every MAC and verify read")
+    g_read_noise_rel: float = param(-1.0, unit="1", ge=-1,
+                                    doc="relative read noise of the 3T1C (std / g): -1 = the cell LUT's "
+                                        "read_noise_rel(cell, Vc); >= 0 overrides it with this constant")
+    pcm_drift: bool = param(True, doc="G(t) = G_prog ((t + t0) / t0)^-nu, t from the end of programming")
+    pcm_drift_refresh_rel: float = param(0.01, unit="1", ge=0, le=0.1,
+                                         doc="the cached drifted conductances are recomputed before drift can "
+                                             "have moved any by more than this x pcm_g_program_max_siemens "
+                                             "(0 = every example)")
     pcm_refresh_fraction: float = param(0.9, unit="1", gt=0, le=1,
                                         doc="pcm-only: reprogram pairs above this x programming max")

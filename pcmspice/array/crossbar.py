@@ -34,10 +34,12 @@ Operations, each a method the training loop (or a SPICE co-simulation) calls:
 ``pulse_counts``       the quantized pulse matrix for dW = -lr delta x^T
 ``apply_pulses``       n pulses per cell, each a LUT step at the present Vc
 ``update``             pulse_counts + apply_pulses (ideal: exact SGD)
-``leak(seconds)``      every Vc leaks for ``seconds`` (the LUT's RK2)
-``advance(n)``         n examples of hardware time: leakage, and a transfer
-                       every ``transfer_every`` examples
+``leak(seconds)``      idle time: the clock moves, every Vc leaks for ``seconds``
+                       (the LUT's RK2), the PCMs drift
+``advance(n)``         n examples of hardware time: leakage, drift, and a
+                       transfer every ``transfer_every`` examples
 ``transfer()``         g -> PCM by closed-loop programming, g reset, p flips
+                       (``transfer_seconds`` of hardware time)
 =====================  ======================================================
 
 Speed.  W is cached.  An update changes only cells that received pulses
@@ -241,7 +243,15 @@ class AnalogArray(Layer):
 
     # ------------------------------------------------------------ time, leak
     def leak(self, seconds: float) -> None:
-        """Let every Vc leak for ``seconds`` (x leak_scale); nothing to leak without 3T1C cells."""
+        """``seconds`` of idle hardware time: the clock moves, every Vc leaks (x leak_scale)
+        and the PCMs drift; nothing but the clock in a model without devices."""
+        if seconds <= 0:
+            return
+        self.time_seconds += seconds
+        self._idle(seconds)
+
+    def _idle(self, seconds: float) -> None:
+        """What the devices do over ``seconds`` of idle time (after the clock moved)."""
         return None
 
     def advance(self, n_examples: int = 1) -> TransferReport | None:
@@ -259,8 +269,11 @@ class AnalogArray(Layer):
     # --------------------------------------------------------------- transfer
     def transfer(self) -> TransferReport | None:
         """Move the model's volatile weight part into its PCM pairs (see the models);
-        counted even where there is nothing to move."""
+        counted even where there is nothing to move.  The event takes
+        ``transfer_seconds`` of hardware time: the clock moves first, so the reads and
+        the devices' programming are stamped at its end."""
         self._since_transfer = 0
+        self.time_seconds += self.config.transfer_seconds
         self.counters["transfers"] += 1
         return self._transfer()
 

@@ -38,7 +38,8 @@ the same IEEE operations in the same order:
   numpy loop does (its per-step passes only batch the cells, which are
   independent: each cell appears at most once in a pulse set);
 * W = float32(p g(Vc) / spu + float64(wbase)) and
-  var = float32(pcm_var + kg (g g + gref gref)), as in numpy.
+  var = float32(var_base + s s) with s = sigma_g(Vc) / spu looked up like g
+  (var_base: the PCM pair's and g_shared's variance), as in numpy.
 
 No fused multiply-add is emitted: numba compiles without fast-math, so
 LLVM keeps every multiply and add separately rounded.
@@ -130,14 +131,15 @@ def quantize(x, delta, xf, d, every_cell, u, max_pulses, polarity, flat_out, cou
 
 @_jit
 def pulse_cells(flat, counts, vc, off, step_pairs, down_shift, gw_pairs, inv_step, x0_inv_step,
-                wbase, w, var, pcm_var, gref, g_pairs, kg):
+                wbase, w, var, var_base, sg_pairs):
     """``counts[q]`` (!= 0, cell direction: + up) pulses on cell ``flat[q]``, in place.
 
     Every cell listed at most once (as in a :class:`~pcmspice.array.crossbar.Pulses`).
     State arrays are the array's flat (C-order) views; tables are
     :func:`lut_pairs`, the step table's up steps first, then (``down_shift``
     grid points on) its down steps.  ``var`` empty: no g read noise, the
-    variance is not rewritten.  Returns the (up, down) pulse totals.
+    variance is not rewritten; else ``sg_pairs`` is the table of sigma_g / spu
+    and ``var_base`` every cell's variance without its g (PCM pair + g_shared).  Returns the (up, down) pulse totals.
 
     The pulses go in passes, as in numpy: the first pulse of every cell,
     then one more on each cell that has more (a compacted list), and so on.
@@ -181,17 +183,17 @@ def pulse_cells(flat, counts, vc, off, step_pairs, down_shift, gw_pairs, inv_ste
         k, frac = _locate(off[f], v[q], inv_step, x0_inv_step)
         w[f] = np.float32(gw_pairs[2 * k] + gw_pairs[2 * k + 1] * frac + np.float64(wbase[f]))
         if noise:
-            g = g_pairs[2 * k] + g_pairs[2 * k + 1] * frac
-            var[f] = np.float32(pcm_var[f] + kg * (g * g + gref[f] * gref[f]))
+            sg = sg_pairs[2 * k] + sg_pairs[2 * k + 1] * frac
+            var[f] = np.float32(var_base[f] + sg * sg)
     return n_up, n_down
 
 
 @_jit
 def update_cells(x, delta, xf, d, every_cell, u, max_pulses, polarity, flat_buf, count_buf,
-                 vc, off, step_pairs, down_shift, gw_pairs, inv_step, x0_inv_step, wbase, w, var, pcm_var,
-                 gref, g_pairs, kg):
+                 vc, off, step_pairs, down_shift, gw_pairs, inv_step, x0_inv_step, wbase, w, var, var_base,
+                 sg_pairs):
     """:func:`quantize` into the buffers, then :func:`pulse_cells` on the result: one
     update in one call from Python.  Returns the (up, down) pulse totals."""
     n = quantize(x, delta, xf, d, every_cell, u, max_pulses, polarity, flat_buf, count_buf)
     return pulse_cells(flat_buf[:n], count_buf[:n], vc, off, step_pairs, down_shift, gw_pairs, inv_step,
-                       x0_inv_step, wbase, w, var, pcm_var, gref, g_pairs, kg)
+                       x0_inv_step, wbase, w, var, var_base, sg_pairs)

@@ -101,10 +101,15 @@ class Layer(ABC):
     def summary(self) -> dict[str, Any]:
         """The layer's entry in a run's summary (None where the layer has no such quantity)."""
         return {"shape": list(self.shape), "siemens_per_unit_weight": None, "dw_nominal": None,
-                "leak_every_examples": None, "pcm_tolerance_siemens": None, "w_max": None}
+                "leak_every_examples": None, "pcm_tolerance_siemens": None, "w_max": None,
+                "pcm_drift_ratio_mean": None, "drift_refreshes": None}
 
     def pcm_pair_siemens(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(G+, G-) of every PCM pair as programmed, or None without PCMs."""
+        return None
+
+    def pcm_drift_ratios(self) -> np.ndarray | None:
+        """G read now / G programmed of every PCM device (drift, no read noise), or None without PCMs."""
         return None
 
     def capacitor_volts(self) -> CapacitorVolts | None:

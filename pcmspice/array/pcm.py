@@ -2,19 +2,27 @@
 
 Programming is the chip's program-and-verify loop, vectorized over devices:
 
-1. verify-read the device (relative read noise from the PCM LUT); if it is
-   within ``tolerance`` of the target, stop;
+1. verify-read the device (relative read noise ``read_noise_rel(G)`` from the
+   PCM LUT, at the device's conductance); if it is within ``tolerance`` of
+   the target, stop;
 2. if the target is lower than the device by more than the tolerance, RESET
    it (a PCM can only be raised by partial SET; lowering needs amorphisation)
    and program it up from its RESET conductance;
 3. apply partial-SET pulses, each a stochastic step drawn from the LUT at
-   the device's present conductance (cycle-to-cycle spread, never negative),
+   the device's present conductance (pulse-to-pulse spread: a step may lower G, never below
+   the device's RESET level),
    verifying after each; on overshoot (read above target + tolerance) RESET
    and start again;
 4. stop after ``max_pulses`` SET pulses (counting every restart): the
    device keeps whatever it reached and is reported as not converged.
 
 Every SET and RESET pulse is counted for the energy model.
+
+Drift: a device programmed to G_prog at time t_p reads
+G(t) = G_prog ((t - t_p + t0) / t0)^-nu, with nu = ``drift_nu[device, G_prog]``
+(the LUT's exponent at the conductance it was programmed to, fixed until it
+is programmed again) and t0 = ``drift_t0_seconds``: the law of the SPICE
+model netlists/cells/pcm.cir.j2.
 """
 from __future__ import annotations
 
@@ -35,9 +43,11 @@ class PcmModel:
         self.std = RowTable(lut.g_grid_siemens, lut.set_step_std_siemens)
         self.g_reset = np.asarray(lut.g_reset_siemens, dtype=np.float64)
         self.g_max = np.asarray(lut.g_max_siemens, dtype=np.float64)
-        self.nu = np.asarray(lut.drift_nu, dtype=np.float64)
+        self.nu_tab = RowTable(lut.g_grid_siemens, lut.drift_nu)
         self.t0 = float(lut.drift_t0_seconds)
-        self.read_noise_rel = float(lut.read_noise_rel)
+        self.g_grid = np.asarray(lut.g_grid_siemens, dtype=np.float64)
+        self.read_noise_grid = np.asarray(lut.read_noise_rel, dtype=np.float64)
+        self.read_noise_max = float(self.read_noise_grid.max(initial=0.0))
 
     @property
     def n_devices(self) -> int:
@@ -50,18 +60,40 @@ class PcmModel:
         if rng is None:
             return mean
         std = self.std(off, g)
-        return np.maximum(mean + std * rng.standard_normal(mean.shape), 0.0)
+        return mean + std * rng.standard_normal(mean.shape)
+
+    @property
+    def has_read_noise(self) -> bool:
+        return self.read_noise_max > 0
+
+    def read_noise_rel(self, g: np.ndarray) -> np.ndarray:
+        """Relative std (std / G) of one read at conductance ``g``: the LUT's per-G column,
+        interpolated linearly, its end values held outside the grid."""
+        return np.interp(g, self.g_grid, self.read_noise_grid)
+
+    def read_sigma(self, g: np.ndarray) -> np.ndarray:
+        """Std (S) of one read of a device at conductance ``g``: G read_noise_rel(G)."""
+        g = np.asarray(g, dtype=np.float64)
+        return g * self.read_noise_rel(g)
 
     def read(self, g: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """A verify/inference read: G (1 + read_noise_rel * N(0, 1)); exact without ``rng``."""
-        if rng is None or self.read_noise_rel == 0:
+        """A verify/inference read: G (1 + read_noise_rel(G) N(0, 1)); exact without ``rng``."""
+        if rng is None or not self.has_read_noise:
             return np.asarray(g, dtype=np.float64).copy()
-        return g * (1.0 + self.read_noise_rel * rng.standard_normal(np.shape(g)))
+        return g * (1.0 + self.read_noise_rel(g) * rng.standard_normal(np.shape(g)))
 
-    def drifted(self, devices: np.ndarray, g_programmed: np.ndarray, seconds_since: np.ndarray) -> np.ndarray:
-        """Conductance drift G = G0 (t / t0)^-nu for t > t0 (no drift before t0)."""
-        t = np.maximum(seconds_since, self.t0) / self.t0
-        return g_programmed * t ** (-self.nu[devices])
+    def nu_at(self, devices: np.ndarray, g_programmed: np.ndarray) -> np.ndarray:
+        """Drift exponent of ``devices`` programmed to ``g_programmed`` (the LUT's drift_nu row
+        of each device, interpolated in G)."""
+        return self.nu_tab(self.nu_tab.offsets(devices), g_programmed)
+
+    def drift_factor(self, nu: np.ndarray, seconds_since: np.ndarray) -> np.ndarray:
+        """G / G_prog after ``seconds_since`` the end of programming: ((t + t0) / t0)^-nu."""
+        return ((np.asarray(seconds_since, dtype=np.float64) + self.t0) / self.t0) ** -np.asarray(nu)
+
+    def drifted(self, g_programmed: np.ndarray, nu: np.ndarray, seconds_since: np.ndarray) -> np.ndarray:
+        """Conductance drift G = G_prog ((t + t0) / t0)^-nu, t since the end of programming."""
+        return g_programmed * self.drift_factor(nu, seconds_since)
 
 
 @dataclass
@@ -80,14 +112,15 @@ def program(model: PcmModel, devices: np.ndarray, g_now: np.ndarray, target: np.
     ``target`` is clipped to what a device can hold: [its RESET conductance,
     its full-SET conductance]; the caller caps it further (programming
     control degrades above ~20 uS).  A device already inside the verify
-    window by a margin of 4 sigma of read noise is passed over without
-    simulating its verify read (it would pass with probability > 0.9999).
+    window by a margin of 4 sigma of its read noise (sigma = G read_noise_rel(G))
+    is passed over without simulating its verify read (it would pass with
+    probability > 0.9999).
     """
     devices = np.asarray(devices, dtype=np.int64)
     g = np.array(g_now, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
-    margin = 4 * model.read_noise_rel if read_noise else 0.0
-    need = np.flatnonzero(np.abs(g - target) > tolerance - margin * g)
+    margin = 4 * model.read_sigma(g) if read_noise and model.has_read_noise else 0.0
+    need = np.flatnonzero(np.abs(g - target) > tolerance - margin)
     res = _verify_loop(model, devices[need], g[need], target[need], tolerance=tolerance, max_pulses=max_pulses,
                        rng=rng, read_noise=read_noise)
     g[need] = res.g_siemens
@@ -123,7 +156,8 @@ def _verify_loop(model: PcmModel, devices: np.ndarray, g_now: np.ndarray, target
         if active.size == 0:
             break
         dv = devices[active]
-        g_a = np.minimum(g[active] + model.set_step(dv, g[active], rng), model.g_max[dv])
+        # a step may lower G (the calibrated PCM), never below the RESET level nor above full SET
+        g_a = np.clip(g[active] + model.set_step(dv, g[active], rng), g_reset[active], model.g_max[dv])
         sets[active] += 1
         r = model.read(g_a, read_rng)
         t_a = target[active]

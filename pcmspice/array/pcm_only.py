@@ -37,28 +37,55 @@ class PcmOnlyArray(PcmPairArray, mode="pcm-only"):
         gpf, gmf = self.gp.reshape(-1), self.gm.reshape(-1)
         dev = np.where(plus, self.dev_p.reshape(-1)[flat], self.dev_m.reshape(-1)[flat])
         g = np.where(plus, gpf[flat], gmf[flat])
-        gmax = self.pcm.g_max[dev]
+        if self.config.pcm_drift:      # a pulse acts on the device as it has drifted
+            nu = np.where(plus, self.nup.reshape(-1)[flat], self.num.reshape(-1)[flat])
+            t = np.where(plus, self.tp.reshape(-1)[flat], self.tm.reshape(-1)[flat])
+            g = self.pcm.drifted(g, nu, self.time_seconds - t)
+        gmax, gmin = self.pcm.g_max[dev], self.pcm.g_reset[dev]   # a step may lower G, not below RESET
         step = self.pcm.set_step
-        g = np.minimum(g + step(dev, g, self._rng_prog), gmax)
+        g = np.clip(g + step(dev, g, self._rng_prog), gmin, gmax)
         multi, t = np.flatnonzero(k > 1), 1
         while multi.size:
             t += 1
-            g[multi] = np.minimum(g[multi] + step(dev[multi], g[multi], self._rng_prog), gmax[multi])
+            g[multi] = np.clip(g[multi] + step(dev[multi], g[multi], self._rng_prog), gmin[multi], gmax[multi])
             multi = multi[k[multi] > t]
         gpf[flat[plus]] = g[plus]
         gmf[flat[~plus]] = g[~plus]
         now = self.time_seconds
         self.tp.reshape(-1)[flat[plus]] = now
         self.tm.reshape(-1)[flat[~plus]] = now
+        nu = self.pcm.nu_at(dev, g)
+        self.nup.reshape(-1)[flat[plus]] = nu[plus]
+        self.num.reshape(-1)[flat[~plus]] = nu[~plus]
         total = int(k.sum())
         self.counters["pcm_set_pulses"] += total
         self.counters["pcm_set_pulses_update"] += total
-        w = self.config.gain_f * (gpf[flat] - gmf[flat]) / self.spu
+        # the pulsed devices' cache entries are exact now; their partners' as of the last refresh
+        gp_c, gm_c = self._cached_pair(flat)
+        F = self.config.gain_f
+        w = F * (gp_c - gm_c) / self.spu
         self._pcm_w.reshape(-1)[flat] = w
         self._w.reshape(-1)[flat] = w
         if self._var is not None:
-            kk = (self.pcm.read_noise_rel * self.config.gain_f / self.spu) ** 2
-            self._var.reshape(-1)[flat] = kk * (gpf[flat] ** 2 + gmf[flat] ** 2)
+            sp, sm = self.pcm.read_sigma(gp_c), self.pcm.read_sigma(gm_c)
+            v = (F / self.spu) ** 2 * (sp * sp + sm * sm)
+            self._pcm_var.reshape(-1)[flat] = v
+            self._var.reshape(-1)[flat] = v
+        if self.config.pcm_drift:
+            self._programmed_since_refresh(float((g * nu).max()))
+
+    def _cached_pair(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(G+, G-) of the cells ``flat`` as the cache holds them: drifted to the last drift
+        refresh, or to now for a device programmed since (factor 1)."""
+        gp, gm = self.gp.reshape(-1)[flat], self.gm.reshape(-1)[flat]
+        if not self.config.pcm_drift:
+            return gp, gm
+        out = []
+        for g, t, nu in ((gp, self.tp, self.nup), (gm, self.tm, self.num)):
+            t, nu = t.reshape(-1)[flat], nu.reshape(-1)[flat]
+            at = np.maximum(self._drift_t_ref, t)
+            out.append(self.pcm.drifted(g, nu, at - t))
+        return out[0], out[1]
 
     def _transfer_targets(self, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
                           ) -> tuple[np.ndarray, ProgramResult]:
@@ -74,5 +101,7 @@ class PcmOnlyArray(PcmPairArray, mode="pcm-only"):
         gm0.ravel()[full] = self.pcm.g_reset[self.dev_m.ravel()[full]]
         self.gp.ravel()[full], self.gm.ravel()[full] = gp0.ravel()[full], gm0.ravel()[full]
         self.tp.ravel()[full] = self.tm.ravel()[full] = self.time_seconds
+        self.nup.ravel()[full] = self.pcm.nu_at(self.dev_p.ravel()[full], gp0.ravel()[full])
+        self.num.ravel()[full] = self.pcm.nu_at(self.dev_m.ravel()[full], gm0.ravel()[full])
         self.counters["pcm_reset_pulses"] += 2 * int(full.size)
         return t_pair, self._program_pairs(t_pair, gp0, gm0, idx=full)

@@ -3,7 +3,37 @@ closed-loop programming, drift, read noise, and the quantization of updates into
 
 A cell's PCM pair holds F (G+ - G-) of its weight (F = ``gain_f``); both
 devices are rows of the PCM LUT, drawn per position by the array's seeded
-generator.  :class:`PcmPairArray` is the base of
+generator.
+
+Drift.  Every device keeps its programmed conductance, the hardware time its
+programming ended and its drift exponent nu (the LUT's ``drift_nu`` at the
+conductance it was programmed to); it reads G_prog ((t - t_prog + t0) / t0)^-nu
+(:meth:`~pcmspice.array.pcm.PcmModel.drifted`).  Transfers, read-outs and
+:meth:`pcm_drift_ratios` use that exact law.  The W cache the MACs read (and
+the read-noise variances) hold the drifted conductances of the last *drift
+refresh*; recomputing ~400,000 devices every example would cost more than the
+example.  Since drift is a power law in time, a refresh is needed only when
+some device may have drifted by more than eps x ``pcm_g_program_max_siemens``
+(eps = ``pcm_drift_refresh_rel``) since its cache entry was made:
+
+* a device programmed to G_prog at t_p whose entry was made at time r >= t_p
+  has |G_cache - G_exact(t)| <= G_prog nu L, with L = ln((t - t_p + t0) / (r - t_p + t0)),
+  largest for the youngest device (t_p latest);
+* so with k = max over the devices of G_prog nu, t_y the latest programming
+  before the last refresh t_r and t_a the earliest programming after it, the
+  refresh is due when L of the youngest reaches eps G_cap / k:
+  t = min(t_y - t0 + (t_r - t_y + t0) e^(eps G_cap / k), t_a - t0 + t0 e^(eps G_cap / k)).
+
+Between refreshes every cached conductance is therefore within eps G_cap (0.2 uS at
+the default eps = 0.01 and G_cap = 20 uS, a third of the read noise of one read at
+10-20 uS) of the exact drifted value, and the cached weight within 2 eps F G_cap / spu
+of it.  The schedule is geometric in the age of the youngest device: after a transfer
+the refreshes come eps G_cap / k apart in log time (with k ~ 20 uS x 0.07, about 6 per
+decade of time).  A drift refresh moves only the PCM part of W (the 3T1C part is kept
+from the cache, so it costs a third of a full one); the read-noise variances follow at
+every fourth drift refresh (their G is then at most 4 eps G_cap old).  eps = 0
+refreshes on every example (the exact reference the tests compare against).
+:class:`PcmPairArray` is the base of
 :class:`~pcmspice.array.pcm_only.PcmOnlyArray` and
 :class:`~pcmspice.array.cell.CellArray`; each supplies where a pulse goes
 and what a transfer moves.
@@ -62,8 +92,16 @@ class PcmPairArray(AnalogArray):
         self.dev_m = self._assign("pcm_device_minus", ra, pcm.n_devices, self.shape)
         self.gp = self.pcm.g_reset[self.dev_p].astype(np.float64)
         self.gm = self.pcm.g_reset[self.dev_m].astype(np.float64)
-        self.tp = np.zeros(self.shape)
+        self.tp = np.zeros(self.shape)          # hardware time each device's programming ended
         self.tm = np.zeros(self.shape)
+        self.nup = self.pcm.nu_at(self.dev_p, self.gp)   # drift exponent at the programmed conductance
+        self.num = self.pcm.nu_at(self.dev_m, self.gm)
+        self._drift_t_ref = self._drift_t_young = 0.0    # the drift schedule (see the module docstring)
+        self._drift_t_after: float | None = None
+        self._drift_next = np.inf
+        self.drift_refreshes = 0
+        self._drift_only = 0
+        self._drift_k = 0.0
         self.tol = cfg.pcm_tolerance_siemens or self._default_tolerance()
         self._setup_model(luts, g_reset_med)
         self._pool = self._rng_pulse.random(_POOL, dtype=np.float32)
@@ -95,33 +133,106 @@ class PcmPairArray(AnalogArray):
 
     # ------------------------------------------------------------ weight read
     def _pcm_effective(self) -> tuple[np.ndarray, np.ndarray]:
+        """(G+, G-) as they read now (drifted, without read noise), exactly."""
         if not self.config.pcm_drift:
             return self.gp, self.gm
-        age = self.time_seconds - min(self.tp.min(), self.tm.min())
-        if age <= self.pcm.t0:
-            return self.gp, self.gm
-        return (self.pcm.drifted(self.dev_p, self.gp, self.time_seconds - self.tp),
-                self.pcm.drifted(self.dev_m, self.gm, self.time_seconds - self.tm))
+        now = self.time_seconds
+        return (self.pcm.drifted(self.gp, self.nup, now - self.tp),
+                self.pcm.drifted(self.gm, self.num, now - self.tm))
+
+    def pcm_drift_ratios(self) -> np.ndarray:
+        """G read now / G programmed of every device (G+ then G-, flat), without read noise."""
+        if not self.config.pcm_drift:
+            return np.ones(2 * self.gp.size)
+        now = self.time_seconds
+        return np.concatenate([self.pcm.drift_factor(self.nup, now - self.tp).ravel(),
+                               self.pcm.drift_factor(self.num, now - self.tm).ravel()])
+
+    def _pcm_noise(self) -> bool:
+        return self.config.read_noise and self.pcm.has_read_noise
 
     def _refresh_pcm(self) -> None:
+        """A drift refresh: the cached PCM weight and read-noise variance from the exact
+        drifted conductances now; schedules the next refresh."""
         gp, gm = self._pcm_effective()
         self._pcm_w = self.config.gain_f * (gp - gm) / self.spu
-        if self.config.read_noise and self.pcm.read_noise_rel > 0:
-            k = (self.pcm.read_noise_rel * self.config.gain_f / self.spu) ** 2
-            var = self._with_g_read_variance(k * (gp * gp + gm * gm))
-            self._var = var.astype(np.float32)
+        if self._pcm_noise():
+            k = (self.config.gain_f / self.spu) ** 2
+            sp, sm = self.pcm.read_sigma(gp), self.pcm.read_sigma(gm)
+            self._pcm_var = k * (sp * sp + sm * sm)
         else:
-            self._var = None
+            self._pcm_var = None
+        self._refresh_var()
+        self._schedule_drift(full=True)
 
-    def _with_g_read_variance(self, pcm_var: np.ndarray) -> np.ndarray:
-        """The read-noise variance of every cell given its PCM pair's (no other devices here)."""
-        return pcm_var
+    def _refresh_drift(self) -> None:
+        """A drift refresh (module docstring): the PCM part of W from the drifted conductances
+        now, the variances every fourth time; schedules the next one."""
+        gp, gm = self._pcm_effective()
+        self._pcm_w = self.config.gain_f * (gp - gm) / self.spu
+        self._drift_only += 1
+        if self._pcm_noise() and self._drift_only % 4 == 0:
+            k = (self.config.gain_f / self.spu) ** 2
+            sp, sm = self.pcm.read_sigma(gp), self.pcm.read_sigma(gm)
+            self._pcm_var = k * (sp * sp + sm * sm)
+            self._refresh_var()
+        self._refresh_w_drift()
+        self._schedule_drift(full=True)
+
+    def _refresh_w_drift(self) -> None:
+        """W after the PCM part changed alone (default: a full recompute)."""
+        self._refresh_w()
+
+    def _refresh_var(self) -> None:
+        """The read-noise variance of every cell (weight units^2, float32; None: no read noise)."""
+        self._var = None if self._pcm_var is None else self._pcm_var.astype(np.float32)
+
+    def _schedule_drift(self, full: bool = False) -> None:
+        """The time of the next drift refresh (the module docstring's bound); ``full``: the
+        cache was just refreshed."""
+        if not self.config.pcm_drift:
+            return
+        now = self.time_seconds
+        if full:
+            self._drift_t_ref = now
+            self._drift_t_young = float(max(self.tp.max(), self.tm.max()))
+            self._drift_t_after = None
+            self.drift_refreshes += 1
+            self._drift_k = float(max((self.gp * self.nup).max(), (self.gm * self.num).max()))
+        k = self._drift_k
+        if k <= 0:
+            self._drift_next = np.inf
+            return
+        t0 = self.pcm.t0
+        e = float(np.exp(min(self.config.pcm_drift_refresh_rel * self.g_cap / k, 700.0)))
+        ty = self._drift_t_young
+        nxt = ty - t0 + (self._drift_t_ref - ty + t0) * e
+        if self._drift_t_after is not None:
+            nxt = min(nxt, self._drift_t_after - t0 + t0 * e)
+        self._drift_next = nxt
+
+    def _programmed_since_refresh(self, k: float) -> None:
+        """Some devices were programmed (their cache entries made now) without a full refresh;
+        ``k``: the largest G_prog nu among them."""
+        if self._drift_t_after is None:
+            self._drift_t_after = self.time_seconds
+        self._drift_k = max(self._drift_k, float(k))
+        self._schedule_drift()
+
+    def _drift_due(self) -> bool:
+        return self.time_seconds >= self._drift_next
+
+    def _check_drift(self) -> None:
+        """Refresh the cached conductances if drift may have moved them by more than eps."""
+        if self._drift_due():
+            self._refresh_drift()
 
     @abstractmethod
     def _refresh_w(self) -> None:
         """Recompute the cached W from the device state."""
 
     def read_weights(self) -> np.ndarray:
+        """W from the device state now: PCM drift exact (not the cache's last refresh)."""
         gp, gm = self._pcm_effective()
         return self.config.gain_f * (gp - gm) / self.spu
 
@@ -230,7 +341,11 @@ class PcmPairArray(AnalogArray):
         raise ConfigError("set_weights() is for ideal arrays; program() an analog array")
 
     # --------------------------------------------------------------- transfer
+    def _idle(self, seconds: float) -> None:
+        self._check_drift()
+
     def _after_examples(self, n_examples: int) -> TransferReport | None:
+        self._check_drift()
         te = self.config.transfer_every
         if te:
             self._since_transfer += n_examples
@@ -264,10 +379,14 @@ class PcmPairArray(AnalogArray):
                               read_noise=self.config.read_noise)
         touched = (res.set_pulses + res.reset_pulses) > 0
         n = cells.size
-        for g_state, t_state, part in ((self.gp, self.tp, slice(0, n)), (self.gm, self.tm, slice(n, None))):
+        for g_state, t_state, nu_state, dev, part in ((self.gp, self.tp, self.nup, self.dev_p, slice(0, n)),
+                                                      (self.gm, self.tm, self.num, self.dev_m, slice(n, None))):
             hit = touched[part]
-            g_state.reshape(-1)[cells[hit]] = res.g_siemens[part][hit]
-            t_state.reshape(-1)[cells[hit]] = self.time_seconds
+            at = cells[hit]
+            g_new = res.g_siemens[part][hit]
+            g_state.reshape(-1)[at] = g_new
+            t_state.reshape(-1)[at] = self.time_seconds
+            nu_state.reshape(-1)[at] = self.pcm.nu_at(dev.reshape(-1)[at], g_new)
         self.counters["pcm_set_pulses"] += int(res.set_pulses.sum())
         self.counters["pcm_reset_pulses"] += int(res.reset_pulses.sum())
         self.counters["pcm_not_converged"] += int((~res.converged).sum())
@@ -299,7 +418,7 @@ class PcmPairArray(AnalogArray):
         (:meth:`_transfer_targets`), log the result."""
         rng = self._rng_noise if self.config.read_noise else None
         F = self.config.gain_f
-        gp, gm = self._pcm_effective()
+        gp, gm = self._pcm_effective()      # exact drift at the transfer
         before = self.weights()
         pair = F * (self.pcm.read(gp, rng) - self.pcm.read(gm, rng))
         t_pair, res = self._transfer_targets(pair, gp, gm)
@@ -327,8 +446,12 @@ class PcmPairArray(AnalogArray):
     def state(self) -> dict[str, np.ndarray]:
         out = super().state()
         out.update(g_plus_siemens=self.gp.copy(), g_minus_siemens=self.gm.copy(),
-                   pcm_device_plus=self.dev_p.copy(), pcm_device_minus=self.dev_m.copy())
+                   pcm_device_plus=self.dev_p.copy(), pcm_device_minus=self.dev_m.copy(),
+                   pcm_programmed_seconds_plus=self.tp.copy(), pcm_programmed_seconds_minus=self.tm.copy(),
+                   drift_nu_plus=self.nup.copy(), drift_nu_minus=self.num.copy())
         return out
 
     def summary(self) -> dict[str, Any]:
-        return {**super().summary(), "pcm_tolerance_siemens": self.tol}
+        r = self.pcm_drift_ratios()
+        return {**super().summary(), "pcm_tolerance_siemens": self.tol,
+                "pcm_drift_ratio_mean": float(r.mean()), "drift_refreshes": self.drift_refreshes}

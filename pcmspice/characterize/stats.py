@@ -9,32 +9,10 @@ from pcmspice.characterize.sweep import SweepConfig, netlist_hashes
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.core.provenance import versions
 from pcmspice.lut import format as lutmod
+from pcmspice.lut.stats import retention_10mv_seconds
 
 
 # ---------------------------------------------------------------- statistics
-def retention_10mv_seconds(lut: lutmod.CellLut, dv_volts: float = 0.01, t_max: float = 10.0) -> np.ndarray:
-    """Per cell: time for Vc to move ``dv_volts`` from v_start (idle), from the LUT's leakage (inf if never)."""
-    n = lut.n_cells
-    cells = np.arange(n)
-    vc = np.full(n, lut.v_start_volts)
-    t = 0.0
-    out = np.full(n, np.inf)
-    dt = 1e-7
-    while t < t_max and np.isinf(out).any():
-        new = lut.leak(cells, vc, dt, substeps=2)
-        t += dt
-        crossed = np.isinf(out) & (np.abs(new - lut.v_start_volts) >= dv_volts)
-        if crossed.any():
-            # linear interpolation inside the step
-            prev = np.abs(vc[crossed] - lut.v_start_volts)
-            now = np.abs(new[crossed] - lut.v_start_volts)
-            frac = np.clip((dv_volts - prev) / np.maximum(now - prev, 1e-30), 0, 1)
-            out[crossed] = t - dt + frac * dt
-        vc = new
-        dt = min(dt * 1.25, t_max / 50)
-    return out
-
-
 def stats_at_start(lut: lutmod.LutSet) -> dict[str, float]:
     c = lut.cell
     n = np.arange(c.n_cells)

@@ -33,7 +33,8 @@ from pcmspice.core.limits import MAX_CELLS, MAX_PCM_DEVICES, MAX_SEED, check_mem
 from pcmspice.spice import netlist as nl
 from pcmspice.spice import tech as techmod
 
-CELL_TEMPLATES = ("testbenches/3t1c_dc.cir.j2", "testbenches/3t1c_step.cir.j2", "testbenches/3t1c_pulses.cir.j2")
+CELL_TEMPLATES = ("testbenches/3t1c_dc.cir.j2", "testbenches/3t1c_step.cir.j2", "testbenches/3t1c_pulses.cir.j2",
+                  "testbenches/3t1c_gate.cir.j2", "testbenches/3t1c_noise.cir.j2")
 
 
 BIAS_MODES = ("fixed", "replica")
@@ -66,7 +67,8 @@ class SweepConfig(Config):
     step_points: int = param(26, ge=3, le=201, doc="start voltages of the single-pulse step map")
     cells_per_netlist: int = param(100, ge=1, le=1000, source="measured sweet spot for ngspice")
     avt_scale: float = param(1.0, ge=0, le=100, doc="multiplies the Pelgrom coefficients")
-    read_time_seconds: float = param(10e-9, unit="s", gt=0, le=1, doc="integration time of one read (energy)")
+    read_time_seconds: float = param(10e-9, unit="s", gt=0, le=1,
+                                     doc="integration time of one read (energy; read-noise bandwidth 1/(2T))")
     retention_times_seconds: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1), unit="s", gt=0, le=1e6,
                                                        doc="retention figure span and marks")
     pcm_devices: int = param(200, ge=1, le=MAX_PCM_DEVICES)

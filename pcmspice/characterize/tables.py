@@ -14,7 +14,7 @@ from pcmspice.lut import format as lutmod
 
 def cell_arrays(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, step_points: int,
                 read_time_seconds: float) -> dict[str, np.ndarray]:
-    """The CellLut arrays of the cells ``mm`` (read curve, leakage, step map, energies)."""
+    """The CellLut arrays of the cells ``mm`` (read curve, leakage, step map, energies, read noise, gate loads)."""
     g = cellmod.read_curve(run, mm, grid)
     leak = cellmod.leak_curve(run, mm, grid)
     step_grid = np.linspace(grid[0], grid[-1], step_points)
@@ -32,7 +32,13 @@ def cell_arrays(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, s
     p = cellmod.cell_params(run.tech, run.params)
     g_start = np.array([np.interp(p["v_start_volts"], grid, r) for r in g])
     e_read = p["v_read_volts"] ** 2 * g_start * read_time_seconds
-    return {"g_siemens": g, "leak_volts_per_s": leak, "dv_up_volts": np.maximum(up, 0.0),
+    c_up, c_dn = cellmod.gate_load(run, mm)
+    # read noise from ngspice's .noise at the step map's start voltages; std/g spans decades
+    # over Vc (from ~1 near Vc = 0 to ~1e-3), so it is interpolated in log
+    rel = cellmod.read_noise(run, mm, step_grid, read_time_seconds)
+    noise = np.exp(np.stack([np.interp(grid, step_grid, np.log(r)) for r in rel]))
+    return {"read_noise_rel": noise, "c_gate_up_farads": c_up, "c_gate_down_farads": c_dn,
+            "g_siemens": g, "leak_volts_per_s": leak, "dv_up_volts": np.maximum(up, 0.0),
             "dv_down_volts": np.minimum(dn, 0.0), "e_up_joules": sm.e_up_joules, "e_down_joules": sm.e_down_joules,
             "e_read_joules": e_read}
 
@@ -68,8 +74,7 @@ def assemble(cfg: SweepConfig, corner: str, temp: float, vdd: float, parts: dict
     if not pcm_b:
         raise PcmSpiceError("the PCM model (pcmspice.circuits.pcm) is not available; cannot build the PCM table")
     pa = dict(parts[pcm_b[0]])
-    for k in ("drift_t0_seconds", "read_noise_rel"):
-        pa[k] = float(pa[k])
+    pa["drift_t0_seconds"] = float(pa["drift_t0_seconds"])
     pcm_lut = lutmod.PcmLut(provenance=prov, **pa)
     return lutmod.LutSet(cell_lut, pcm_lut, combo_name(run.tech.name, corner, temp, vdd))
 

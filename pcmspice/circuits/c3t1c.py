@@ -201,7 +201,7 @@ def subset(mm: dict[str, np.ndarray], sl: slice | np.ndarray) -> dict[str, np.nd
 class StepMap:
     dv_up_volts: np.ndarray      # (cells, len(vc_grid))
     dv_down_volts: np.ndarray    # (cells, len(vc_grid))
-    e_up_joules: np.ndarray      # (cells,) energy of one up pulse at the metered start voltage
+    e_up_joules: np.ndarray      # (cells,) supply energy of one up pulse at the metered start voltage
     e_down_joules: np.ndarray    # (cells,)
     netlist_hash: str
 
@@ -241,10 +241,9 @@ def step_map(run: Run, mm: dict[str, np.ndarray], vc_grid: np.ndarray, meter_vc:
         for tag, out in (("u", e_up), ("d", e_dn)):
             pw = -p["vdd_volts"] * res[f"i(vdd{tag}{k}_{jm})"]
             out[k] = float(np.sum(0.5 * (pw[1:] + pw[:-1]) * np.diff(t)))
-    # gate-driver energy: the shared driver charges n*nv gates; its per-instance share
-    for out, src, node in ((e_up, "i(vguon)", "v(gupon)"), (e_dn, "i(vgdon)", "v(gdnon)")):
-        pw = -res[node] * res[src]
-        out += float(np.sum(0.5 * (pw[1:] + pw[:-1]) * np.diff(t))) / (n * nv)
+    # Only the cell's supply: the pulse line's driver pays C dV^2 per pulse for every gate on the line
+    # (gate_load; pcmspice.power counts it), not the net integral of v i of an ideal source, which gets
+    # the gate charge back on the falling edge.
     return StepMap(dv_up, dv_dn, e_up, e_dn, res.netlist_hash)
 
 
@@ -305,3 +304,82 @@ def replica_bias(run: Run, reference: Run, rtol: float = 1e-3, max_iter: int = 1
         return dict(zip(keys, map(float, x1)))
     raise SpiceError(f"replica bias at {run.corner}, {run.temp_c:g} degC did not converge: steps off the "
                      f"target by {np.round(np.expm1(f1) * 100, 2)} % after {max_iter} iterations")
+
+
+def gate_load(run: Run, mm: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Gate load (F) each cell's up and down switch presents to its pulse line: Q / dV over one edge.
+
+    The storage node is held at v_start; each gate is ramped from its idle level to its pulse level
+    over ``t_edge_seconds`` and the charge its source delivers (the integral of its current over the
+    ramp and 1 ns of settling) is divided by the swing.  Returns (c_up, c_down), each (cells,).
+    """
+    p = cell_params(run.tech, run.params)
+    te = p["t_edge_seconds"]
+    t0, t_stop = 0.1e-9, 0.1e-9 + te + 1e-9
+
+    def ramp(off: float, on: float) -> str:
+        return nl.pwl([(0.0, off), (t0, off), (t0 + te, on)])
+
+    up = ramp(p["v_up_off_volts"], p["v_up_on_volts"])
+    dn = ramp(p["v_dn_off_volts"], p["v_dn_on_volts"])
+    text, _ = run.render("testbenches/3t1c_gate.cir.j2", cells=_cells(mm), up_drive=up, dn_drive=dn,
+                         t_stop=t_stop, t_max_step=te / 50)
+    res = spice.run(text, "3t1c_gate", run.engine)
+    t = res["time"]
+    n = len(mm["dvt_up"])
+    out = []
+    for src, off, on in (("vgu", "v_up_off_volts", "v_up_on_volts"), ("vgd", "v_dn_off_volts", "v_dn_on_volts")):
+        swing = p[on] - p[off]
+        if abs(swing) < 1e-6:
+            raise SpiceError(f"gate load: the pulse level {on} equals the idle level {off} (no swing)")
+        q = np.array([np.trapezoid(-res[f"i({src}{k})"], t) for k in range(n)])
+        out.append(q / swing)
+    return out[0], out[1]
+
+
+#: lower edge of the flicker-noise band of one read (Hz): see read_noise
+NOISE_F_LOW_HZ = 1.0
+
+
+def read_noise(run: Run, mm: dict[str, np.ndarray], vc_grid: np.ndarray, read_time_seconds: float,
+               f_low: float = NOISE_F_LOW_HZ, per_netlist: int = 128) -> np.ndarray:
+    """std / mean of one read of each cell's read current at every Vc of ``vc_grid``: (cells, len(vc_grid)).
+
+    ngspice's noise analysis (``.noise``) of the read transistor at its read bias gives the drain
+    current's thermal + flicker (+ gate shot) noise, integrated from ``f_low`` to the noise
+    bandwidth of an integration over ``read_time_seconds``, 1 / (2 T) (a boxcar integrator:
+    exact for white noise; for 1/f noise a brick wall at 1/(2T) is within ~10 % of the sinc^2
+    weighting).  Divided by the read current at the same bias.
+    """
+    p = cell_params(run.tech, run.params)
+    vc_grid = np.asarray(vc_grid, dtype=float)
+    f_high = 1.0 / (2.0 * read_time_seconds)
+    if not f_high > f_low > 0:
+        raise SpiceError(f"read noise: the read bandwidth 1/(2 x {read_time_seconds:g} s) = {f_high:g} Hz must "
+                         f"lie above the flicker band's lower edge {f_low:g} Hz", value=read_time_seconds)
+    n, nv = len(mm["dvt_up"]), len(vc_grid)
+    insts = []
+    for k in range(n):
+        base = {key: float(mm[key][k]) for key in MISMATCH_KEYS}
+        insts += [{**base, "name": f"n{k}_{j}", "vc": float(v), "k": k, "j": j} for j, v in enumerate(vc_grid)]
+    sigma = np.empty((n, nv))
+    for s in range(0, len(insts), per_netlist):
+        part = insts[s:s + per_netlist]
+        text, _ = run.render("testbenches/3t1c_noise.cir.j2", insts=part, f_low=f_low, f_high=f_high,
+                             points_per_decade=10)
+        res = spice.run(text, "3t1c_noise", run.engine)
+        for c in part:
+            sigma[c["k"], c["j"]] = float(res[f"v(onoise_total.m.x{c['name']}.mrd)"][0])
+    g = read_curve_at(run, mm, vc_grid)
+    i_read = np.maximum(g * p["v_read_volts"], 1e-30)
+    return sigma / i_read
+
+
+def read_curve_at(run: Run, mm: dict[str, np.ndarray], vc: np.ndarray) -> np.ndarray:
+    """g (S) at arbitrary, possibly non-uniform Vc points: the DC sweep on a uniform grid through them."""
+    vc = np.asarray(vc, dtype=float)
+    if vc.size >= 2 and np.allclose(np.diff(vc), vc[1] - vc[0], atol=1e-9) and vc[1] > vc[0]:
+        return read_curve(run, mm, vc)
+    grid = np.round(np.arange(vc.min(), vc.max() + 0.005, 0.005), 9)
+    g = read_curve(run, mm, grid if grid.size >= 2 else np.array([vc.min(), vc.min() + 0.005]))
+    return np.stack([np.interp(vc, grid, r) for r in g])

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from pcmspice.circuits.c3t1c import Run
+from pcmspice.circuits.pcm_physics import drift_nu_of_g, kick_sigma_of_g, read_noise_rel_of_g  # noqa: F401 (re-exported)
 from pcmspice.core.errors import SpiceError
 from pcmspice.spice import engine as spice
 from pcmspice.spice import netlist as nl
@@ -52,13 +53,14 @@ BIAS_TEMPLATE = "testbenches/pcm_wl_bias.cir.j2"
 MODEL_TEMPLATE = "cells/pcm.cir.j2"
 #: templates whose hashes identify a PCM table (for provenance)
 LUT_TEMPLATES = (PULSES_TEMPLATE, BIAS_TEMPLATE, "cells/pcm_pair.cir.j2", MODEL_TEMPLATE)
-VARIATION_KEYS = ("gcm", "krm", "dvth", "num", "rthm")
+VARIATION_KEYS = ("gcm", "krm", "dvth", "znu", "rthm")
 #: instances per netlist: ngspice's per-instance cost of these B-source models
 #: doubles between 40 and 100 instances (cache), so batches stay smaller than cell.py's
 DEVICES_PER_NETLIST = 50
 RAMP_STEPS = 8
 _TAG_VARIATION = 0x50434D   # "PCM": keeps these streams apart from cell.draw_mismatch's
 _TAG_C2C = 0x50434E
+_TAG_KICK = 0x50434B
 
 
 # ---------------------------------------------------------------- parameters and randomness
@@ -98,28 +100,29 @@ def draw_variation(n: int, seed: int, first: int = 0, params: dict[str, Any] | N
     """Device-to-device variation of devices ``first .. first+n-1``.
 
     Returns multipliers ``gcm`` (x G_cryst), ``krm`` (x growth-rate prefactor),
-    ``num`` (x drift nu), ``rthm`` (x thermal resistance), all lognormal with
-    median 1, and ``dvth`` (V, normal, added to the amorphous threshold).  The
-    spreads are the ``sigma_*`` parameters of ``cells/pcm.cir.j2`` (override
-    them through ``params``).
+    ``rthm`` (x thermal resistance), all lognormal with median 1, ``dvth`` (V,
+    normal, added to the amorphous threshold) and ``znu``, the device's
+    standard-normal drift quantile (its exponent at conductance G is
+    :func:`drift_nu_of_g`).  The spreads are the ``sigma_*`` parameters of
+    ``cells/pcm.cir.j2`` (override them through ``params``).
     """
     if n < 0:
         raise SpiceError(f"number of devices {n} must be 0 or more", value=n)
     p = _model_defaults(params)
-    sig = {"gcm": p["sigma_g_cryst_rel"], "krm": p["sigma_rate_rel"], "num": p["sigma_nu_rel"],
-           "rthm": p["sigma_rth_rel"]}
+    sig = {"gcm": p["sigma_g_cryst_rel"], "krm": p["sigma_rate_rel"], "rthm": p["sigma_rth_rel"]}
     out = {k: np.empty(n) for k in VARIATION_KEYS}
     for i in range(n):
         z = np.random.Generator(np.random.PCG64(
             np.random.SeedSequence([int(seed), first + i, _TAG_VARIATION]))).standard_normal(5)
-        for j, k in enumerate(("gcm", "krm", "num", "rthm")):
+        for j, k in enumerate(("gcm", "krm", "rthm")):
             out[k][i] = float(np.exp(sig[k] * z[j]))
+        out["znu"][i] = z[3]
         out["dvth"][i] = p["sigma_vth_volts"] * z[4]
     return out
 
 
 def nominal_variation(n: int = 1) -> dict[str, np.ndarray]:
-    return {k: (np.zeros(n) if k == "dvth" else np.ones(n)) for k in VARIATION_KEYS}
+    return {k: (np.zeros(n) if k in ("dvth", "znu") else np.ones(n)) for k in VARIATION_KEYS}
 
 
 def c2c_multipliers(n: int, n_pulses: int, seed: int, first: int = 0, sigma: float = 0.5) -> np.ndarray:
@@ -136,12 +139,25 @@ def c2c_multipliers(n: int, n_pulses: int, seed: int, first: int = 0, sigma: flo
     return out
 
 
+def kick_draws(n: int, n_ops: int, seed: int, first: int = 0) -> np.ndarray:
+    """Per-pulse standard-normal kicks z, shape (n, n_ops), one stream per device (like :func:`c2c_multipliers`).
+
+    Pulse j of device k drives the model's kick port with z[k, j] during its
+    flat top (equation 5 of ``cells/pcm.cir.j2``); only SET pulses use it.
+    """
+    out = np.empty((n, n_ops))
+    for i in range(n):
+        out[i] = np.random.Generator(np.random.PCG64(
+            np.random.SeedSequence([int(seed), first + i, _TAG_KICK]))).standard_normal(n_ops)
+    return out
+
+
 def g_of_state(x: np.ndarray, age_s: np.ndarray, var: dict[str, np.ndarray], p: dict[str, float]) -> np.ndarray:
     """Read conductance (S) of the model (equation 1 of pcm.cir.j2), numpy mirror of node ``gr``."""
     x = np.clip(np.asarray(x, float), 0.0, 1.0)
     g0 = p["g_amorph_siemens"] + (p["g_cryst_siemens"] * var["gcm"] - p["g_amorph_siemens"]) * x
     t0 = p["drift_t0_seconds"]
-    return g0 * ((np.asarray(age_s, float) + t0) / t0) ** (-p["drift_nu"] * var["num"])
+    return g0 * ((np.asarray(age_s, float) + t0) / t0) ** (-drift_nu_of_g(g0, var["znu"], p))
 
 
 def x_for_g(g_siemens: np.ndarray, var: dict[str, np.ndarray], p: dict[str, float]) -> np.ndarray:
@@ -200,10 +216,18 @@ def _levels(run: Run, p: dict[str, float]) -> dict[str, Any]:
 
 
 def _waves(ops: Sequence[Sequence[Any]], p: dict[str, float], mults: Sequence[float] | None,
-           levels: dict[str, Any]):
-    """Bit-line, word-line and rate-multiplier PWL points and the slot end times of ``ops``."""
+           levels: dict[str, Any], kicks: Sequence[float] | None = None):
+    """Bit-line, word-line, rate-multiplier and kick PWL points and the slot end times of ``ops``.
+
+    The kick port carries a trapezoid over a SET pulse's trailing edge and
+    the first quarter of the following gap, as the cell cools: its integral
+    is exactly z.  Applied there, the kick does not change the pulse's
+    heating (a kick during the flat top would, and its effect on growth near
+    the cut-off at x ~ 0.45 is not linear).
+    """
     te, gap = p["t_edge_pcm_seconds"], p["t_gap_pcm_seconds"]
     bl, wl, rm = [(0.0, 0.0)], [(0.0, 0.0)], [(0.0, 1.0 if mults is None else float(mults[0]))]
+    kz = [(0.0, 0.0)]
     ends, pulse = [], []
     s = 0.0
     for j, op in enumerate(ops):
@@ -241,10 +265,16 @@ def _waves(ops: Sequence[Sequence[Any]], p: dict[str, float], mults: Sequence[fl
             bl += [(a, 0.0), (a + te, vb), (a + te + tw, vb), (a + 2 * te + tw, 0.0)]
             wl += [(a, 0.0), (a + te, vw), (a + te + tw, vw), (a + 2 * te + tw, 0.0)]
             pulse.append((a + te, a + te + tw))
+            if kind == "set" and kicks is not None and kicks[j] != 0:
+                # the kick window: the trailing edge and the first quarter of the gap (the cell cooling)
+                k0, k1 = a + te + tw, a + 2 * te + tw + 0.25 * gap
+                r = 0.25 * (k1 - k0)
+                lvl = float(kicks[j]) / (k1 - k0 - r)
+                kz += [(k0, 0.0), (k0 + r, lvl), (k1 - r, lvl), (k1, 0.0)]
             end = a + 2 * te + tw
         s = end + 0.5 * gap
         ends.append(s)
-    return bl, wl, rm, np.asarray(ends), pulse
+    return bl, wl, rm, kz, np.asarray(ends), pulse
 
 
 @dataclass
@@ -252,6 +282,7 @@ class OpsResult:
     """What :func:`run_ops` measured, one row per device and one column per operation."""
 
     g_after_siemens: np.ndarray   # read conductance of the model (node gr) at the end of each operation
+    g0_after_siemens: np.ndarray  # programmed (drift-free, age 0) conductance G0 (node g0) at the end of each operation
     energy_joules: np.ndarray     # bit-line + word-line energy of each operation
     g_read_siemens: np.ndarray    # I/V during read operations (NaN for other operations)
     t_end_seconds: np.ndarray     # end time of each operation's slot
@@ -260,21 +291,24 @@ class OpsResult:
     netlist_hash: str
 
 
-def _device_ctx(k: int, var: dict[str, np.ndarray], i: int, bl, wl, rm, x0: float, age0: float) -> dict[str, Any]:
+def _device_ctx(k: int, var: dict[str, np.ndarray], i: int, bl, wl, rm, kz, x0: float, age0: float) -> dict[str, Any]:
     d = {key: float(var[key][i]) for key in VARIATION_KEYS}
     rm_text = nl.fmt(rm[0][1]) if len(rm) == 1 else nl.pwl(rm)
-    d.update(k=k, bl=nl.pwl(bl), wl=nl.pwl(wl), rm=rm_text, x0=float(x0), age0=float(age0))
+    kz_text = "0" if len(kz) == 1 else nl.pwl(kz)
+    d.update(k=k, bl=nl.pwl(bl), wl=nl.pwl(wl), rm=rm_text, kz=kz_text, x0=float(x0), age0=float(age0))
     return d
 
 
 def run_ops(run: Run, var: dict[str, np.ndarray], ops: Sequence[Sequence[Sequence[Any]]] | Sequence[Sequence[Any]],
             x0: np.ndarray | float = 0.0, age0: np.ndarray | float = 0.0,
             multipliers: np.ndarray | None = None, probe_state: bool = False,
-            per_netlist: int = DEVICES_PER_NETLIST) -> OpsResult:
+            per_netlist: int = DEVICES_PER_NETLIST, kicks: np.ndarray | None = None) -> OpsResult:
     """Apply operation lists to devices (one list for all, or one per device).
 
     ``multipliers`` (devices x operations) are the per-operation growth-rate
-    multipliers (None: all 1).  Devices are split into netlists of
+    multipliers (None: all 1); ``kicks`` (devices x operations) the
+    standard-normal per-pulse kicks of SET operations (None: no kick; see
+    :func:`kick_draws`).  Devices are split into netlists of
     ``per_netlist``.  Every device's lists must have the same length.
     """
     run = _pcm_run(run)
@@ -295,9 +329,14 @@ def run_ops(run: Run, var: dict[str, np.ndarray], ops: Sequence[Sequence[Sequenc
         multipliers = np.asarray(multipliers, float)
         if multipliers.shape != (n, m) or np.any(multipliers < 0):
             raise SpiceError(f"multipliers must be non-negative, shape ({n}, {m})")
+    if kicks is not None:
+        kicks = np.asarray(kicks, float)
+        if kicks.shape != (n, m) or not np.all(np.isfinite(kicks)):
+            raise SpiceError(f"kicks must be finite, shape ({n}, {m})")
     p = pcm_params(run.tech, run.params)
     levels = _levels(run, p)
     g_after = np.empty((n, m))
+    g0_after = np.empty((n, m))
     energy = np.empty((n, m))
     g_read = np.full((n, m), np.nan)
     t_end = np.empty((n, m))
@@ -307,8 +346,9 @@ def run_ops(run: Run, var: dict[str, np.ndarray], ops: Sequence[Sequence[Sequenc
         idx = range(lo, min(lo + per_netlist, n))
         devices, meta = [], []
         for k, i in enumerate(idx):
-            bl, wl, rm, ends, pulse = _waves(op_lists[i], p, None if multipliers is None else multipliers[i], levels)
-            devices.append(_device_ctx(k, var, i, bl, wl, rm, x0[i], age0[i]))
+            bl, wl, rm, kz, ends, pulse = _waves(op_lists[i], p, None if multipliers is None else multipliers[i],
+                                                 levels, None if kicks is None else kicks[i])
+            devices.append(_device_ctx(k, var, i, bl, wl, rm, kz, x0[i], age0[i]))
             meta.append((ends, pulse))
         t_stop = max(e[-1] for e, _ in meta)
         shortest = min(min((b - a) for a, b in pl if b > a) if any(b > a for a, b in pl) else t_stop
@@ -325,6 +365,7 @@ def run_ops(run: Run, var: dict[str, np.ndarray], ops: Sequence[Sequence[Sequenc
         for k, i in enumerate(idx):
             ends, pulse = meta[k]
             g_after[i] = 1e-6 * np.interp(ends, t, res[f"v(x{k}.xd.gr)"])
+            g0_after[i] = 1e-6 * np.interp(ends, t, res[f"v(x{k}.xd.g0)"])
             vb, ib = res[f"v(bl{k})"], res[f"i(vbl{k})"]
             power = -(vb * ib + res[f"v(wl{k})"] * res[f"i(vwl{k})"])
             cum = np.concatenate([[0.0], np.cumsum(0.5 * (power[1:] + power[:-1]) * np.diff(t))])
@@ -341,7 +382,7 @@ def run_ops(run: Run, var: dict[str, np.ndarray], ops: Sequence[Sequence[Sequenc
                     a, b = pulse[j]
                     sel = (t >= a + 0.5 * (b - a)) & (t <= b)
                     g_read[i, j] = float(np.mean(-ib[sel] / vb[sel])) if sel.any() else np.nan
-    return OpsResult(g_after, energy, g_read, t_end, t_peak, p, h)
+    return OpsResult(g_after, g0_after, energy, g_read, t_end, t_peak, p, h)
 
 
 # ---------------------------------------------------------------- measurements
@@ -349,21 +390,22 @@ def set_train(run: Run, var: dict[str, np.ndarray], n_pulses: int, seed: int | N
               n_cycles: int = 1, first: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Partial-SET trains from RESET: each cycle is one RESET then ``n_pulses`` SET pulses.
 
-    ``seed`` seeds the cycle-to-cycle multipliers (None: no cycle-to-cycle noise).
-    Returns (G, shape (devices, n_cycles, n_pulses + 1): after the RESET and
-    after every pulse; SET energy per pulse, shape (devices, n_cycles,
+    ``seed`` seeds the cycle-to-cycle multipliers and the per-pulse kicks (None: no cycle-to-cycle noise).
+    Returns (G, shape (devices, n_cycles, n_pulses + 1): the programmed
+    (drift-free) conductance G0 after the RESET and after every pulse; SET energy per pulse, shape (devices, n_cycles,
     n_pulses); RESET energy, shape (devices, n_cycles)).
     """
     if n_pulses < 1 or n_cycles < 1:
         raise SpiceError(f"n_pulses={n_pulses} and n_cycles={n_cycles} must be at least 1")
     n = len(var["gcm"])
     ops = ([("reset",)] + [("set",)] * n_pulses) * n_cycles
-    mult = None
+    mult = kick = None
     if seed is not None:
         sigma = pcm_params(run.tech, run.params)["sigma_c2c_rel"]
         mult = c2c_multipliers(n, len(ops), seed, first, sigma)
-    r = run_ops(run, var, ops, x0=0.0, multipliers=mult)
-    g = r.g_after_siemens.reshape(n, n_cycles, n_pulses + 1)
+        kick = kick_draws(n, len(ops), seed, first)
+    r = run_ops(run, var, ops, x0=0.0, multipliers=mult, kicks=kick)
+    g = r.g0_after_siemens.reshape(n, n_cycles, n_pulses + 1)
     e = r.energy_joules.reshape(n, n_cycles, n_pulses + 1)
     return g, e[:, :, 1:], e[:, :, 0]
 

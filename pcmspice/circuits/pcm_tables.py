@@ -10,7 +10,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from pcmspice.circuits.c3t1c import Run
-from pcmspice.circuits.pcm import _pcm_run, draw_variation, pcm_params, run_ops, set_train, x_for_g
+from pcmspice.circuits.pcm import (
+    _pcm_run,
+    draw_variation,
+    drift_nu_of_g,
+    pcm_params,
+    read_noise_rel_of_g,
+    run_ops,
+    set_train,
+)
 from pcmspice.core.errors import SpiceError
 
 
@@ -20,34 +28,46 @@ def _lognormal_nodes(sigma: float, n: int = 24) -> tuple[np.ndarray, np.ndarray]
     return np.exp(sigma * z - 0.5 * sigma ** 2), w / w.sum()
 
 
-def set_step_map(run: Run, var: dict[str, np.ndarray], x_grid: Sequence[float] = (0.0, 0.3, 0.6, 0.9)):
-    """One nominal partial-SET pulse from each state of ``x_grid``, for every device.
+#: crystalline fractions of the map method: K(x) falls steeply, then to zero where the pulse no longer
+#: heats the cell into the growth window (x ~ 0.45), so the map needs more states than an exponential would
+MAP_STATES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)
 
-    Returns (integrated growth rate K (devices, x): the pulse takes x to
-    1 - (1 - x) exp(-m K) for a rate multiplier m; SET energy (devices, x)).
-    The model's growth term is m k(T) (1 - x), so K = -ln(1 - dx / (1 - x))
-    measured at m = 1 gives the step for any m, as long as the heating does
-    not depend on the small change of x within one pulse (tests check this
-    against full SPICE trains with cycle-to-cycle noise).  K falls smoothly,
-    about exponentially, with x (less heating as the threshold voltage
-    drops), so four states interpolated in log K reproduce a ten-state map
-    within 0.5 %.
+
+def set_step_map(run: Run, var: dict[str, np.ndarray], x_grid: Sequence[float] = MAP_STATES):
+    """One nominal partial-SET pulse from each state of ``x_grid``, for every device, without and with a kick.
+
+    Returns (integrated growth rate K (devices, x): without a kick the pulse
+    takes x to 1 - (1 - x) exp(-m K) for a rate multiplier m; kick response
+    kappa (S, devices, x): the change of dG when the pulse's kick z is 1
+    instead of 0 (the model's kick is z s(G), equation 5 of pcm.cir.j2);
+    SET energy (devices, x)).  Both are measured in SPICE on the programmed
+    (drift-free) conductance G0.  The model's growth term is m k(T)(1 - x), so
+    K at m = 1 gives the growth step for any m, and the kick adds z kappa, as
+    long as the heating does not depend on the small change of x within one
+    pulse (tests check this against full SPICE trains with both noises).
     """
     xs = np.asarray(x_grid, float)
     if xs.ndim != 1 or xs.size < 2 or np.any(np.diff(xs) <= 0) or xs[0] < 0 or xs[-1] >= 1:
         raise SpiceError("x_grid must be increasing, within [0, 1)", value=x_grid)
     n = len(var["gcm"])
-    rep = {k: np.repeat(v, xs.size) for k, v in var.items()}
-    x0 = np.tile(xs, n)
-    r = run_ops(run, rep, [("set",)], x0=x0)
+    rep = {k: np.repeat(v, 2 * xs.size) for k, v in var.items()}
+    x0 = np.tile(np.repeat(xs, 2), n)
+    kicks = np.tile([0.0, 1.0], n * xs.size)[:, None]
+    r = run_ops(run, rep, [("set",)], x0=x0, kicks=kicks)
     p = r.params
-    x1 = x_for_g(r.g_after_siemens[:, 0], rep, p)
-    frac = np.clip((x1 - x0) / (1.0 - x0), 0.0, 1.0 - 1e-12)
-    return -np.log1p(-frac).reshape(n, xs.size), r.energy_joules[:, 0].reshape(n, xs.size)
+    g1 = r.g0_after_siemens[:, 0].reshape(n, xs.size, 2)
+    ga = p["g_amorph_siemens"]
+    span = (p["g_cryst_siemens"] * var["gcm"] - ga)[:, None]
+    x1 = np.clip((g1[:, :, 0] - ga) / span, 0.0, 1.0)
+    frac = np.clip((x1 - xs[None, :]) / (1.0 - xs[None, :]), 0.0, 1.0 - 1e-12)
+    kappa = g1[:, :, 1] - g1[:, :, 0]
+    energy = r.energy_joules[:, 0].reshape(n, xs.size, 2)[:, :, 0]
+    return -np.log1p(-frac), kappa, energy
 
 
-def _steps_from_map(k_map: np.ndarray, xs: np.ndarray, var: dict[str, np.ndarray], p: dict[str, float],
-                    g_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _steps_from_map(k_map: np.ndarray, kappa: np.ndarray, xs: np.ndarray, var: dict[str, np.ndarray],
+                    p: dict[str, float], g_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of dG on the grid: the growth under the lognormal m (Gauss-Hermite), plus the kick z kappa."""
     m, w = _lognormal_nodes(p["sigma_c2c_rel"])
     n = k_map.shape[0]
     mean = np.zeros((n, g_grid.size))
@@ -59,8 +79,9 @@ def _steps_from_map(k_map: np.ndarray, xs: np.ndarray, var: dict[str, np.ndarray
         k = np.exp(np.interp(x, xs, np.log(np.maximum(k_map[i], 1e-30))))
         dg = span * (1.0 - x)[:, None] * (1.0 - np.exp(-k[:, None] * m[None, :]))
         mu = dg @ w
+        kap = np.interp(x, xs, kappa[i])
         mean[i] = mu
-        std[i] = np.sqrt(np.maximum((dg ** 2) @ w - mu ** 2, 0.0))
+        std[i] = np.sqrt(np.maximum((dg ** 2) @ w - mu ** 2, 0.0) + kap ** 2)
     return mean, std
 
 
@@ -93,7 +114,7 @@ def _steps_from_trains(g: np.ndarray, g_max: np.ndarray, g_grid: np.ndarray) -> 
         if below.any():
             j = np.argmin(np.abs(g_grid - lo))
             mu[below], sd[below] = mu[j], sd[j]
-        mean[i] = np.maximum(mu, 0.0)
+        mean[i] = mu
         std[i] = sd
     return mean, std
 
@@ -138,11 +159,11 @@ def pcm_lut_arrays(run: Run, n_devices: int, seed: int, g_grid_siemens: np.ndarr
     rr = run_ops(run, var, [("read",), ("reset",)], x0=0.5)
     e_read = rr.energy_joules[:, 0]
     e_reset = rr.energy_joules[:, 1]
-    g_reset = rr.g_after_siemens[:, 1]
+    g_reset = rr.g0_after_siemens[:, 1]
     if method == "map":
-        xs = np.array([0.0, 0.3, 0.6, 0.9])
-        k_map, e_map = set_step_map(run, var, xs)
-        mean, std = _steps_from_map(k_map, xs, var, p, g_grid)
+        xs = np.asarray(MAP_STATES)
+        k_map, kappa, e_map = set_step_map(run, var, xs)
+        mean, std = _steps_from_map(k_map, kappa, xs, var, p, g_grid)
         e_set = e_map.mean(axis=1)
     else:
         g, e_s, e_r = set_train(run, var, n_pulses, seed=seed, n_cycles=n_cycles, first=first)
@@ -156,9 +177,9 @@ def pcm_lut_arrays(run: Run, n_devices: int, seed: int, g_grid_siemens: np.ndarr
         set_step_std_siemens=std,
         g_reset_siemens=g_reset,
         g_max_siemens=g_max,
-        drift_nu=p["drift_nu"] * var["num"],
+        drift_nu=drift_nu_of_g(g_grid[None, :], var["znu"][:, None], p),
         drift_t0_seconds=float(p["drift_t0_seconds"]),
-        read_noise_rel=float(p["read_noise_rel"]),
+        read_noise_rel=read_noise_rel_of_g(g_grid, p),
         e_set_joules=e_set,
         e_reset_joules=e_reset,
         e_read_joules=e_read,

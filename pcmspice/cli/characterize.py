@@ -119,8 +119,9 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 @click.option("--bias", type=click.Choice(["fixed", "replica"]), default="fixed", show_default=True,
               help="Pulse gate levels: fixed voltages, or regulated by a replica bias so that the nominal cell "
                    "steps as at tt, 27 °C.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/corners"),
-              show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder [default: runs/corners/TECH-HASH8, HASH8 of the sweep and training options; the "
+                   "same options again reuse its finished batches].")
 @click.option("--force", is_flag=True, help="Write into OUT even if it holds another run.")
 @click.option("--quiet", is_flag=True)
 @click.pass_context
@@ -153,6 +154,12 @@ def corners(ctx, technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, r
                                   max_test=max_test if given("max_test") else None, seeds=parse_seeds(seeds))
         _check_training(training)
         train_fn = corner_trainer(training, jobs=jobs, scheduler=scheduler, echo=click.echo)
+    if out is None:
+        import dataclasses
+
+        from pcmspice.core.outputs import default_dir, run_key
+        out = default_dir("corners", [cfg.tech().name], run_key(
+            ch.sweep.sweep_key(cfg), dataclasses.asdict(training) if do_train else None))
     _on_interrupt(out)
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet, force=force)
     table = cmod.write_corner_table(out, train_fn=train_fn)

@@ -26,6 +26,7 @@ _COMMANDS = {
     "compare": ("pcmspice.cli.report", "compare"),
     "run": ("pcmspice.cli.report", "run"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
+    "lut": ("pcmspice.cli.lut", "lut"),
     "features": ("pcmspice.cli.features", "features"),
     "export": ("pcmspice.cli.export", "export"),
 }

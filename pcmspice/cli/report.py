@@ -110,7 +110,10 @@ def report(run_dirs, out, title, force):
 @click.option("--transfer-every", type=click.IntRange(min=0), default=None,
               help="Examples between transfers to PCM (default: the design's; the embedded default's is the "
                    "paper's 8000: on mnist5k's 4,000 training images, every second epoch).")
-@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Parallel processes: ngspice batches, then the training runs (seeds x corners).")
+@click.option("--scheduler", default=None,
+              help="Dask distributed scheduler address (tcp://HOST:PORT): batches and training runs go there.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Power parameters (TOML) instead of the design's.")
 @click.option("--set", "sets", multiple=True, metavar="SECTION.NAME=VALUE", help="Override one power parameter.")
@@ -118,14 +121,15 @@ def report(run_dirs, out, title, force):
 @click.option("--force", is_flag=True, help="Replace the runs of OUT even if they were made with other options.")
 @click.option("--quiet", is_flag=True)
 def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, transfer_every, jobs,
-        config_file, sets, measure_cpu, force, quiet):
+        scheduler, config_file, sets, measure_cpu, force, quiet):
     """The whole pipeline on a design: LUTs -> training (each seed) -> power -> one report.
 
     DESIGN.toml (see docs/designs.md) names the technology, corners, supply, the cell's netlist parameters,
     the population, the training task with its seeds and the power parameters; characterizations are cached
-    by content, so an unchanged design simulates nothing again. Without it: the embedded default (generic65,
-    tt, 27 °C, the committed LUT population, mnist5k, seed 0). Options override the design's fields. Ends
-    with the report's path and its headline numbers.
+    by content, so an unchanged design simulates nothing again. With several corners or temperatures each is
+    characterized and trained, and the report names the worst corner (the lowest accuracy). Without it: the
+    embedded default (generic65, tt, 27 °C, the committed LUT population, mnist5k, seed 0). Options override
+    the design's fields. Ends with the report's path and its headline numbers.
     """
     from pcmspice.pipeline import default_out_dir, load_design, run_design
     from pcmspice.pipeline.design import apply_run_options
@@ -136,8 +140,8 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
                                power=_config(config_file, sets) if (config_file or sets) else None)
     if out is None:
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
-    res = run_design(design, out, report_dir=report_dir, jobs=jobs, measure_cpu=measure_cpu, progress=not quiet,
-                     echo=click.echo, force=force)
+    res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,
+                     progress=not quiet, echo=click.echo, force=force)
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)

@@ -80,6 +80,16 @@ def _resolve(cfg, ctx: click.Context, fit_network: bool = True):
     return cfg, data, luts
 
 
+def _hardware_time(cfg, ctx: click.Context, luts):
+    """The run's hardware time: the latency model's time per example and transfer event (the call
+    pcmspice.pipeline.run makes, with the run's own array settings), unless --time-per-example or a
+    --config file (a run's own record) gives them."""
+    if ctx.params.get("config"):
+        return cfg
+    from pcmspice.power.latency import with_hardware_time
+    return with_hardware_time(cfg, luts, time_per_example=ctx.params.get("time_per_example") is None)
+
+
 # the options of `train` and `ablate` (and those of `corners --train`, which reuses them by name)
 TRAIN_OPTIONS: dict[str, dict] = {
     "--dataset": dict(default="mnist5k", show_default=True,
@@ -99,8 +109,9 @@ TRAIN_OPTIONS: dict[str, dict] = {
         show_default=True),
     "--batch-size": dict(type=int, default=1, show_default=True,
         help="1 = per-example SGD as the chip does it; >1 = minibatch mode (faster)"),
-    "--time-per-example": dict(type=float, default=1e-6, show_default=True,
-        help="hardware time per training example (s): sets how much the capacitors leak"),
+    "--time-per-example": dict(type=float, default=None,
+        help="hardware time per training example (s): sets how much the capacitors leak and the PCMs "
+             "drift [default: the latency model's, as `pcmspice run` takes it]"),
     "--leak-scale": dict(type=float, default=1.0, show_default=True,
         help="multiply every leakage rate"),
     "--offset-scheme": dict(type=click.Choice(["none", "signed", "magnitude"]), default="none",
@@ -144,7 +155,8 @@ def _echo_epoch(epochs: int):
 @click.option("--no-baseline", is_flag=True, help="skip the float software baseline")
 @click.option("--no-figures", is_flag=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="output folder [default: runs/train-DATASET-MODE-seedN]")
+              help="output folder [default: runs/train/DATASET-LUTS-HASH8, HASH8 of the options; the same "
+                   "options again are refused there unless --force]")
 @click.option("--resume", is_flag=True,
               help="continue the interrupted run of OUT from its last finished epoch (its config is the run's)")
 @click.option("--force", is_flag=True, help="replace OUT even if it holds another run")
@@ -160,16 +172,18 @@ def train(ctx, **opts):
     """
     from pcmspice import train as tr
     from pcmspice.cli.interrupt import on_interrupt
-    from pcmspice.core.outputs import prepare_out_dir
+    from pcmspice.core.outputs import default_dir, prepare_out_dir, refuse_same_run
     from pcmspice.train.checkpoint import FILE, Checkpointer, read_checkpoint, resume_dir
     from pcmspice.train.outputs import KIND, run_folder_key
 
     cfg = _build_config(ctx, opts)
-    out = Path(opts["out"] or f"runs/train-{cfg.dataset.split(':')[0]}-{cfg.array.mode}-seed{cfg.seed}")
-    ck_path = resume_dir(out) / FILE
     baseline = not opts["no_baseline"]
     if opts["resume"]:
         _no_config_options_with_resume(ctx)
+        if not opts["out"]:
+            raise ConfigError("--resume needs --out: the folder of the interrupted run (its message names it)")
+        out = Path(opts["out"])
+        ck_path = resume_dir(out) / FILE
         meta, _ = read_checkpoint(ck_path)
         if meta is None:
             raise ConfigError(f"{out}: nothing to resume (no checkpoint {ck_path}); run without --resume")
@@ -177,6 +191,13 @@ def train(ctx, **opts):
         cfg, data, luts = _resolve(cfg, ctx, fit_network=False)
     else:
         cfg, data, luts = _resolve(cfg, ctx)
+        cfg = _hardware_time(cfg, ctx, luts)
+        out = Path(opts["out"]) if opts["out"] else default_dir(
+            "train", [cfg.dataset.split(":")[0], luts.name if luts is not None else cfg.array.mode],
+            run_folder_key(cfg, baseline))
+        ck_path = resume_dir(out) / FILE
+        if not opts["out"]:   # the default folder of these options: a finished run there is this run
+            refuse_same_run(out, KIND, run_folder_key(cfg, baseline), opts["force"])
     prepare_out_dir(out, KIND, run_folder_key(cfg, baseline), opts["force"])
     if not opts["resume"] and ck_path.exists():   # an older interrupted run of this folder: start afresh
         Checkpointer(ck_path, "", "", baseline).remove()
@@ -199,6 +220,10 @@ def train(ctx, **opts):
         line += (f", software baseline {100 * s['baseline_test_accuracy']:.2f} % "
                  f"(gap {s['accuracy_gap_percentage_points']:+.2f} pp)")
     click.echo(f"{line}; {cfg.network} on {s['dataset']}, {cfg.epochs} epochs, mode {cfg.array.mode}")
+    click.echo(f"hardware time {s['hardware_time_seconds']:.3g} s ({cfg.array.time_per_example_seconds:.3g} s per "
+               f"example); PCM drift: G now / G programmed = {s['pcm_drift_ratio_mean']:.4f} on average"
+               if s.get("pcm_drift_ratio_mean") is not None else
+               f"hardware time {s['hardware_time_seconds']:.3g} s")
     click.echo(f"wrote {out}")
 
 
@@ -228,6 +253,7 @@ def ablate(ctx, **opts):
     cfg, data, luts = _resolve(cfg, ctx)
     if luts is None:
         luts = tr.resolve_luts(cfg.luts)
+    cfg = _hardware_time(cfg, ctx, luts)
     variants = tuple(v.strip() for v in opts["variants"].split(",") if v.strip())
     out = Path(opts["out"] or f"runs/ablate-{cfg.dataset.split(':')[0]}-seed{cfg.seed}")
     rows = tr.run_ablation(cfg, luts, data, variants=variants, retention_ratio=opts["retention_ratio"],

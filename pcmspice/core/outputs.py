@@ -9,6 +9,10 @@ Every command that writes a folder goes through here:
 * :func:`atomic_dir` - a context manager that yields a fresh hidden sibling folder with a unique name;
   when the block ends the folder gets its marker and is renamed into place, so the destination is a
   whole run or absent (an interrupted write removes the sibling and leaves the old folder untouched).
+* :func:`default_dir` - the folder a command writes to without ``--out``: ``runs/<command>/<what>-<hash8>``,
+  named from what it runs and the first 8 hex digits of its marker key, so other options never share a
+  folder and the same options find their own; :func:`refuse_same_run` turns a finished run of the same
+  key there into a one-line refusal naming ``--force``.
 * :func:`commit_entries` - for a folder that holds resume state (characterize's batches): its outputs are
   staged and then swapped in one by one, ``summary.json`` last, so a kill never leaves an old summary
   beside new tables.
@@ -110,6 +114,25 @@ def prepare_out_dir(path: str | Path, kind: str, key: str | None, force: bool = 
             raise OutputError(f"{p}: --force never replaces the working folder, one of its parents or the home "
                               "folder; choose another --out")
     return p
+
+
+def default_dir(command: str, parts: Iterable[str], key: str, root: str | Path = "runs") -> Path:
+    """``root/command/<parts joined by '-'>-<key[:8]>``: the default output folder of ``command``, e.g.
+    ``runs/train/digits-generic65_tt_27C-1a2b3c4d``; ``parts`` name it for a reader (characters other than
+    letters, digits, ``.``, ``_`` and ``-`` become ``_``), ``key`` (the run's marker key) tells runs apart."""
+    import re
+    name = "-".join(re.sub(r"[^A-Za-z0-9._-]", "_", str(p)).strip("._-") or "_" for p in parts)
+    return Path(root) / command / f"{name}-{key[:8]}"
+
+
+def refuse_same_run(path: str | Path, kind: str, key: str, force: bool = False, done: str = "summary.json") -> None:
+    """A one-line :class:`OutputError` when ``path`` already holds a finished run (``done`` written) of the
+    same ``kind`` and ``key`` and not ``force``: the same run again, where nothing would be reused."""
+    p = Path(path)
+    m = read_marker(p)
+    if not force and m is not None and m.get("kind") == kind and m.get("key") == key and (p / done).is_file():
+        raise OutputError(f"{p}: already holds this {kind} run (the same options); pass --force to run it again, "
+                          "or --out another folder")
 
 
 def _umask() -> int:

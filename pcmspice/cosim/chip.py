@@ -18,16 +18,20 @@ from pcmspice.lut import format as lutmod
 
 
 class PulseNoise:
-    """Per-device cycle-to-cycle multipliers m[device, event, pulse], consumed pulse by pulse
-    by the chip's verify loop.
+    """The per-pulse draws of every device, consumed pulse by pulse by the chip's verify loop:
+    cycle-to-cycle growth-rate multipliers m[device, event, pulse] and standard-normal kicks
+    z[device, event, pulse] (the PCM model's ``kz`` port; ``kicks=None``: no kick).
 
     ``begin(e)`` starts programming event e (0 = initial programming, then one
     per transfer), so a device that needs one more pulse in one event does not
     shift the draws of later events.
     """
 
-    def __init__(self, multipliers: np.ndarray):
+    def __init__(self, multipliers: np.ndarray, kicks: np.ndarray | None = None):
         self.m = multipliers
+        self.z = np.zeros_like(multipliers) if kicks is None else np.asarray(kicks, float)
+        if self.z.shape != self.m.shape:
+            raise ConfigError(f"kick draws of shape {self.z.shape} for multipliers of shape {self.m.shape}")
         self.event = 0
         self.used = np.zeros(multipliers.shape[0], np.int64)
 
@@ -37,11 +41,12 @@ class PulseNoise:
         self.event = event
         self.used[:] = 0
 
-    def next(self, devices: np.ndarray) -> np.ndarray:
+    def next(self, devices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(m, z) of the next SET pulse of each of ``devices``."""
         devices = np.asarray(devices, np.int64)
         n = np.minimum(self.used[devices], self.m.shape[2] - 1)
         self.used[devices] += 1
-        return self.m[devices, self.event, n]
+        return self.m[devices, self.event, n], self.z[devices, self.event, n]
 
 
 def offset_target(t: np.ndarray, p_next: int, acfg: ArrayConfig) -> np.ndarray:
@@ -81,7 +86,7 @@ class SpiceChip:
         out = self.sa.program(dev, np.concatenate([gp_now.ravel(), gm_now.ravel()]),
                               np.concatenate([tp.ravel(), tm.ravel()]), self.g_reset[dev], self.g_max[dev],
                               tolerance=self.tolerance, max_pulses=self.acfg.pcm_max_pulses,
-                              multiplier=self.noise.next)
+                              draws=self.noise.next)
         out["devices"] = dev
         return out
 

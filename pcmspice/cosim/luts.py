@@ -1,5 +1,5 @@
 """The LUT path: the lookup tables of exactly the array's cells (built in SPICE, cached), and the LUT
-array that holds them in the same positions and replays the chip's programming pulses."""
+array that holds them in the same positions and replays the chip's programming pulses and their outcome."""
 from __future__ import annotations
 
 import hashlib
@@ -75,18 +75,29 @@ def check_same_cells(luts: lutmod.LutSet, cells: ArrayCells, run: cellmod.Run) -
 
 
 class ReplayProgrammer:
-    """The LUT array's programmer in the co-simulation: the chip's programming pulses, on the tables.
+    """The LUT array's programmer in the co-simulation: the chip's programming pulses and their outcome.
 
-    :meth:`load` takes what :meth:`SpiceChip.program_pairs` did (per device, its
-    RESET and SET pulses in order, each SET with its multiplier m); calling the
-    programmer (the signature of :func:`pcmspice.array.pcm.program`) applies
-    them: a RESET sets G to the device's RESET conductance, a SET adds the
-    LUT's mean step at the present G times m (capped at full SET).  Every
-    loaded device must be programmed exactly once.
+    :meth:`load` takes what :meth:`SpiceChip.program_pairs` did (per device,
+    its RESET and SET pulses in order, each with the programmed conductance
+    G0 it left on the chip; a SET also with its draws m, z and the G0 before
+    it); calling the programmer (the signature of
+    :func:`pcmspice.array.pcm.program`) applies them: every pulse is counted,
+    and after each the device holds the conductance the chip's pulse left.
+    Every loaded device must be programmed exactly once.
+
+    A pulse's outcome is replayed, as its count is, because a table cannot
+    reproduce one draw: the PCM table holds the distribution of a step (mean
+    and std at G, with the kick), not its response to a given (m, z).  The
+    table is checked against the chip's steps instead: :attr:`steps` lists,
+    for every SET of the last call, (device, G0 before, chip's dG, table mean,
+    table std) at the chip's G0 before the pulse, and :attr:`resets` (device,
+    chip's G0 after, table RESET level).
     """
 
     def __init__(self) -> None:
         self.ops: dict[int, list[tuple]] = {}
+        self.steps = np.zeros((0, 5))
+        self.resets = np.zeros((0, 3))
 
     def load(self, spice_out: dict[str, Any]) -> None:
         if self.ops:
@@ -99,17 +110,24 @@ class ReplayProgrammer:
         g = np.array(g_now, dtype=np.float64)
         sets = np.zeros(devices.size, np.int64)
         resets = np.zeros(devices.size, np.int64)
+        steps, rst = [], []
         for i, d in enumerate(devices):
             for op in self.ops.pop(int(d), ()):
                 if op[0] == "reset":
-                    g[i] = model.g_reset[d]
+                    g[i] = op[1]
                     resets[i] += 1
+                    rst.append((d, op[1], model.g_reset[d]))
                 else:
-                    step = PcmModel.set_step(model, devices[i:i + 1], g[i:i + 1], None)[0]
-                    g[i] = min(g[i] + step * op[1], model.g_max[d])
+                    _, _m, _z, before, after = op
+                    at = np.array([before])
+                    steps.append((d, before, after - before, PcmModel.set_step(model, devices[i:i + 1], at, None)[0],
+                                  float(model.std(model.std.offsets(devices[i:i + 1]), at)[0])))
+                    g[i] = after
                     sets[i] += 1
         if self.ops:
             raise ConfigError(f"the LUT array did not program devices {sorted(self.ops)[:8]} that the chip did")
+        self.steps = np.array(steps, float).reshape(-1, 5)
+        self.resets = np.array(rst, float).reshape(-1, 3)
         t = np.clip(np.asarray(target, np.float64), model.g_reset[devices], model.g_max[devices])
         return ProgramResult(g, sets, resets, np.abs(g - t) <= tolerance)
 

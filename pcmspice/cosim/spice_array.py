@@ -324,23 +324,26 @@ class SpiceArray:
         self.vref[...] = self.v_start
 
     # ---------------------------------------------------------------- PCM programming
-    def _ops(self, devices: np.ndarray, ops: list[list[tuple]], mults: np.ndarray | None) -> pcmmod.OpsResult:
+    def _ops(self, devices: np.ndarray, ops: list[list[tuple]], mults: np.ndarray | None,
+             kicks: np.ndarray | None = None) -> pcmmod.OpsResult:
         t0 = time.perf_counter()
         var = {k: v[devices] for k, v in self.cells.variation.items()}
         age = np.maximum(self.time_seconds - self.t_prog[devices], 0.0)
         r = pcmmod.run_ops(self.run, var, ops, x0=np.clip(self.x[devices], 0.0, 1.0), age0=age,
-                           multipliers=mults, per_netlist=PCM_PER_NETLIST)
+                           multipliers=mults, kicks=kicks, per_netlist=PCM_PER_NETLIST)
         self.netlist_hashes["pcm_pulses"] = r.netlist_hash
         self.counters["pcm_netlists"] += -(-devices.size // PCM_PER_NETLIST)
-        # the state after the last programming operation: x from the model's G (age ~ ns: no drift)
+        # the state after the last programming operation: x from the programmed (drift-free) G0, and the
+        # drift clock restarted at the end of the programming (the read G at the end of the netlist has
+        # already drifted for the tens of ns since the last pulse, which with t0 = 100 ns is ~1 %)
         last_prog = max(j for j, op in enumerate(ops[0]) if op[0] != "read")
-        self.x[devices] = pcmmod.x_for_g(r.g_after_siemens[:, last_prog], var, self.pp)
+        self.x[devices] = pcmmod.x_for_g(r.g0_after_siemens[:, last_prog], var, self.pp)
         self.t_prog[devices] = self.time_seconds
         self._tick("pcm_program", t0)
         return r
 
     def program(self, devices: np.ndarray, g_read_now: np.ndarray, target: np.ndarray, g_reset: np.ndarray,
-                g_max: np.ndarray, *, tolerance: float, max_pulses: int, multiplier) -> dict[str, np.ndarray]:
+                g_max: np.ndarray, *, tolerance: float, max_pulses: int, draws) -> dict[str, np.ndarray]:
         """Closed-loop program-and-verify of PCM ``devices`` toward ``target`` (S), in SPICE.
 
         The same loop as :func:`pcmspice.array.pcm.program`: a device within
@@ -348,50 +351,67 @@ class SpiceArray:
         then partial-SET pulses, each followed by a verify read (I / V through
         the access transistor, as the array reads it), until the read is
         within tolerance; an overshoot RESETs the device (before its next
-        SET); at most ``max_pulses`` SET pulses.  ``multiplier(devices)``
-        gives each device's cycle-to-cycle growth-rate multiplier for its next
-        SET pulse (shared with the LUT path).  ``g_reset`` / ``g_max`` clip the
-        targets as the LUT path does.
+        SET); at most ``max_pulses`` SET pulses.  ``draws(devices)`` gives
+        each device's (m, z) for its next SET pulse: the cycle-to-cycle
+        growth-rate multiplier and the standard-normal kick of the model's
+        ``kz`` port.  ``g_reset`` / ``g_max`` clip the targets as the LUT path
+        does.
 
         Returns the verify reads, pulse counts, convergence and ``ops``: per
-        device, the programming pulses in order (``("reset",)`` or
-        ``("set", m)`` with the pulse's multiplier m), so that the LUT path
-        can receive the same pulses (:class:`pcmspice.cosim.luts.ReplayProgrammer`).
+        device, the programming pulses in order, each with the programmed
+        (drift-free, node g0) conductance it left: ``("reset", g0_after)`` or
+        ``("set", m, z, g0_before, g0_after)``, so that the LUT path can
+        receive the same pulses and their outcome
+        (:class:`pcmspice.cosim.luts.ReplayProgrammer`).
         """
         devices = np.asarray(devices, np.int64)
         n = devices.size
         ops_log: list[list[tuple]] = [[] for _ in range(n)]
         target = np.clip(np.asarray(target, float), g_reset, g_max)
         g = np.array(g_read_now, float)
+        var = {k: v[devices] for k, v in self.cells.variation.items()}
+        g0 = pcmmod.g_of_state(self.x[devices], np.zeros(n), var, self.pp)   # programmed G0 now
         sets = np.zeros(n, np.int64)
         resets = np.zeros(n, np.int64)
+
+        def reset_now(idx: np.ndarray) -> None:
+            r = self._ops(devices[idx], [[("reset",), ("read",)]] * idx.size, None)
+            g[idx] = r.g_read_siemens[:, 1]
+            g0[idx] = r.g0_after_siemens[:, 0]
+            resets[idx] += 1
+            for i in idx:
+                ops_log[i].append(("reset", float(g0[i])))
+
         done = np.abs(g - target) <= tolerance
         high = ~done & (g > target)
         if high.any():
             idx = np.flatnonzero(high)
-            r = self._ops(devices[idx], [[("reset",), ("read",)]] * idx.size, None)
-            g[idx] = r.g_read_siemens[:, 1]
-            resets[idx] += 1
+            reset_now(idx)
             done[idx] = np.abs(g[idx] - target[idx]) <= tolerance
-            for i in idx:
-                ops_log[i].append(("reset",))
         active = np.flatnonzero(~done)
         pending_reset = np.zeros(n, bool)
         gap = float(self.pp["t_gap_pcm_seconds"])
         for _ in range(max_pulses):
             if active.size == 0:
                 break
-            m = np.asarray(multiplier(devices[active]), float)
+            m, z = (np.asarray(a, float) for a in draws(devices[active]))
             pr = pending_reset[active]
             if pr.any():
                 ops = [[("reset",) if r_ else ("idle", gap), ("set",), ("read",)] for r_ in pr]
                 mults = np.stack([np.ones_like(m), m, m], axis=1)
+                kicks = np.stack([np.zeros_like(z), z, np.zeros_like(z)], axis=1)
             else:
                 ops = [[("set",), ("read",)]] * active.size
                 mults = np.stack([m, m], axis=1)
-            r = self._ops(devices[active], ops, mults)
-            for i, r_, m_ in zip(active, pr, m):
-                ops_log[i].extend([("reset",), ("set", float(m_))] if r_ else [("set", float(m_))])
+                kicks = np.stack([z, np.zeros_like(z)], axis=1)
+            r = self._ops(devices[active], ops, mults, kicks)
+            col = 1 if pr.any() else 0
+            for a, (i, r_) in enumerate(zip(active, pr)):
+                if r_:
+                    g0[i] = r.g0_after_siemens[a, 0]
+                    ops_log[i].append(("reset", float(g0[i])))
+                ops_log[i].append(("set", float(m[a]), float(z[a]), float(g0[i]), float(r.g0_after_siemens[a, col])))
+                g0[i] = r.g0_after_siemens[a, col]
             resets[active[pr]] += 1
             pending_reset[active] = False
             sets[active] += 1
@@ -403,17 +423,13 @@ class SpiceArray:
             ok = ~over & (rd >= t_a - tolerance)
             active = active[~ok]
         if pending_reset.any():   # the LUT loop RESETs an overshooting device at once
-            idx = np.flatnonzero(pending_reset)
-            r = self._ops(devices[idx], [[("reset",), ("read",)]] * idx.size, None)
-            g[idx] = r.g_read_siemens[:, 1]
-            for i in idx:
-                ops_log[i].append(("reset",))
+            reset_now(np.flatnonzero(pending_reset))
         converged = np.ones(n, bool)
         converged[active] = False
         self.counters["pcm_set_pulses"] += int(sets.sum())
         self.counters["pcm_reset_pulses"] += int(resets.sum())
         self.counters["pcm_not_converged"] += int((~converged).sum())
-        return dict(g_read_siemens=g, set_pulses=sets, reset_pulses=resets, converged=converged,
+        return dict(g_read_siemens=g, g0_siemens=g0, set_pulses=sets, reset_pulses=resets, converged=converged,
                     target_siemens=target, ops=ops_log)
 
     # ------------------------------------------------------------------ state

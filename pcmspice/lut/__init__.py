@@ -11,7 +11,10 @@ power model read them.  Neither half imports the other: they meet only here.
 * :mod:`pcmspice.lut.integrity` - the seal of a file and the set id that binds the two
   tables of a set, and the consistency rules for files written before seals;
 * :mod:`pcmspice.lut.provenance` - :class:`LutProvenance`, the typed view of
-  what a table records about how it was made.
+  what a table records about how it was made;
+* :mod:`pcmspice.lut.stats` - what a set implies (``pcmspice lut stats``): PCM step
+  statistics vs G, read noise, drift exponents, the 3T1C steps and retention;
+* :mod:`pcmspice.lut.interp` - the row-wise interpolation every table look-up uses.
 
 May import: ``pcmspice.core`` only (plus numpy).
 """

@@ -1,6 +1,6 @@
 """Lookup tables: what the circuit does, per Monte Carlo cell, at numpy speed.
 
-On-disk format (schema ``pcmspice-lut`` version 1), one file per
+On-disk format (schema ``pcmspice-lut`` version 2), one file per
 (technology, corner, temperature, supply), extension ``.lut.npz``:
 
 * a NumPy ``.npz`` archive (zip) holding named float64 arrays, and
@@ -32,6 +32,9 @@ leak_volts_per_s      (cell, vc)      dVc/dt with both switches off
 e_up_joules           (cell,)         supply energy of one up pulse
 e_down_joules         (cell,)         supply energy of one down pulse
 e_read_joules         (cell,)         energy of one read at Vc = v_start
+read_noise_rel        (cell, vc)      std / g of one read of the 3T1C read path
+c_gate_up_farads      (cell,)         gate load of the up switch on its pulse line
+c_gate_down_farads    (cell,)         gate load of the down switch on its pulse line
 mismatch_<name>       (cell,)         the mismatch draws (V for dvt, x for mu)
 ====================  ==============  =====================================
 
@@ -43,9 +46,10 @@ set_step_mean_siemens (device, g)     mean dG per partial-SET pulse at G
 set_step_std_siemens  (device, g)     cycle-to-cycle std of that step
 g_reset_siemens       (device,)       conductance after a RESET
 g_max_siemens         (device,)       fully crystalline conductance
-drift_nu              (device,)       drift exponent, G(t) = G0 (t/t0)^-nu
+drift_nu              (device, g)     drift exponent of the device programmed to G,
+                                      G(t) = G0 ((t + t0)/t0)^-nu, t from the end of programming
 drift_t0_seconds      ()              drift reference time t0
-read_noise_rel        ()              relative read noise (std / G)
+read_noise_rel        (g,)            relative read noise (std / G) of one read at G
 e_set_joules          (device,)       energy of one partial-SET pulse
 e_reset_joules        (device,)       energy of one RESET pulse
 e_read_joules         (device,)       energy of one PCM read
@@ -69,10 +73,13 @@ from pcmspice.core.limits import check_memory
 from pcmspice.core.provenance import atomic_write_bytes
 from pcmspice.lut import integrity as integ
 from pcmspice.lut.integrity import array_sha256
+from pcmspice.lut.interp import interp_rows as _interp_rows
 from pcmspice.lut.provenance import LutProvenance
 
 SCHEMA = "pcmspice-lut"
-SCHEMA_VERSION = 1
+#: 2: per-G read noise and drift exponents, the 3T1C's read noise and gate loads (version 1 is refused:
+#: its tables had no read noise and one drift exponent per device; regenerate them)
+SCHEMA_VERSION = 2
 
 _CELL_AXES = {
     "vc_volts": ("vc",),
@@ -83,11 +90,14 @@ _CELL_AXES = {
     "e_up_joules": ("cell",),
     "e_down_joules": ("cell",),
     "e_read_joules": ("cell",),
+    "read_noise_rel": ("cell", "vc"),
+    "c_gate_up_farads": ("cell",),
+    "c_gate_down_farads": ("cell",),
 }
 _CELL_UNITS = {
     "vc_volts": "V", "g_siemens": "S", "dv_up_volts": "V", "dv_down_volts": "V",
     "leak_volts_per_s": "V/s", "e_up_joules": "J", "e_down_joules": "J",
-    "e_read_joules": "J",
+    "e_read_joules": "J", "read_noise_rel": "1", "c_gate_up_farads": "F", "c_gate_down_farads": "F",
 }
 _PCM_AXES = {
     "g_grid_siemens": ("g",),
@@ -95,9 +105,9 @@ _PCM_AXES = {
     "set_step_std_siemens": ("device", "g"),
     "g_reset_siemens": ("device",),
     "g_max_siemens": ("device",),
-    "drift_nu": ("device",),
+    "drift_nu": ("device", "g"),
     "drift_t0_seconds": (),
-    "read_noise_rel": (),
+    "read_noise_rel": ("g",),
     "e_set_joules": ("device",),
     "e_reset_joules": ("device",),
     "e_read_joules": ("device",),
@@ -108,31 +118,6 @@ _PCM_UNITS = {
     "drift_t0_seconds": "s", "read_noise_rel": "1", "e_set_joules": "J",
     "e_reset_joules": "J", "e_read_joules": "J",
 }
-
-
-def _interp_rows(x_grid: np.ndarray, table: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Linear interpolation of ``table[rows[k], :]`` at ``x[k]`` for every k, vectorized.
-
-    Outside the grid the end values are held (no extrapolation): the grid is
-    chosen to span every state the circuit can reach.
-    """
-    n = x_grid.size
-    x = np.asarray(x, dtype=np.float64)
-    rows = np.asarray(rows)
-    # uniform grids (the usual case) get an O(1) index; others use searchsorted
-    step = (x_grid[-1] - x_grid[0]) / (n - 1)
-    if np.allclose(np.diff(x_grid), step, rtol=1e-9, atol=0):
-        pos = np.clip((x - x_grid[0]) / step, 0.0, n - 1 - 1e-12)
-        i0 = pos.astype(np.intp)
-        frac = pos - i0
-    else:
-        i0 = np.clip(np.searchsorted(x_grid, x, side="right") - 1, 0, n - 2)
-        frac = np.clip((x - x_grid[i0]) / (x_grid[i0 + 1] - x_grid[i0]), 0.0, 1.0)
-        i0 = np.minimum(i0, n - 2)
-    i1 = np.minimum(i0 + 1, n - 1)
-    lo = table[rows, i0]
-    hi = table[rows, i1]
-    return lo + (hi - lo) * frac
 
 
 @dataclass(frozen=True)
@@ -150,6 +135,20 @@ class CellLut:
     v_start_volts: float = 0.5
     mismatch: dict[str, np.ndarray] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    read_noise_rel: np.ndarray | None = None      # None: no read noise (zeros)
+    c_gate_up_farads: np.ndarray | None = None    # None: not measured (zeros)
+    c_gate_down_farads: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = np.shape(self.g_siemens)[0] if np.ndim(self.g_siemens) == 2 else 0
+        shape = np.shape(self.g_siemens)
+        for name, default_shape in (("read_noise_rel", shape), ("c_gate_up_farads", (n,)),
+                                    ("c_gate_down_farads", (n,))):
+            v = getattr(self, name)
+            v = np.zeros(default_shape) if v is None else np.asarray(v, dtype=np.float64)
+            if name == "read_noise_rel" and v.ndim == 0:
+                v = np.full(shape, float(v))
+            object.__setattr__(self, name, v)
 
     @property
     def n_cells(self) -> int:
@@ -219,6 +218,9 @@ class CellLut:
             raise LutError(f"{source}: dv_down_volts has positive values (a down pulse must lower Vc)")
         if np.any(self.g_siemens < 0):
             raise LutError(f"{source}: g_siemens has negative conductances")
+        for k in ("read_noise_rel", "c_gate_up_farads", "c_gate_down_farads"):
+            if np.any(getattr(self, k) < 0):
+                raise LutError(f"{source}: {k} has negative values")
 
 
 @dataclass(frozen=True)
@@ -232,11 +234,19 @@ class PcmLut:
     g_max_siemens: np.ndarray
     drift_nu: np.ndarray
     drift_t0_seconds: float
-    read_noise_rel: float
+    read_noise_rel: np.ndarray
     e_set_joules: np.ndarray
     e_reset_joules: np.ndarray
     e_read_joules: np.ndarray
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a constant is broadcast: a scalar read noise to every G, one exponent per device to every G
+        ng = np.size(self.g_grid_siemens)
+        rn = np.asarray(self.read_noise_rel, dtype=np.float64)
+        object.__setattr__(self, "read_noise_rel", np.full(ng, float(rn)) if rn.ndim == 0 else rn)
+        nu = np.asarray(self.drift_nu, dtype=np.float64)
+        object.__setattr__(self, "drift_nu", np.repeat(nu[:, None], ng, axis=1) if nu.ndim == 1 else nu)
 
     @property
     def n_devices(self) -> int:
@@ -250,14 +260,13 @@ class PcmLut:
     def set_step(self, devices: np.ndarray, g: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """dG (S) of one partial-SET pulse on ``devices`` at conductance ``g``.
 
-        With ``rng`` the cycle-to-cycle spread is drawn (normal, truncated
-        at zero: a SET pulse never lowers G); without, the mean is returned.
+        With ``rng`` the spread is drawn (normal: a pulse may lower G); without, the mean is returned.
         """
         mean = _interp_rows(self.g_grid_siemens, self.set_step_mean_siemens, devices, g)
         if rng is None:
             return mean
         std = _interp_rows(self.g_grid_siemens, self.set_step_std_siemens, devices, g)
-        return np.maximum(mean + std * rng.standard_normal(mean.shape), 0.0)
+        return mean + std * rng.standard_normal(mean.shape)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(getattr(self, k), dtype=np.float64) for k in _PCM_AXES}
@@ -266,11 +275,12 @@ class PcmLut:
         _check_shapes(self.arrays(), _PCM_AXES, source)
         if np.any(np.diff(self.g_grid_siemens) <= 0):
             raise LutError(f"{source}: g_grid_siemens must be strictly increasing")
-        if np.any(self.set_step_mean_siemens.mean(axis=0) < 0):
-            raise LutError(f"{source}: set_step_mean_siemens is negative on average "
-                           "(partial SET must raise G)")
+        if self.set_step_mean_siemens.mean() <= 0:
+            raise LutError(f"{source}: set_step_mean_siemens is not positive on average (partial SET must raise G)")
         if np.any(self.set_step_std_siemens < 0):
             raise LutError(f"{source}: set_step_std_siemens has negative values")
+        if np.any(self.read_noise_rel < 0) or np.any(self.drift_nu < 0):
+            raise LutError(f"{source}: read_noise_rel and drift_nu must be non-negative")
         if np.any(self.g_reset_siemens >= self.g_max_siemens):
             raise LutError(f"{source}: g_reset_siemens must lie below g_max_siemens")
 
@@ -392,7 +402,7 @@ def save_pcm_lut(lut: PcmLut, path: str | Path, set_id: str = "") -> Path:
 def _load_pcm(path: str | Path) -> tuple[PcmLut, integ.Seal]:
     arrays, meta, seal = _read_npz(Path(path), "pcm")
     try:
-        scalars = {k: float(arrays.pop(k)) for k in ("drift_t0_seconds", "read_noise_rel")}
+        scalars = {"drift_t0_seconds": float(arrays.pop("drift_t0_seconds"))}
         lut = PcmLut(**arrays, **scalars, provenance=meta.get("provenance", {}))
     except (TypeError, KeyError, ValueError) as exc:
         raise LutError(f"{path}: arrays do not form a PCM table ({exc})") from None

@@ -14,11 +14,11 @@ characterize, array, train, cosim, power, report); only ``cli`` imports it.
 """
 from pcmspice.pipeline.corners import CornerTraining, corner_trainer
 from pcmspice.pipeline.design import DesignConfig, TaskConfig, default_design, design_key, load_design
+from pcmspice.pipeline.design_run import run_design
 from pcmspice.pipeline.run import (
     characterize_default,
     characterize_design,
     default_out_dir,
-    run_design,
     run_pipeline,
     train_config_on_luts,
     train_on_luts,

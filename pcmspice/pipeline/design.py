@@ -35,6 +35,7 @@ from pcmspice.train.datasets import load_dataset
 LUT_SOURCES = ("committed", "characterize")
 DESIGN_SCHEMA = "pcmspice-design-1"
 MAX_SEEDS = 100
+MAX_COMBOS = 64   # corners x temperatures x supplies of one design: each is characterized and trained
 _T = train.TrainConfig
 
 
@@ -102,10 +103,9 @@ class DesignConfig(Config):
                                                "starting with '.' or '-'") from None
         if self.luts == "characterize":
             n = len(self.sweep.corners) * len(self.sweep.temps_c) * max(1, len(self.sweep.vdd_volts))
-            if n != 1:
+            if n > MAX_COMBOS:
                 raise ConfigError(f"{self._where}: [sweep] has {n} combinations of corners x temperatures x "
-                                  "supplies; a design trains on one LUT set, so give one corner, one temperature "
-                                  "and at most one supply (pcmspice corners --train trains several)")
+                                  f"supplies; a design runs at most {MAX_COMBOS} (pcmspice corners runs more)")
         elif self.luts != "committed" and not self.luts.strip():
             raise self._bad("luts", self.luts, '"committed", "characterize" or a LUT folder')
 
@@ -114,6 +114,8 @@ class DesignConfig(Config):
         """From TOML text or a file; a bad field is one line naming the file, the section and the field."""
         path = Path(text_or_path) if isinstance(text_or_path, Path) or (
             isinstance(text_or_path, str) and "\n" not in text_or_path and "=" not in text_or_path) else None
+        if path is not None:
+            text_or_path = _tech_relative_to(path) or path
         try:
             design = super().from_toml(text_or_path)
         except ConfigError as exc:
@@ -128,6 +130,41 @@ class DesignConfig(Config):
 
     def lut_source(self) -> str:
         return self.luts if self.luts in LUT_SOURCES else "folder"
+
+    def combos(self) -> list[tuple[str, float, float]]:
+        """The (corner, temperature, supply) combinations the design characterizes and trains on (one for
+        the committed LUTs or a LUT folder)."""
+        return self.sweep.combos() if self.luts == "characterize" else []
+
+    def combo_sweep(self, corner: str, temp_c: float, vdd: float) -> SweepConfig:
+        """The ``[sweep]`` of one combination: one corner, one temperature (and the supply if the design
+        names supplies).  For a one-combination design it is the ``[sweep]`` itself (the same cache key)."""
+        return self.sweep.replace(corners=(corner,), temps_c=(temp_c,),
+                                  vdd_volts=(vdd,) if self.sweep.vdd_volts else ())
+
+
+def _tech_relative_to(path: Path) -> str | None:
+    """The TOML text of design file ``path`` with a relative ``[sweep] technology`` folder made absolute
+    against the design file's folder (as a path written in a file is read); None when there is nothing to
+    change or the file does not parse (the normal reading then says why, in one line)."""
+    import tomllib
+
+    import tomli_w
+
+    from pcmspice.spice import tech as techmod
+    try:
+        data = tomllib.loads(path.read_text()) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    sweep = data.get("sweep") if isinstance(data, dict) else None
+    tech = sweep.get("technology") if isinstance(sweep, dict) else None
+    if not isinstance(tech, str) or tech in techmod.available() or Path(tech).expanduser().is_absolute():
+        return None
+    folder = path.parent / tech
+    if not (folder / "tech.toml").is_file():
+        return None
+    data["sweep"]["technology"] = str(folder.absolute())
+    return tomli_w.dumps(data)
 
 
 def default_design() -> DesignConfig:

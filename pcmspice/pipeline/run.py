@@ -76,15 +76,14 @@ def train_on_luts(lut_dir: str | Path, out_dir: str | Path, *, dataset: str, see
 
 def train_config_on_luts(tcfg: train.TrainConfig, out_dir: str | Path, *, config: pw.PowerConfig | None = None,
                          progress: bool = True, echo: Callable[[str], Any] = print, force: bool = False) -> Path:
-    """Train the run ``tcfg`` on its LUTs (``tcfg.luts``) with the leakage timed by the latency model of
-    ``config``; returns ``out_dir``."""
+    """Train the run ``tcfg`` on its LUTs (``tcfg.luts``) with the hardware time (leakage, drift, transfers)
+    of the latency model of ``config``; returns ``out_dir``."""
     cfg = config or pw.PowerConfig()
     out = Path(out_dir)
     lut_set = load_lut_set(Path(tcfg.luts))
     # the chip's time per example with the training's own array settings (pulse slots, transfers)
-    pcfg = cfg.with_overrides(dict(pw.overrides_from_training_config(tcfg.to_dict())))
-    tpe = pw.time_per_example_seconds(tcfg.network, pcfg, lut_set)
-    tcfg = tcfg.replace(array=tcfg.array.replace(time_per_example_seconds=tpe))
+    tcfg = pw.with_hardware_time(tcfg, lut_set, cfg)
+    tpe = tcfg.array.time_per_example_seconds
     echo(f"training {tcfg.network} on {tcfg.dataset} for {tcfg.epochs} epochs, seed {tcfg.seed} (time per example "
          f"for leakage: {fmt_si(tpe, 's')})")
     res = train.train(tcfg, lut_set, progress=progress)
@@ -181,21 +180,23 @@ def _cached_luts(run_dir: Path, key: str, lut_name: str) -> Path | None:
 
 
 def characterize_design(design: Any, out: Path, *, jobs: int = 2, progress: bool = True,
-                        echo: Callable[[str], Any] = print) -> tuple[Path, Path, bool]:
-    """The LUTs of a design's ``[sweep]``, characterized once per content: in ``$PCMSPICE_CACHE/designs/<key>``
-    when PCMSPICE_CACHE is set, else in ``out/characterize``; a finished characterization of the same key
-    (the sweep, the netlists and the technology) is reused without running SPICE.
+                        echo: Callable[[str], Any] = print, sweep: Any = None, folder: str = "characterize",
+                        scheduler: str | None = None) -> tuple[Path, Path, bool]:
+    """The LUTs of a design's ``[sweep]`` (or of ``sweep``, one combination of it), characterized once per
+    content: in ``$PCMSPICE_CACHE/designs/<key>`` when PCMSPICE_CACHE is set, else in ``out/<folder>``; a
+    finished characterization of the same key (the sweep, the netlists and the technology) is reused without
+    running SPICE.  ``scheduler``: the batches run on that Dask cluster.
     Returns (characterization folder, LUT folder, reused)."""
     import os
 
     from pcmspice.characterize.sweep import combo_name, sweep_key
     from pcmspice.pipeline.design import design_key
-    sweep = design.sweep
+    sweep = sweep if sweep is not None else design.sweep
     key = sweep_key(sweep)
     run_dir = (paths.writable_dir(paths.cache_root() / "designs", "the design cache") / key
-               if os.environ.get("PCMSPICE_CACHE") else out / "characterize")
+               if os.environ.get("PCMSPICE_CACHE") else out / folder)
     (corner, temp, vdd), = sweep.combos()
-    name = combo_name(sweep.technology, corner, temp, vdd)
+    name = combo_name(sweep.tech().name, corner, temp, vdd)   # as run_sweep names it (a folder too)
     cached = _cached_luts(run_dir, key, name)
     if cached is not None:
         echo(f"[1/4] reusing LUTs of design {design.name} {design_key(design)[:8]} (characterization {key}) "
@@ -203,66 +204,5 @@ def characterize_design(design: Any, out: Path, *, jobs: int = 2, progress: bool
         return run_dir, cached, True
     echo(f"[1/4] characterizing {sweep.n_cells} cells ({sweep.technology}, {corner}, {temp:g} C, {vdd:g} V; "
          f"characterization {key}) into {run_dir}")
-    res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True)
+    res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler)
     return run_dir, _lut_dir_of_sweep(res), False
-
-
-def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
-               jobs: int = 2, measure_cpu: bool = True, progress: bool = True,
-               echo: Callable[[str], Any] = print, force: bool = False) -> ReportResult:
-    """``pcmspice run [DESIGN.toml]``: a design (a file, a :class:`~pcmspice.pipeline.DesignConfig`, or None
-    for the embedded default) -> LUTs -> a training run per seed -> power -> one report.
-
-    LUTs: the committed population, a LUT folder, or the design's ``[sweep]`` characterized once per content
-    (:func:`characterize_design`). Runs go to ``out`` (default ``runs/run-<name>-<hash8>``):
-    ``train/`` (``train-seed<N>/`` each with several seeds), ``power/`` (the first seed's run, costed on the
-    same LUTs), ``design.toml``; the report to ``report_dir`` (default ``out/report``) names the design, its
-    hash and the LUT folder.  ``out`` is checked first (absent, empty or this design's run, else ``force``).
-    """
-    from pcmspice.core.provenance import atomic_write_text, write_json
-    from pcmspice.pipeline.design import design_key, design_summary, load_design
-    d = load_design(design)
-    dkey = design_key(d)
-    out_dir = Path(out) if out is not None else default_out_dir(d)
-    key = run_key("design", dkey, measure_cpu, str(report_dir) if report_dir else None)
-    out_dir, report = _run_folders(out_dir, report_dir, key, force)
-    atomic_write_text(out_dir / "design.toml", d.to_toml())
-    t0 = time.perf_counter()
-    echo(f"design {d.name} {dkey[:8]} -> {out_dir}")
-    inputs: list[Path] = []
-    reused = False
-    # 1. lookup tables
-    if d.luts == "committed":
-        lut_dir = paths.default_lut_dir()
-        inputs.append(lut_dir)
-        echo(f"[1/4] LUTs: the committed population {lut_dir}")
-    elif d.luts == "characterize":
-        run_dir, lut_dir, reused = characterize_design(d, out_dir, jobs=jobs, progress=progress, echo=echo)
-        inputs.append(run_dir)
-    else:
-        lut_dir = Path(d.luts)
-        inputs.append(lut_dir)
-        echo(f"[1/4] LUTs: {lut_dir}")
-    # 2. one training run per seed, with the latency model's time per example for leakage
-    seeds = d.task.seeds
-    train_dirs = []
-    for s in seeds:
-        tdir = out_dir / ("train" if len(seeds) == 1 else f"train-seed{s}")
-        train_config_on_luts(d.task.train_config(s, lut_dir), tdir, config=d.power, progress=progress,
-                             echo=lambda m: echo("[2/4] " + m), force=True)
-        train_dirs.append(tdir)
-    inputs += train_dirs
-    # 3. power: the first seed's run on the same LUTs
-    echo("[3/4] energy, latency and area")
-    network = d.task.network or None
-    write_power_run(out_dir / "power", lut_dir, network, train_dirs[0], d.power, measure_cpu=measure_cpu, force=True)
-    inputs.append(out_dir / "power")
-    # 4. one report naming the design, its hash and the LUTs
-    echo("[4/4] report")
-    info = {**design_summary(d, lut_dir, reused), "toml": d.to_toml(), "seeds": list(seeds),
-            "out_dir": str(out_dir)}
-    res = build_report(inputs, report, title=f"pcmspice: design {d.name} ({dkey[:8]}) trained on {d.task.dataset}",
-                       force=True, design=info)
-    write_json(out_dir / "design.json", {k: v for k, v in info.items() if k != "toml"})
-    echo(f"done in {time.perf_counter() - t0:.0f} s")
-    return res

@@ -32,7 +32,7 @@ from pcmspice.power.config import (
 from pcmspice.power.devices import DeviceCosts, cell_area_m2, device_costs
 from pcmspice.power.figures import figure_gpu_comparison, figure_power_breakdown
 from pcmspice.power.gpu import gpu_assumptions, gpu_table, measure_cpu
-from pcmspice.power.latency import Latency, latency, time_per_example_seconds
+from pcmspice.power.latency import Latency, latency, time_per_example_seconds, with_hardware_time
 from pcmspice.power.model import (
     AREA_COMPONENTS,
     COMPONENTS,
@@ -62,6 +62,7 @@ __all__ = [
     "parse_network", "network_name", "Layer", "layers", "op_counts", "Workload", "estimated_workload",
     "workload_from_training", "load_summary", "overrides_from_training_config",
     "DeviceCosts", "device_costs", "cell_area_m2", "Latency", "latency", "time_per_example_seconds",
+    "with_hardware_time",
     "PowerEstimate", "estimate", "estimate_for_run", "corner_row", "PHASES", "COMPONENTS", "AREA_COMPONENTS",
     "PAPER_GOPS_PER_WATT", "PAPER_TOPS_PER_MM2", "gpu_table", "gpu_assumptions", "measure_cpu",
     "write_power_run", "power_blocks", "summary_lines", "figure_power_breakdown", "figure_gpu_comparison",

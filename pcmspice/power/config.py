@@ -69,6 +69,12 @@ class CircuitParams(_Section):
     pulse_period_seconds: float = _p(20e-9, 1e-10, 1e-3, "s",
                                      "update pulse period t_period_seconds (5 ns pulse) of "
                                      "netlists/testbenches/_3t1c_drive.j2")
+    up_swing_volts: float = _p(0.75, 0.0, 10.0, "V",
+                               "up-pulse line swing v_up_off_volts - v_up_on_volts (1.15 - 0.40 V) of "
+                               "netlists/testbenches/_3t1c_drive.j2")
+    down_swing_volts: float = _p(0.648, 0.0, 10.0, "V",
+                                 "down-pulse line swing v_dn_on_volts - v_dn_off_volts (0.498 + 0.15 V) of "
+                                 "netlists/testbenches/_3t1c_drive.j2")
     w_up_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-up PMOS width w_up_um of netlists/cells/c3t1c.cir.j2")
     l_up_m: float = _p(4.0e-6, 1e-8, 1e-4, "m", "pull-up PMOS length l_up_um of netlists/cells/c3t1c.cir.j2")
     w_dn_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-down NMOS width w_dn_um of netlists/cells/c3t1c.cir.j2")
@@ -102,11 +108,11 @@ class ArrayParams(_Section):
 @dataclass(frozen=True)
 class AdcParams(_Section):
     _name = "adc"
-    fom_joules_per_step: float = _p(10e-15, 1e-18, 1e-9, "J/conv-step",
-                                    "Walden figure of merit P/(2^ENOB fs), B. Murmann, 'ADC Performance Survey "
-                                    "1997-2023' (github.com/bmurmann/ADC-survey): 8-10 bit SAR ADCs at 10-100 MS/s "
-                                    "report ~1-20 fJ/step; 10 fJ/step is a mid value (record 4.4 fJ/step in 2008, "
-                                    "van Elzakker et al., ISSCC 2008)")
+    fom_joules_per_step: float = _p(31e-15, 1e-18, 1e-9, "J/conv-step",
+                                    "Walden figure of merit P/(2^ENOB fs) of published ADCs of this class (ENOB 7-9 "
+                                    "at 10-300 MS/s) in B. Murmann, 'ADC Performance Survey 1997-2024' "
+                                    "(github.com/bmurmann/ADC-survey): best 16.8 fJ/step, 10th percentile 31 "
+                                    "fJ/step; the default is that 10th percentile (a good, not record, design)")
     enob_bits: float = _p(8.0, 1.0, 20.0, "bit", _ASSUME + "8 effective bits per activation/error read-out")
     sample_rate_hz: float = _p(100e6, 1e3, 1e11, "Hz", "100 MS/s, inside the survey's range for 8-bit SAR ADCs")
     lines_per_adc: int = _p(8, 1, 100_000, "lines", _ASSUME + "one ADC time-multiplexed over 8 integrated lines")
@@ -143,9 +149,13 @@ class DriverParams(_Section):
                                               "(Ho, Mai & Horowitz, 'The future of wires', Proc. IEEE 89, 490 (2001))")
     read_load_per_cell_farads: float = _p(0.5e-15, 0.0, 1e-12, "F",
                                           _ASSUME + "drain junctions of the read and access transistors on a read line")
-    gate_load_per_cell_farads: float = _p(1.5e-15, 0.0, 1e-12, "F",
-                                          "update-switch gate: Cox ~19 fF/um^2 (generic65 toxe 1.85 nm) x 0.2 um x "
-                                          "0.4 um (netlist sizes)")
+    gate_load_per_cell_farads: float = _p(0.0, 0.0, 1e-12, "F",
+                                          "0: each switch's gate load from the LUT (c_gate_up_farads / "
+                                          "c_gate_down_farads, Q/dV of the pulse edge in SPICE, population mean); "
+                                          "> 0: this value for both switches (an override)")
+    gate_cox_farads_per_m2: float = _p(18.7e-3, 1e-4, 1.0, "F/m^2",
+                                       "used only when the LUT has no gate loads and no override is set: Cox W L of "
+                                       "the switch sizes, Cox = eps_ox / toxe of generic65 (1.85 nm)")
     pwm_logic_energy_joules: float = _p(0.24e-12, 0.0, 1e-9, "J",
                                         "counter/compare per line and read: 8 x an 8-bit add at 0.03 pJ "
                                         "(Horowitz, ISSCC 2014)")

@@ -2,6 +2,7 @@
 examples that leakage sees (:func:`time_per_example_seconds`)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,3 +83,19 @@ def time_per_example_seconds(network: str | Sequence[int], cfg: PowerConfig | No
     cfg = cfg or PowerConfig()
     circuit = device_costs(luts, cfg).circuit if luts is not None else cfg.circuit
     return latency(network, cfg, circuit).time_per_example_seconds
+
+
+def with_hardware_time(tcfg, luts: LutSet | None, cfg: PowerConfig | None = None, *,
+                       time_per_example: bool = True):
+    """The training config ``tcfg`` (a :class:`pcmspice.train.TrainConfig`) with the chip's hardware
+    time: the latency model's time per example (unless ``time_per_example`` is False: the caller set
+    it) and transfer event time, with the training's own array settings (pulse slots, transfer
+    interval) and the LUT's circuit values."""
+    from pcmspice.power.workload import overrides_from_training_config
+    pcfg = (cfg or PowerConfig()).with_overrides(dict(overrides_from_training_config(tcfg.to_dict())))
+    circuit = device_costs(luts, pcfg).circuit if luts is not None else pcfg.circuit
+    lat = latency(tcfg.network, pcfg, circuit)
+    changes = {"transfer_seconds": lat.transfer_event_seconds}
+    if time_per_example:
+        changes["time_per_example_seconds"] = lat.time_per_example_seconds
+    return dataclasses.replace(tcfg, array=tcfg.array.replace(**changes)).validate()

@@ -153,6 +153,23 @@ class PowerEstimate:
             "examples": self.workload.examples,
         }
 
+    def parameter_sources(self) -> dict[str, str]:
+        """Where the values that set the periphery energy come from: the config's default (with its source),
+        a user override, the LUT (SPICE) or the LUT's recorded netlist parameters."""
+        default = PowerConfig()
+        out = {}
+        for dotted in ("adc.fom_joules_per_step", "adc.enob_bits", "drivers.wire_capacitance_farads_per_m",
+                       "array.read_time_seconds"):
+            sec, name = dotted.split(".")
+            v = getattr(getattr(self.config, sec), name)
+            src = next(r["source"] for r in default.describe() if r["parameter"] == dotted)
+            out[dotted] = (f"user override ({v:g})" if v != getattr(getattr(default, sec), name)
+                           else f"config default ({v:g}): {src}")
+        out["gate_load"] = self.devices.gate_load_source
+        for k in ("up_swing_volts", "down_swing_volts", "vdd_volts"):
+            out[f"circuit.{k}"] = self.devices.circuit_sources.get(k, "config")
+        return out
+
     def read_energy_check(self) -> dict[str, Any]:
         """This model's energy of one full-duty read of g against the LUT's SPICE value."""
         d, t = self.devices, self.config.array.read_time_seconds
@@ -184,10 +201,28 @@ class PowerEstimate:
                 "e_set_joules": d.e_set_joules, "e_reset_joules": d.e_reset_joules,
                 "e_read_cell_lut_joules": d.e_read_cell_lut_joules, "e_read_pcm_lut_joules": d.e_read_pcm_lut_joules,
                 "circuit": dataclasses.asdict(d.circuit), "circuit_sources": d.circuit_sources,
+                "c_gate_up_farads": d.c_gate_up_farads, "c_gate_down_farads": d.c_gate_down_farads,
+                "gate_load_source": d.gate_load_source, "parameter_sources": self.parameter_sources(),
                 "read_energy_check": self.read_energy_check(),
             },
             "notes": list(self.notes),
         }
+
+
+def pulse_line_energy_per_cell(dev: DeviceCosts, c_wire: float, wl: Workload) -> float:
+    """Energy (J) a pulse-line driver spends per cell on the line for one pulse: C dV^2.
+
+    The driver charges the line (the cell's switch gate plus its share of wire, C) by the swing dV
+    and discharges it again; its rails are the two levels of the pulse (the idle and the pulse gate
+    level, from the bias generator), so the charge C dV is drawn from the upper rail at its potential
+    and returned to the lower one: C dV (V_hi - V_lo) = C dV^2 per pulse, whatever the levels' offset
+    from ground.  (Generating the levels with linear regulators from the supply instead would cost
+    C dV V_supply.)  Up and down lines are weighted by the workload's up/down pulse counts."""
+    c = dev.circuit
+    n_up, n_dn = wl.pulses_up_per_example, wl.pulses_down_per_example
+    f_up = n_up / (n_up + n_dn) if n_up + n_dn > 0 else 0.5
+    return (f_up * (c_wire + dev.c_gate_up_farads) * c.up_swing_volts ** 2
+            + (1 - f_up) * (c_wire + dev.c_gate_down_farads) * c.down_swing_volts ** 2)
 
 
 def _zero() -> dict[str, float]:
@@ -207,7 +242,8 @@ def _energy(ls: list[Layer], wl: Workload, dev: DeviceCosts, cfg: PowerConfig,
     cell = cell_area_m2(c, cfg)
     pitch = math.sqrt(cell["total_m2"])
     c_read = pitch * drv.wire_capacitance_farads_per_m + drv.read_load_per_cell_farads   # per cell on a read line
-    c_gate = pitch * drv.wire_capacitance_farads_per_m + drv.gate_load_per_cell_farads   # per cell on a pulse line
+    c_wire = pitch * drv.wire_capacitance_farads_per_m          # per cell on a line
+    e_line = pulse_line_energy_per_cell(dev, c_wire, wl)
     bits = rt.bits_per_value
     e_route_bit = rt.route_activity * drv.wire_capacitance_farads_per_m * rt.route_distance_m * c.vdd_volts ** 2
     e_buf_bit = rt.buffer_energy_joules_per_bit
@@ -255,7 +291,7 @@ def _energy(ls: list[Layer], wl: Workload, dev: DeviceCosts, cfg: PowerConfig,
         u["cell_update_3t1c"] += share * (wl.pulses_up_per_example * dev.e_up_joules
                                           + wl.pulses_down_per_example * dev.e_down_joules)
         # a row line carries n_out gates, a column line `rows` gates
-        u["pulse_drivers"] += drv.max_pulses_per_example * l.rows * l.n_out * c_gate * c.vdd_volts ** 2 * (
+        u["pulse_drivers"] += drv.max_pulses_per_example * l.rows * l.n_out * e_line * (
             drv.update_row_activity + col_activity)
         u["routing_buffers"] += (l.n_in + l.n_out) * bits * e_buf_bit
         u["pcm_program"] += share * wl.update_set_pulses_per_example * dev.e_set_joules

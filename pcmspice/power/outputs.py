@@ -205,7 +205,7 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
         rc = d.get("read_energy_check", {})
         pairs = [("LUT set", str(d.get("lut"))), ("3T1C g at v_start (mean)", fmt_si(d["g_cell_siemens"], "S")),
                  ("PCM conductance during reads (mean)", fmt_si(d["g_pcm_siemens"], "S")),
-                 ("energy per up / down pulse (SPICE)",
+                 ("cell supply energy per up / down pulse (SPICE)",
                   f"{fmt_si(d['e_up_joules'], 'J')} / {fmt_si(d['e_down_joules'], 'J')}"),
                  ("energy per PCM SET / RESET pulse",
                   f"{fmt_si(d['e_set_joules'], 'J')} / {fmt_si(d['e_reset_joules'], 'J')}"),
@@ -213,7 +213,14 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
         if rc.get("lut_e_read_cell_at_read_time_joules") is not None:
             pairs.append(("one read of g: SPICE (LUT, scaled to the read time)",
                           fmt_si(rc["lut_e_read_cell_at_read_time_joules"], "J")))
+        if d.get("c_gate_up_farads") is not None:
+            pairs.append(("gate load per cell on an up / down pulse line",
+                          f"{fmt_si(d['c_gate_up_farads'], 'F')} / {fmt_si(d['c_gate_down_farads'], 'F')} "
+                          f"({d.get('gate_load_source')})"))
         blocks += [Block("h3", "Device costs from the characterization"), table_from_pairs(pairs)]
+        if d.get("parameter_sources"):
+            blocks += [Block("h3", "Where the periphery values come from"),
+                       table_from_pairs(list(d["parameter_sources"].items()), head=("value", "source"))]
     wl = s.get("workload", {})
     blocks += [Block("h3", "Counts and notes"), Block("ul", items=[
         f"update pulses per example: {fmt_num(wl.get('pulses_up_per_example'))} up, "

@@ -303,5 +303,6 @@ def headline_lines(res: ReportResult) -> list[str]:
         lines.append(f"area efficiency: {h['tops_per_mm2_training']:.3g} TOP/s/mm² training "
                      f"(paper {pw.PAPER_TOPS_PER_MM2:g})")
     if "worst_corner" in h:
-        lines.append(f"worst corner: {h['worst_corner']} ({h['worst_corner_criterion']})")
+        where = corner_label({"corner": h["worst_corner"], "temp_c": h.get("worst_corner_temp_c")})
+        lines.append(f"worst corner: {where} ({h['worst_corner_criterion']})")
     return lines

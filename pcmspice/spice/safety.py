@@ -177,6 +177,21 @@ def check_model_file(path: str | Path, root: Path | None = None, _depth: int = 0
     return p
 
 
+def model_file_closure(path: Path) -> list[Path]:
+    """``path`` and every file it includes, nested (resolved, each once, ``path`` first): the files a copy of a
+    library must hold.  Scan them with :func:`check_model_file` first."""
+    seen: list[Path] = []
+    todo = [Path(path).resolve()]
+    while todo:
+        p = todo.pop(0)
+        if p in seen:
+            continue
+        seen.append(p)
+        text = _lines(p.read_bytes().decode("latin-1"))
+        todo += [inc.resolve() for inc, _ in _includes(text, str(p), p.parent)]
+    return seen
+
+
 def check_netlist(text: str, name: str = "netlist", allowed: Iterable[Path] | None = None) -> None:
     """Refuse a netlist that holds a command or includes a file that is not a clean model file
     (with ``allowed``: not one of these files)."""

@@ -109,6 +109,7 @@ def load(name: str | Path) -> Technology:
         min_l_um=f.number(raw.get("min_l_um", 0.0), "min_l_um", lo=0.0),
         model_file=f.name("model_file", "models.lib"), default_corner=default_corner,
         lib_file=lib_file, lib_sections=lib_sections, raw=raw,
+        model_dir=space_free_copy(path.parent, lib_file) if lib_file and re.search(r"\s", str(path.parent)) else None,
     )
     driver = raw.get("driver")
     if driver is not None and driver not in DRIVERS:
@@ -139,10 +140,6 @@ def _library(f: _Fields, path: Path) -> tuple[str, dict[str, str]]:
     out = {check_name(k, "corner name", f"{path}: [lib] sections"):
            check_name(v, f"section of corner {k}", f"{path}: [lib] sections") for k, v in sections.items()}
     lib_path = safety.check_path(path.parent / name, f"{path}: [lib] file")
-    if re.search(r"\s", str(lib_path)):
-        # checked with ngspice 39: .lib reads its file name up to the first space, quoted or not
-        raise SpiceError(f"{path}: [lib] file {str(lib_path)!r} is in a path with a space, which ngspice's .lib "
-                         "cannot read; move the technology folder to a path without spaces", value=str(lib_path))
     text = safety.normalized_lines(lib_path.read_bytes().decode("latin-1"))
     have = {m.group(1).lower() for m in _SECTION.finditer(text)}
     for corner, section in out.items():
@@ -151,6 +148,46 @@ def _library(f: _Fields, path: Path) -> tuple[str, dict[str, str]]:
                              f"(its sections: {', '.join(sorted(have)) or 'none'}; a section is .lib NAME ... .endl)",
                              value=section)
     return name, out
+
+
+def space_free_copy(folder: Path, lib_file: str) -> Path:
+    """A copy of ``folder``'s library ``lib_file`` and the files it includes (relative paths, scanned for
+    commands first) in ``$PCMSPICE_CACHE/tech/<hash>``, keyed by their names and contents: ngspice 39's
+    ``.lib`` reads its file name up to the first space, quoted or not, so a library in a path with a space
+    is read from there (tech.toml, the provenance and the LUTs still name the folder itself)."""
+    import hashlib
+    import shutil
+
+    from pcmspice.core.outputs import staging_dir
+    lib = safety.check_model_file(folder / lib_file)
+    files = safety.model_file_closure(lib)
+    root = folder.resolve()
+    for f in files:
+        if not f.is_relative_to(root):   # check_model_file refused these already; say so if not
+            raise SpiceError(f"{lib}: includes {f}, outside the technology's folder {root}", value=str(f))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.relative_to(root).as_posix()}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
+    cache = paths.writable_dir(paths.cache_root() / "tech", "the technology cache")
+    if re.search(r"\s", str(cache.absolute())):
+        raise SpiceError(f"{folder}: its [lib] file is in a path with a space, which ngspice's .lib cannot read, "
+                         f"and the cache {cache} that would hold a copy has one too; set PCMSPICE_CACHE to a folder "
+                         "without spaces, or move the technology folder", value=str(folder))
+    dest = cache / f"{folder.name.replace(' ', '_')}-{digest.hexdigest()[:16]}"
+    if not (dest / lib_file).is_file():
+        stage = staging_dir(cache, dest.name)
+        try:
+            for f in files:
+                (stage / f.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, stage / f.relative_to(root))
+            try:
+                stage.rename(dest)
+            except OSError:   # another process made it first: theirs is the same content
+                shutil.rmtree(stage, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+    return dest
 
 
 class _Fields:

@@ -42,6 +42,9 @@ class Technology:
     lib_file: str = ""
     lib_sections: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # where ngspice reads the model files from: the folder itself, or (a library in a path with a space,
+    # which ngspice's .lib cannot read) a space-free copy of them keyed by their content (tech.load)
+    model_dir: Path | None = None
 
     # ---- netlist pieces -------------------------------------------------
     def check_corner(self, corner: str) -> Corner:
@@ -51,14 +54,14 @@ class Technology:
         return self.corners[corner]
 
     def model_paths(self) -> list[Path]:
-        return [self.folder / (self.lib_file or self.model_file)]
+        return [(self.model_dir or self.folder) / (self.lib_file or self.model_file)]
 
     def model_lines(self, corner: str) -> list[str]:
         """The lines that load the models at ``corner``: ``.include "FILE"``, or for a library with
         corner sections ``.lib "FILE" SECTION``."""
         if self.lib_sections:
             section = check_name(self.lib_sections[corner], "library section", f"technology {self.name}")
-            return [f".lib {quoted(self.folder / self.lib_file)} {section}"]
+            return [f".lib {quoted((self.model_dir or self.folder) / self.lib_file)} {section}"]
         return [f".include {quoted(p)}" for p in self.model_paths()]
 
     def header(self, corner: str, temp_c: float) -> str:

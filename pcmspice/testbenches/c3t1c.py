@@ -92,17 +92,24 @@ def energy(run: cell.Run, seed: int | None = None, read_time_seconds: float = 10
     sm = cell.step_map(run, mm, np.array([p["v_start_volts"] - 0.05, p["v_start_volts"], p["v_start_volts"] + 0.05]))
     g0 = cell.read_curve(run, mm, np.array([p["v_start_volts"], p["v_start_volts"] + 0.01]))[0, 0]
     e_read = p["v_read_volts"] ** 2 * g0 * read_time_seconds
-    df = pd.DataFrame({"operation": ["read", "up_pulse", "down_pulse"],
-                       "energy_joules": [e_read, sm.e_up_joules[0], sm.e_down_joules[0]]})
+    c_up, c_dn = (float(c[0]) for c in cell.gate_load(run, mm))
+    # the line driver charges each gate by the swing and discharges it again: C dV^2 per pulse
+    e_gu = c_up * (p["v_up_off_volts"] - p["v_up_on_volts"]) ** 2
+    e_gd = c_dn * (p["v_dn_on_volts"] - p["v_dn_off_volts"]) ** 2
+    df = pd.DataFrame({"operation": ["read", "up_pulse_supply", "down_pulse_supply", "up_gate_drive",
+                                     "down_gate_drive"],
+                       "energy_joules": [e_read, sm.e_up_joules[0], sm.e_down_joules[0], e_gu, e_gd]})
     meas = {"e_read_joules": float(e_read), "e_up_joules": float(sm.e_up_joules[0]),
-            "e_down_joules": float(sm.e_down_joules[0]), "read_time_seconds": read_time_seconds}
+            "e_down_joules": float(sm.e_down_joules[0]), "c_gate_up_farads": c_up, "c_gate_down_farads": c_dn,
+            "e_gate_up_joules": e_gu, "e_gate_down_joules": e_gd, "read_time_seconds": read_time_seconds}
 
     def plot(ax):
-        ax.bar(df["operation"], df["energy_joules"] * 1e15, color=["C0", "C3", "C2"])
+        ax.bar(df["operation"], np.maximum(df["energy_joules"], 1e-21) * 1e15, color=["C0", "C3", "C2", "C1", "C4"])
         ax.set_yscale("log")
         ax.set_ylabel("energy per operation (fJ)")
         ax.set_title(f"3T1C energy per operation at Vc = {p['v_start_volts']:g} V ({run.tech.name} {run.corner})")
-    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_step.cir.j2", "testbenches/3t1c_dc.cir.j2"], _draws(mm))
+    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_step.cir.j2", "testbenches/3t1c_dc.cir.j2",
+                                            "testbenches/3t1c_gate.cir.j2"], _draws(mm))
 
 
 # name -> (function, one-line description), gathered by pcmspice.testbenches
@@ -113,5 +120,6 @@ TESTBENCHES = {
     "retention": (retention,
         "3T1C: Vc vs time with both switches off, from the start voltage and +/-20 % of VDD around it, "
         "over 10 ms"),
-    "energy": (energy, "3T1C energy per operation: read, up pulse, down pulse (supply + driver charge integrated)"),
+    "energy": (energy, "3T1C energy per operation: read, the cell's supply per up / down pulse, and the gate "
+               "drive C dV^2 of each switch (C = Q/dV of its gate over the pulse edge)"),
 }

@@ -12,6 +12,7 @@ from pcmspice.circuits.pcm import (
     RAMP_STEPS,
     draw_variation,
     drift,
+    drift_nu_of_g,
     g_of_state,
     nominal_variation,
     pcm_params,
@@ -90,9 +91,11 @@ def pcm_drift(run: Run, seed: int | None = None) -> TestbenchResult:
     times = np.geomspace(1e-3, 1e4, 29)
     g = drift(run, var, x0, times)
     df = pd.DataFrame({"time_seconds": times, **{f"g_from_x{x:g}_siemens": g[i] for i, x in enumerate(x0)}})
-    nu_fit = -np.log(g[:, -1] / g[:, -5]) / np.log((times[-1] + 1) / (times[-5] + 1))
     p = pcm_params(run.tech, run.params)
-    meas = {"nu_fit": float(nu_fit.mean()), "nu_model": float(p["drift_nu"] * var1["num"][0]),
+    t0 = p["drift_t0_seconds"]
+    nu_fit = -np.log(g[:, -1] / g[:, -5]) / np.log((times[-1] + t0) / (times[-5] + t0))
+    nu_model = drift_nu_of_g(g_of_state(x0, 0.0, var, p), var["znu"], p)
+    meas = {"nu_fit": float(nu_fit.mean()), "nu_model": float(nu_model.mean()),
             "g_ratio_1s": float((g[:, np.argmin(np.abs(times - 1.0))] / g[:, 0]).mean())}
 
     def plot(ax):

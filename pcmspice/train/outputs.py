@@ -55,6 +55,9 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         "n_synapses": n_syn,
         "layers": [l.summary() for l in net.layers],
         "hardware_time_seconds": first.time_seconds,
+        "transfer_seconds": cfg.array.transfer_seconds,
+        # mean over every PCM device of G read now (drifted, no read noise) / G programmed, at the end
+        "pcm_drift_ratio_mean": _drift_ratio_mean(net),
         "analog_train_wall_seconds": res.analog.train_seconds,
         "analog_examples_per_second": n_train * cfg.epochs / max(res.analog.train_seconds, 1e-9),
         "baseline_train_wall_seconds": res.baseline.train_seconds if res.baseline else None,
@@ -69,6 +72,11 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         "versions": versions(),
     }
     return to_jsonable(s)
+
+
+def _drift_ratio_mean(net) -> float | None:
+    ratios = [r for l in net.layers if (r := l.pcm_drift_ratios()) is not None]
+    return float(np.concatenate(ratios).mean()) if ratios else None
 
 
 def _lut_dir(cfg) -> str:
