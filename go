@@ -33,7 +33,7 @@ fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing pcmspice and its dependencies"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e ".[test,docs]"
+  "$VENV/bin/python" -m pip install -q -e ".[test,docs,torch]"
   echo "$want" > "$stamp"
 fi
 # the SkyWater 130 nm models (only the SPICE files, unpacked into a cache)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "pcmspice"
-LAYERS = ["core", "lut", "spice", "circuits", "testbenches", "characterize", "array", "train", "cosim", "power",
-          "report", "pipeline", "cli"]
+LAYERS = ["core", "lut", "spice", "circuits", "testbenches", "characterize", "array", "train", "torch", "cosim",
+          "power", "report", "pipeline", "cli"]
 # the SPICE branch and the array branch meet only through lut
 NEVER = {"array": {"spice", "circuits", "testbenches", "characterize"},
-         "train": {"spice", "circuits", "testbenches", "characterize"}}
+         "train": {"spice", "circuits", "testbenches", "characterize"},
+         "torch": {"spice", "circuits", "testbenches", "characterize"}}
 
 
 def _module_name(path: Path) -> str:

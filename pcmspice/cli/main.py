@@ -27,6 +27,8 @@ _COMMANDS = {
     "run": ("pcmspice.cli.report", "run"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
     "lut": ("pcmspice.cli.lut", "lut"),
+    "features": ("pcmspice.cli.features", "features"),
+    "export": ("pcmspice.cli.export", "export"),
 }
 
 
