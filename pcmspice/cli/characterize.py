@@ -30,6 +30,8 @@ def _echo_summary(res, summary: dict) -> None:
 @click.argument("sweep", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--mc", type=click.IntRange(min=1, max=MAX_CELLS), default=None,
               help=f"Monte Carlo cells (overrides n_cells of the definition; at most {MAX_CELLS:,}).")
+@click.option("--pcm-devices", type=click.IntRange(min=1, max=MAX_PCM_DEVICES), default=None,
+              help=f"PCM devices (overrides pcm_devices of the definition; at most {MAX_PCM_DEVICES:,}).")
 @click.option("--tech", "technology", default=None,
               help="Technology: generic65, sky130, or the path of a technology folder (overrides the definition's "
                    "technology; see docs/technologies.md).")
@@ -48,7 +50,7 @@ def _echo_summary(res, summary: dict) -> None:
 @click.option("--force", is_flag=True,
               help="Write into OUT even if it holds another run (its LUTs, figures and summary are replaced).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def characterize(sweep, mc, technology, params, jobs, resume, scheduler, engine, out, force, quiet):
+def characterize(sweep, mc, pcm_devices, technology, params, jobs, resume, scheduler, engine, out, force, quiet):
     """Characterize a Monte Carlo population into lookup tables.
 
     SWEEP is a sweep definition (TOML), e.g. characterization/default.toml.
@@ -61,6 +63,8 @@ def characterize(sweep, mc, technology, params, jobs, resume, scheduler, engine,
     cfg = ch.SweepConfig.from_toml(sweep)
     if mc is not None:
         cfg = dataclasses.replace(cfg, n_cells=mc)
+    if pcm_devices is not None:
+        cfg = dataclasses.replace(cfg, pcm_devices=pcm_devices)
     if technology is not None:
         cfg = dataclasses.replace(cfg, technology=technology)
     if params:
