@@ -16,3 +16,14 @@ def g65():
 def run65(g65):
     from pcmspice.circuits import c3t1c as cell
     return cell.Run(g65, "tt", 27.0)
+
+
+#: the sweep fields of a tiny characterization (4 cells, 4 PCM devices: seconds), for design-file tests
+TINY_SWEEP = """n_cells = 4
+cells_per_netlist = 4
+pcm_devices = 4
+pcm_pulses = 8
+pcm_cycles = 2
+step_points = 5
+vc_points = 21
+"""

@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import TINY_SWEEP
 
 from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError
@@ -82,14 +83,7 @@ TINY_DESIGN = """name = "{name}"
 luts = "characterize"
 [sweep]
 name = "{name}"
-n_cells = 4
-cells_per_netlist = 4
-pcm_devices = 4
-pcm_pulses = 8
-pcm_cycles = 2
-step_points = 5
-vc_points = 21
-[sweep.params]
+""" + TINY_SWEEP + """[sweep.params]
 {params}
 [task]
 dataset = "digits"

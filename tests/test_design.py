@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY_SWEEP
 
 from pcmspice import characterize as ch
 from pcmspice import pipeline, train
@@ -27,14 +28,7 @@ name = "tiny"
 luts = "characterize"
 [sweep]
 name = "tiny"
-n_cells = 4
-cells_per_netlist = 4
-pcm_devices = 4
-pcm_pulses = 8
-pcm_cycles = 2
-step_points = 5
-vc_points = 21
-[sweep.params]
+""" + TINY_SWEEP + """[sweep.params]
 c_store_farads = 50e-15
 [task]
 dataset = "digits"

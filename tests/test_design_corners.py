@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import TINY_SWEEP
 from test_technologies import build_lib_folder
 
 from pcmspice.characterize.sweep import sweep_key
@@ -16,15 +17,7 @@ from pcmspice.cli.main import cli
 from pcmspice.pipeline import DesignConfig, design_key, run_design
 from pcmspice.pipeline import run as run_mod
 
-SMALL = """
-n_cells = 4
-cells_per_netlist = 4
-pcm_devices = 4
-pcm_pulses = 8
-pcm_cycles = 2
-step_points = 5
-vc_points = 21
-"""
+SMALL = TINY_SWEEP
 TASK = """
 [task]
 dataset = "digits"
