@@ -13,7 +13,8 @@ ratio, the hardware time and the energy per example of the run's LUTs and pulse 
         --variant "tol_half=--config levers/tol_half.toml" --variant "no_pi=--no-polarity-inversion"
 
 A variant is NAME=ARGS (extra `pcmspice train` arguments, split on spaces); "default" (no extra
-arguments) is always included unless --no-default.  A variant given --no-baseline is compared with the
+arguments) is always included unless --no-default (then the default runs already in OUT, if any, give
+the baselines).  A variant given --no-baseline is compared with the
 default's software baseline of the same seed (the float run does not depend on the array settings).
 """
 from __future__ import annotations
@@ -108,6 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     with ThreadPoolExecutor(a.jobs) as ex:
         res = dict(zip(jobs, ex.map(lambda j: train_one(out / j[0] / j[1] / f"seed{j[2]}", j[1], j[2],
                                                            variants[j[0]], a.epochs), jobs)))
+    if a.no_default:     # the default runs' baselines, if a verdict run left them in OUT
+        for t in tasks:
+            for s_ in seeds:
+                d = out / "default" / t / f"seed{s_}"
+                if (d / "run" / "summary.json").exists() and (d / "power" / "summary.json").exists():
+                    res[("default", t, s_)] = train_one(d, t, s_, [], a.epochs)
     rows = []
     for t in tasks:
         for v in variants:
@@ -142,6 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"({len(jobs)} runs, seeds {a.seeds}, {a.epochs} epochs, {time.perf_counter() - t0:.0f} s)")
     (out / "verdict.md").write_text(table + "\n")
     (out / "verdict.json").write_text(json.dumps(rows, indent=2))
+    # a folder `pcmspice report` reads (kind "seeds"): every row seen so far in OUT, this run's replacing
+    old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
+    keep = {(r["task"], r["variant"]): r for r in old.get("rows", [])}
+    keep.update({(r["task"], r["variant"]): r for r in rows})
+    allv = {**old.get("variants", {}), **variants}
+    (out / "summary.json").write_text(json.dumps({"kind": "seeds", "epochs": a.epochs, "rows": list(keep.values()),
+                                                  "variants": allv}, indent=2))
 
 
 if __name__ == "__main__":

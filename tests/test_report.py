@@ -240,3 +240,23 @@ def test_the_browser_check_catches_broken_pages(tmp_path):
     state, console = _check_page(exe, bad, tmp_path)
     assert state == "broken"
     assert any("undefinedFunction" in l for l in console)
+
+
+def test_accuracy_over_seeds_from_the_verdict_benchmark(tmp_path):
+    """A `benchmarks/verdict.py` folder (summary.json kind "seeds") is a report input: its table shows every
+    task and variant with mean ± sd over the seeds, and the verdict names the defaults' gap per task."""
+    d = tmp_path / "verdict"
+    d.mkdir()
+    row = dict(task="mnist5k", variant="default", seeds=[0, 1, 2], analog=[91.5, 92.6, 92.4],
+               software=[94.1, 93.9, 94.0], gap=[-2.6, -1.3, -1.6], best_gap=[-1.0, -0.5, -0.7],
+               drift_ratio=[0.4, 0.4, 0.4], hardware_time_seconds=[0.1] * 3, energy_per_example_joules=[2e-8] * 3,
+               examples_per_second=[3000.0] * 3)
+    lever = dict(row, variant="tol05", analog=[93.9, 94.0, 94.1], gap=[-0.2, 0.1, 0.1])
+    (d / "summary.json").write_text(json.dumps({"kind": "seeds", "epochs": 20, "rows": [row, lever],
+                                                "variants": {"default": [], "tol05": ["--set", "x=1"]}}))
+    r = rep.build_report([d], tmp_path / "out")
+    md = r.markdown.read_text()
+    assert "## Accuracy over seeds: verdict" in md
+    assert "| mnist5k | default | 3 | 92.17 ± 0.59 % | 94.00 ± 0.10 % | -1.83 ± 0.68 pp |" in md
+    assert "| mnist5k | tol05 | 3 |" in md and "--set x=1" in md
+    assert "**Over seeds (analog - software, the defaults): mnist5k -1.83 ± 0.68 pp over 3 seeds**" in md

@@ -1,4 +1,5 @@
-"""Report sections, one per kind of run: training, corners, characterization, LUTs, co-simulation.
+"""Report sections, one per kind of run: training, accuracy over seeds, corners, characterization, LUTs,
+co-simulation.
 
 The power section is the power layer's own (:func:`pcmspice.power.outputs.power_blocks`).
 """
@@ -135,3 +136,34 @@ def cosim_blocks(run: RunInput) -> list[Block]:
         k for k, v in s.items() if isinstance(v, (int, float, str)) and k != "kind"][:40]
     pairs = [(k.replace("_", " "), str(s[k]) if isinstance(s[k], bool) else fmt_by_name(k, s[k])) for k in keys]
     return [Block("h2", f"SPICE in the loop: {run.path.name}"), table_from_pairs(pairs)]
+
+
+def _mean_sd(xs: list[float], scale: float = 1.0, digits: int = 2) -> str:
+    xs = [scale * float(x) for x in xs if x is not None and np.isfinite(x)]
+    if not xs:
+        return "-"
+    if len(xs) == 1:
+        return f"{xs[0]:.{digits}f}"
+    return f"{np.mean(xs):.{digits}f} ± {np.std(xs, ddof=1):.{digits}f}"
+
+
+def seeds_blocks(run: RunInput) -> list[Block]:
+    """The table of ``benchmarks/verdict.py``: per task and variant, analog and software accuracy and
+    their gap over the seeds (mean ± sd), the best epochs' gap, the PCM drift and the energy per example."""
+    s = run.summary
+    rows = []
+    for r in s.get("rows", []):
+        rows.append([str(r["task"]), str(r["variant"]), str(len(r["seeds"])), _mean_sd(r["analog"]) + " %",
+                     _mean_sd(r["software"]) + " %", _mean_sd(r["gap"]) + " pp", _mean_sd(r["best_gap"]) + " pp",
+                     _mean_sd(r["drift_ratio"], digits=3), _mean_sd(r["energy_per_example_joules"], 1e9) + " nJ"])
+    variants = s.get("variants", {})
+    blocks = [Block("h2", f"Accuracy over seeds: {run.path.name}"),
+              Block("p", f"{s.get('epochs', '-')} epochs a run; gap = analog - software at the last epoch; "
+                         "best = the best epoch of each against the best of the other; drift = G read / G "
+                         "programmed at the end (mean over the PCMs); energy from `pcmspice power --training`."),
+              Block("table", columns=["task", "variant", "seeds", "analog", "software", "gap", "best-epoch gap",
+                                      "PCM drift", "energy / example"], rows=rows)]
+    if variants:
+        blocks.append(table_from_pairs([(k, " ".join(v) or "(the defaults)") for k, v in variants.items()],
+                                       head=("variant", "pcmspice train arguments")))
+    return blocks

@@ -33,12 +33,13 @@ from pcmspice.report.blocks import (
     cosim_blocks,
     fmt_by_name,
     lut_blocks,
+    seeds_blocks,
     training_blocks,
 )
 from pcmspice.report.discover import RunInput, corner_label, corners_frame, discover_all, worst_corner
 from pcmspice.report.figures import figure_corners, figure_luts
 
-_KIND_ORDER = {"training": 0, "power": 1, "corners": 2, "characterization": 3, "luts": 4, "cosim": 5}
+_KIND_ORDER = {"training": 0, "seeds": 1, "power": 2, "corners": 3, "characterization": 4, "luts": 5, "cosim": 6}
 ACCURACY_EQUIVALENT_POINTS = 0.5   # |analog - software| below this counts as equivalent (percentage points)
 
 
@@ -53,6 +54,14 @@ def cosim_verdict(run: RunInput) -> str:
     if "prediction_agreement" in s:
         parts.append(f"prediction agreement {fmt_pct(s['prediction_agreement'])}")
     return parts[0] + " (" + ", ".join(parts[1:]) + ")" if len(parts) > 1 else parts[0]
+
+
+def _gap_text(gaps: list[float]) -> str:
+    import statistics
+    g = [float(x) for x in gaps if x is not None]
+    if len(g) < 2:
+        return f"{g[0]:+.2f} pp" if g else "-"
+    return f"{statistics.mean(g):+.2f} ± {statistics.stdev(g):.2f} pp over {len(g)} seeds"
 
 
 def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[str], dict[str, Any]]:
@@ -75,6 +84,11 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
             items.append("Accuracy: the training summary has no test accuracies")
     else:
         items.append("Accuracy: no training run in this report")
+    for r in (r for r in runs if r.kind == "seeds"):
+        gaps = [f"{x['task']} {_gap_text(x['gap'])}" for x in r.summary.get("rows", []) if x["variant"] == "default"]
+        if gaps:
+            items.append(f"**Over seeds (analog - software, the defaults): {'; '.join(gaps)}** (see *Accuracy over "
+                         f"seeds* for the levers)")
     power = next((r for r in runs if r.kind == "power"), None)
     if power:
         s = power.summary
@@ -248,6 +262,8 @@ def _build(runs: list[RunInput], out: Path, title: str,
             blocks += lut_blocks(r, luts, f"figures/{fig.name}")
         elif r.kind == "cosim":
             blocks += cosim_blocks(r)
+        elif r.kind == "seeds":
+            blocks += seeds_blocks(r)
         if r.path in png_done:
             continue
         png_done.add(r.path)

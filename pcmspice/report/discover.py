@@ -16,7 +16,7 @@ from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import CELL_FILE, PCM_FILE, load_lut_set
 from pcmspice.power import model as pw
 
-KINDS = ("characterization", "corners", "training", "power", "cosim", "luts")
+KINDS = ("characterization", "corners", "training", "power", "cosim", "seeds", "luts")
 
 
 @dataclass
