@@ -82,10 +82,8 @@ def _best_gap(r: dict, default: dict | None) -> float:
 
 
 def _energy(p: dict) -> float:
-    for k in ("energy_per_example_joules", "training_energy_per_example_joules"):
-        if k in p:
-            return float(p[k])
-    return float(p.get("training", {}).get("energy_per_example_joules", float("nan")))
+    """Energy per training example (J) of a `pcmspice power` summary."""
+    return float(p["headline"]["energy_per_example_joules"])
 
 
 def main(argv: list[str] | None = None) -> None:

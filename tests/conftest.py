@@ -27,3 +27,12 @@ pcm_cycles = 2
 step_points = 5
 vc_points = 21
 """
+
+#: the training task of those tests: digits, one epoch on 200 examples, one seed
+TINY_TASK = """[task]
+dataset = "digits"
+epochs = 1
+max_train = 200
+max_test = 100
+seeds = [0]
+"""

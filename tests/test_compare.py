@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import TINY_SWEEP
+from conftest import TINY_SWEEP, TINY_TASK
 
 from pcmspice.core import paths
 from pcmspice.core.errors import ConfigError
@@ -85,13 +85,7 @@ luts = "characterize"
 name = "{name}"
 """ + TINY_SWEEP + """[sweep.params]
 {params}
-[task]
-dataset = "digits"
-epochs = 1
-max_train = 200
-max_test = 100
-seeds = [0]
-"""
+""" + TINY_TASK
 
 
 def test_compare_two_characterized_designs(tmp_path, monkeypatch):

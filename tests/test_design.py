@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_SWEEP
+from conftest import TINY_SWEEP, TINY_TASK
 
 from pcmspice import characterize as ch
 from pcmspice import pipeline, train
@@ -30,13 +30,7 @@ luts = "characterize"
 name = "tiny"
 """ + TINY_SWEEP + """[sweep.params]
 c_store_farads = 50e-15
-[task]
-dataset = "digits"
-epochs = 1
-max_train = 200
-max_test = 100
-seeds = [0]
-"""
+""" + TINY_TASK
 
 
 def test_round_trip_of_the_default_and_the_example():
