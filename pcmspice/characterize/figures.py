@@ -104,7 +104,7 @@ def pcm_g_vs_pulse(ls: lutmod.LutSet, path: Path, n_pulses: int = 40, seed: int 
     g = p.g_reset_siemens[dev].copy()
     traj = [g]
     for _ in range(n_pulses):
-        g = np.minimum(g + p.set_step(dev, g, rng), p.g_max_siemens[dev])
+        g = np.clip(g + p.set_step(dev, g, rng), p.g_reset_siemens[dev], p.g_max_siemens[dev])   # as the array does
         traj.append(g)
     traj = np.array(traj) * 1e6
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
