@@ -274,6 +274,6 @@ def test_the_lut_arrays_config_is_passed_by_name():
     assert cfg.array_config() == ArrayConfig(
         mode="cell", polarity_inversion=False, gain_f=2.5, w_max=3.0, transfer_every=0, pcm_max_pulses=30,
         time_per_example_seconds=2e-6, leak_every_examples=1, cells_per_reference=5, read_noise=False,
-        g_read_noise_rel=0.0, max_pulses_per_example=6)
+        g_read_noise_rel=0.0, max_pulses_per_example=6, pcm_drift_refresh_rel=0.0)
     for name in cs.ARRAY_FIELDS:
         assert name in ArrayConfig().to_dict()

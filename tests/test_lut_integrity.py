@@ -180,13 +180,17 @@ def test_a_directory_in_place_of_a_lut_is_refused(lut_dir):
 # ------------------------------------------------------------ older, unsealed copies of the committed LUTs
 @pytest.fixture()
 def committed(tmp_path):
-    """The committed set with its seals taken off, as files written before seals existed were."""
+    """The committed set with its seals taken off, and its summary without the set id, as files written
+    before seals existed were."""
     d = tmp_path / "generic65_tt_27C"
     shutil.copytree(paths.default_lut_dir(), d)
     for name in (L.CELL_FILE, L.PCM_FILE):
         m = _members(d / name)
         m.pop(integ.SEAL_MEMBER + ".npy")
         _write_members(d / name, m)
+    s = json.loads((d / L.SUMMARY_FILE).read_text())
+    s.pop("set_id", None)
+    (d / L.SUMMARY_FILE).write_text(json.dumps(s))
     return d
 
 
