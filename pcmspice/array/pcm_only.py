@@ -67,8 +67,7 @@ class PcmOnlyArray(PcmPairArray, mode="pcm-only"):
         self._pcm_w.reshape(-1)[flat] = w
         self._w.reshape(-1)[flat] = w
         if self._var is not None:
-            sp, sm = self.pcm.read_sigma(gp_c), self.pcm.read_sigma(gm_c)
-            v = (F / self.spu) ** 2 * (sp * sp + sm * sm)
+            v = self._pcm_variance(gp_c, gm_c)
             self._pcm_var.reshape(-1)[flat] = v
             self._var.reshape(-1)[flat] = v
         if self.config.pcm_drift:

@@ -156,12 +156,7 @@ class PcmPairArray(AnalogArray):
         drifted conductances now; schedules the next refresh."""
         gp, gm = self._pcm_effective()
         self._pcm_w = self.config.gain_f * (gp - gm) / self.spu
-        if self._pcm_noise():
-            k = (self.config.gain_f / self.spu) ** 2
-            sp, sm = self.pcm.read_sigma(gp), self.pcm.read_sigma(gm)
-            self._pcm_var = k * (sp * sp + sm * sm)
-        else:
-            self._pcm_var = None
+        self._pcm_var = self._pcm_variance(gp, gm) if self._pcm_noise() else None
         self._refresh_var()
         self._schedule_drift(full=True)
 
@@ -172,12 +167,15 @@ class PcmPairArray(AnalogArray):
         self._pcm_w = self.config.gain_f * (gp - gm) / self.spu
         self._drift_only += 1
         if self._pcm_noise() and self._drift_only % 4 == 0:
-            k = (self.config.gain_f / self.spu) ** 2
-            sp, sm = self.pcm.read_sigma(gp), self.pcm.read_sigma(gm)
-            self._pcm_var = k * (sp * sp + sm * sm)
+            self._pcm_var = self._pcm_variance(gp, gm)
             self._refresh_var()
         self._refresh_w_drift()
         self._schedule_drift(full=True)
+
+    def _pcm_variance(self, gp: np.ndarray, gm: np.ndarray) -> np.ndarray:
+        """Read-noise variance (weight units^2) of the pairs (G+, G-): F^2 (sigma+^2 + sigma-^2) / spu^2."""
+        sp, sm = self.pcm.read_sigma(gp), self.pcm.read_sigma(gm)
+        return (self.config.gain_f / self.spu) ** 2 * (sp * sp + sm * sm)
 
     def _refresh_w_drift(self) -> None:
         """W after the PCM part changed alone (default: a full recompute)."""
