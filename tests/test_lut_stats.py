@@ -10,7 +10,7 @@ from scipy.special import ndtr
 
 from pcmspice.cli.main import cli
 from pcmspice.core.errors import LutError
-from pcmspice.lut.format import LutSet, PcmLut, save_lut_set
+from pcmspice.lut.format import LutSet, PcmLut, load_lut_set, save_lut_set
 from pcmspice.lut.stats import lut_stats, negative_step_fraction, pcm_step_population
 from tests.test_array import synthetic_luts
 
@@ -91,5 +91,7 @@ def test_cli_on_a_folder_above_the_set_names_the_set(tmp_path):
     with pytest.raises(LutError, match=r"not a LUT set folder \(no cell.lut.npz\); it holds the set\(s\) luts/syn: "
                                        r"pass one of them"):
         CliRunner().invoke(cli, ["lut", "stats", str(tmp_path)], catch_exceptions=False, standalone_mode=False)
+    with pytest.raises(LutError, match=r"it holds the set\(s\) luts/syn"):     # every reader of a set says so
+        load_lut_set(tmp_path)
     r = CliRunner().invoke(cli, ["lut", "stats", str(tmp_path / "luts" / "syn"), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["n_pcm_devices"] == 4

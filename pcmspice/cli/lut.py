@@ -2,32 +2,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from pcmspice.core import paths
-from pcmspice.core.errors import LutError
-from pcmspice.lut.format import CELL_FILE, load_lut_set
+from pcmspice.lut.format import load_lut_set
 
 
 @click.group("lut")
 def lut():
     """Inspect lookup-table sets (a folder with cell.lut.npz and pcm.lut.npz)."""
-
-
-def _lut_folder(path: str | None) -> Path:
-    """The set folder ``path`` names (the committed default without one); a folder that only holds sets
-    deeper down is refused with their names, so that pointing one level too high says where to point."""
-    if not path:
-        return paths.default_lut_dir()
-    d = Path(path)
-    if d.is_dir() and not (d / CELL_FILE).exists():
-        inner = sorted(str(f.parent.relative_to(d)) for f in d.glob(f"**/{CELL_FILE}"))[:5]
-        if inner:
-            raise LutError(f"{d}: not a LUT set folder (no {CELL_FILE}); it holds the set(s) "
-                           f"{', '.join(inner)}: pass one of them, e.g. {d / inner[0]}")
-    return d
 
 
 @lut.command("stats")
@@ -39,5 +23,5 @@ def stats(lut_dir: str | None, as_json: bool):
     3T1C's up/down step at its start voltage and its retention.  Keys: docs/characterization.md."""
     from pcmspice.lut.stats import format_stats, lut_stats
 
-    s = lut_stats(load_lut_set(_lut_folder(lut_dir)))
+    s = lut_stats(load_lut_set(lut_dir or paths.default_lut_dir()))
     click.echo(json.dumps(s, indent=2) if as_json else format_stats(s))

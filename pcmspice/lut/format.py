@@ -461,6 +461,11 @@ def load_lut_set(directory: str | Path) -> LutSet:
     d = Path(directory)
     if not d.is_dir():
         raise LutError(f"{d}: LUT directory does not exist (expected a folder with {CELL_FILE} and {PCM_FILE})")
+    if not (d / CELL_FILE).exists():     # pointed one level too high: name the sets inside
+        inner = sorted(str(f.parent.relative_to(d)) for f in d.glob(f"**/{CELL_FILE}"))[:5]
+        if inner:
+            raise LutError(f"{d}: not a LUT set folder (no {CELL_FILE}); it holds the set(s) "
+                           f"{', '.join(inner)}: pass one of them, e.g. {d / inner[0]}")
     cell, cseal = _load_cell(d / CELL_FILE)
     pcm, pseal = _load_pcm(d / PCM_FILE)
     if cseal.sealed != pseal.sealed:
