@@ -172,6 +172,28 @@ def test_minibatch_is_one_quantized_update_per_batch(luts):
     assert layer.array.examples_seen == 8 and not layer._pending
 
 
+@pytest.mark.parametrize("lead", [(), (1,), (4,), (2, 3)])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_any_input_shape_and_dtype_reads_the_arrays_weights(luts, lead, dtype):
+    """Without read noise the layer's output is W [x, 1] and its input gradient W^T d minus the bias row,
+    computed here from the array's weight matrix, in the input's shape and dtype."""
+    from pcmspice.array.config import ArrayConfig
+    layer = AnalogLinear(6, 3, luts=luts, config=ArrayConfig(w_max=1.0, read_noise=False), seed=4)
+    w = layer.array.weights()
+    x = torch.rand(*lead, 6, dtype=torch.float64).to(dtype).requires_grad_()
+    d = torch.rand(*lead, 3, dtype=torch.float64).to(dtype)
+    y = layer(x)
+    y.backward(d)
+    xs = x.detach().double().numpy().reshape(-1, 6)
+    want_y = (np.hstack([xs, np.ones((xs.shape[0], 1))]) @ w.T).reshape(*lead, 3)
+    want_g = (d.double().numpy().reshape(-1, 3) @ w[:, :6]).reshape(*lead, 6)
+    assert y.shape == (*lead, 3) and y.dtype == dtype and x.grad.shape == x.shape and x.grad.dtype == dtype
+    tol = {torch.float64: 1e-6, torch.float32: 1e-6, torch.bfloat16: 1e-2}[dtype]   # the array reads in float32
+    np.testing.assert_allclose(y.detach().double().numpy(), want_y, rtol=tol, atol=tol)
+    np.testing.assert_allclose(x.grad.double().numpy(), want_g, rtol=tol, atol=tol)
+    assert len(layer._pending) == 1 and layer._pending[0][0].shape[-1] == 7
+
+
 def test_bad_input_and_weights_are_one_line_errors(luts):
     layer = AnalogLinear(6, 3, luts=luts)
     with pytest.raises(ConfigError, match=r"got an input with 5 features.*expected 6"):
