@@ -66,6 +66,22 @@ def test_the_file_names_its_sources_and_what_aihwkit_cannot_express(exported):
     assert dev["class"] == "TransferCompound" and dev["transfer_every"] == pytest.approx(8000 / 785)
 
 
+def test_the_reads_have_no_adc_and_the_arrays_rms_read_noise(exported):
+    """aihwkit's default DAC/ADC quantization and output noise are off (pcmspice models neither); the read
+    noise is the RMS of the array's per-cell sigma at N(0, 1/n_in) weights, and zero without read noise."""
+    from pcmspice.torch.export import aihwkit_config
+    luts = resolve_luts(None)
+    for io in (exported["rpu_config"]["forward"], exported["rpu_config"]["backward"]):
+        assert io["inp_res"] < 0 and io["out_res"] < 0 and io["out_noise"] == 0
+        assert io["w_noise_type"] == {"enum": "WeightNoiseType", "value": "AdditiveConstant"}
+    arr = AnalogArray(64, 785, luts, ArrayConfig(w_max=0.5), seed=0)
+    arr.program(np.random.default_rng(0).normal(0.0, 1.0 / np.sqrt(785), (64, 785)))
+    sigma = np.sqrt(np.mean(arr.read_noise_sigma() ** 2))
+    assert 1e-4 < exported["rpu_config"]["forward"]["w_noise"] == pytest.approx(sigma, rel=1e-12)
+    quiet = aihwkit_config(luts, ArrayConfig(w_max=0.5, read_noise=False))["forward"]
+    assert quiet["w_noise"] == 0 and quiet["w_noise_type"]["value"] == "None"
+
+
 def test_bad_export_arguments_are_one_line_errors(tmp_path, capsys):
     for args, msg in ((["--out", str(tmp_path / "x.txt")], "ending in .json"),
                       ([str(tmp_path / "none"), "--out", str(tmp_path / "x.json")], "LUT directory not found"),
@@ -82,3 +98,25 @@ def test_build_rpu_config_makes_aihwkit_objects(exported):
     from pcmspice.torch.export import build_rpu_config
     cfg = build_rpu_config(exported["rpu_config"])
     assert type(cfg).__name__ == "UnitCellRPUConfig" and type(cfg.device).__name__ == "TransferCompound"
+    assert cfg.forward.w_noise_type.value == "AdditiveConstant" and cfg.forward.inp_res < 0
+    with pytest.raises(Exception, match="not one this export writes"):
+        build_rpu_config({"class": "IOParameters", "w_noise_type": {"enum": "Os", "value": "system"}})
+
+
+def test_aihwkits_own_pulse_response_follows_the_luts_mean_steps(exported):
+    """The exported devices run in aihwkit's simulator (noise and spreads off): each pulse's step, up from
+    w_min for the 3T1C and the PCM, down from w_max for the 3T1C, is the export's curve at the weight the
+    device is at, within 3 % of the largest step; and the 3T1C ends near its range's ends."""
+    pytest.importorskip("aihwkit")
+    from aihwkit.simulator.configs import PiecewiseStepDevice, SingleRPUConfig
+    from aihwkit.utils.visualization import compute_pulse_response, get_tile_for_plotting
+    _, fast, pcm = _devices(exported)
+    for dev, direction in ((fast, 1), (fast, -1), (pcm, 1)):
+        kw = {k: v for k, v in dev.items() if k != "class"}
+        kw.update(dw_min_dtod=0.0, dw_min_std=0.0, w_min_dtod=0.0, w_max_dtod=0.0, lifetime=0.0, reset_std=0.0)
+        w0, nodes = (dev["w_min"], dev["piecewise_up"]) if direction > 0 else (dev["w_max"], dev["piecewise_down"])
+        tile = get_tile_for_plotting(SingleRPUConfig(device=PiecewiseStepDevice(**kw)), 1, noise_free=True, w_init=w0)
+        w = np.concatenate([[w0], compute_pulse_response(tile, np.full(600, float(direction)))[:, 0, 0]])
+        want = piecewise_step(w[:-1], dev["w_min"], dev["w_max"], dev["dw_min"], nodes)
+        assert np.max(np.abs(np.abs(np.diff(w)) - want)) < 0.03 * want.max()
+        assert abs(w[-1] - w0) > 0.5 * (dev["w_max"] - dev["w_min"])

@@ -193,6 +193,10 @@ class AnalogArray(Layer):
     def weights_siemens(self) -> np.ndarray:
         return self.weights() * self.spu
 
+    def read_noise_sigma(self) -> np.ndarray:
+        """Each cell's read-noise standard deviation now, in weight units (zeros without read noise)."""
+        return np.zeros(self.shape) if self._var is None else np.sqrt(self._var.astype(np.float64))
+
     # ------------------------------------------------------------------- MACs
     def forward(self, x: np.ndarray, noise: bool = True) -> np.ndarray:
         """y = W x (x: (n_in,) or (batch, n_in)), plus the read noise of every cell read.

@@ -51,6 +51,9 @@ NOT_EXPRESSIBLE = [
     "the pulse quantization: pcmspice rounds lr*delta*x per cell stochastically to at most "
     "max_pulses_per_example pulses; aihwkit draws stochastic pulse trains of length desired_bl (coincidences)",
     "PCM drift during training and PCM RESET statistics beyond a mean and spread",
+    "read noise: pcmspice draws each cell's read noise from its own sigma(G) and sigma(Vc); here one constant "
+    "sigma per weight on every read (w_noise, AdditiveConstant), the RMS of the array's sigma at weights "
+    "drawn as pcmspice initializes them, N(0, 1/n_in)",
 ]
 
 
@@ -147,8 +150,23 @@ def aihwkit_config(luts: LutSet, config: ArrayConfig | None = None, *, n_in: int
     device = {"class": "TransferCompound", "unit_cell_devices": [fast, slow], "gamma": 1.0,
               "transfer_every": float(every), "units_in_mbatch": False, "n_reads_per_transfer": 1,
               "transfer_columns": True, "with_reset_prob": 1.0, "scale_transfer_lr": False, "transfer_lr": 1.0}
-    return {"class": "UnitCellRPUConfig", "device": device,
+    io = _io_parameters(luts, cfg, n_in)
+    return {"class": "UnitCellRPUConfig", "device": device, "forward": io, "backward": dict(io),
             "update": {"class": "UpdateParameters", "desired_bl": cfg.max_pulses_per_example}}
+
+
+def _io_parameters(luts: LutSet, cfg: ArrayConfig, n_in: int) -> dict[str, Any]:
+    """The reads as pcmspice models them: no DAC or ADC quantization and no output noise (pcmspice has
+    neither), and the cells' read noise as one constant sigma per weight (see NOT_EXPRESSIBLE)."""
+    sigma = 0.0
+    if cfg.read_noise:
+        n_out = 64
+        probe = AnalogArray(n_out, n_in, luts, cfg, seed=0)
+        probe.program(np.random.default_rng(0).normal(0.0, 1.0 / np.sqrt(n_in), (n_out, n_in)))
+        sigma = float(np.sqrt(np.mean(probe.read_noise_sigma() ** 2)))
+    return {"class": "IOParameters", "inp_res": -1.0, "out_res": -1.0, "out_noise": 0.0,
+            "w_noise": sigma, "w_noise_type": {"enum": "WeightNoiseType",
+                                               "value": "AdditiveConstant" if sigma > 0 else "None"}}
 
 
 def write_aihwkit(luts: LutSet, path: str | Path, config: ArrayConfig | None = None, *, n_in: int = 785,
@@ -165,17 +183,24 @@ def write_aihwkit(luts: LutSet, path: str | Path, config: ArrayConfig | None = N
     return atomic_write_text(path, json.dumps(doc, indent=1, default=str) + "\n")
 
 
-_CLASSES = {"UnitCellRPUConfig", "TransferCompound", "OneSidedUnitCell", "PiecewiseStepDevice", "UpdateParameters"}
+_CLASSES = {"UnitCellRPUConfig", "TransferCompound", "OneSidedUnitCell", "PiecewiseStepDevice", "UpdateParameters",
+            "IOParameters"}
+_ENUMS = {"WeightNoiseType"}
 
 
 def build_rpu_config(d: dict[str, Any]) -> Any:
     """aihwkit objects from the description of :func:`aihwkit_config` (needs aihwkit installed)."""
     try:
         from aihwkit.simulator import configs
+        from aihwkit.simulator.parameters import enums
     except ImportError:
         raise ConfigError("building the aihwkit configuration needs aihwkit (pip install aihwkit)") from None
 
     def make(x: Any) -> Any:
+        if isinstance(x, dict) and "enum" in x:
+            if x["enum"] not in _ENUMS:
+                raise ConfigError(f"enum '{x['enum']}' is not one this export writes ({', '.join(sorted(_ENUMS))})")
+            return getattr(enums, x["enum"])(x["value"])
         if isinstance(x, dict) and "class" in x:
             if x["class"] not in _CLASSES:
                 raise ConfigError(f"class '{x['class']}' is not one this export writes ({', '.join(sorted(_CLASSES))})")
