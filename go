@@ -4,6 +4,8 @@
 #   ./go test [pytest options]        install what is missing, then lint (ruff) and run the test suite
 #                                     (the docs build in strict mode is one of the tests)
 #   ./go setup                        only install
+#   ./go aihwkit                      also build IBM aihwkit 1.2.0 into the venv, against its CPU torch
+#                                     (for benchmarks/bench_aihwkit.py; about 4 minutes on 2 cores)
 # Everything it installs is checked first, so a second call takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -42,8 +44,20 @@ fi
 cmd="${1:-run}"; shift || true
 case "$cmd" in
   setup) echo "[setup] done" ;;
+  aihwkit)
+    if "$VENV/bin/python" -c "import aihwkit" 2>/dev/null; then echo "[aihwkit] already installed"; exit 0; fi
+    dpkg -s libopenblas-dev >/dev/null 2>&1 || {
+      SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libopenblas-dev >/dev/null; }
+    echo "[aihwkit] building aihwkit 1.2.0 from its sdist (cmake, pybind11, scikit-build; stubgen from mypy)"
+    "$VENV/bin/python" -m pip install -q "cmake>=4.2.1" "pybind11>=3.0.1" "scikit-build>=0.18.1" mypy
+    # --no-deps: aihwkit asks for torchvision, which from PyPI replaces the CPU torch with a CUDA build of
+    # several GB; its simulator, nn and optim modules do not import it
+    PATH="$VENV/bin:$PATH" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+      "$VENV/bin/python" -m pip install -q --no-build-isolation --no-deps aihwkit==1.2.0
+    "$VENV/bin/python" -c "import aihwkit; print('[aihwkit]', aihwkit.__version__, 'installed')" ;;
   run)   exec "$VENV/bin/pcmspice" run "$@" ;;
   test)  echo "[test] ruff check"; "$VENV/bin/ruff" check -q pcmspice tests benchmarks
          exec "$VENV/bin/python" -m pytest -q -n 2 "$@" ;;
-  *)     echo "usage: ./go run|test|setup" >&2; exit 2 ;;
+  *)     echo "usage: ./go run|test|setup|aihwkit" >&2; exit 2 ;;
 esac

@@ -8,10 +8,9 @@ aihwkit keeps the bias on the array too (``mapping.digital_bias = False``), as t
 aihwkit 1.2.0 has no seed for its simulator's random draws (cycle-to-cycle noise, stochastic pulse trains,
 device-to-device spreads unless ``construction_seed`` is set), so its runs differ: it is run ``--repeats``
 times and its accuracy printed as mean +- sd; pcmspice is deterministic for its seed.
+``--no-transfer`` runs aihwkit without its transfers to the PCM: the 3T1C device alone learns.
 
-aihwkit is published as an sdist: ``apt-get install cmake libopenblas-dev``, then
-``pip install pybind11 scikit-build && pip install --no-build-isolation aihwkit==1.2.0`` (about 4 minutes,
-against the CPU torch of ``pcmspice[torch]``).
+aihwkit is published as an sdist: ``./go aihwkit`` builds it into the venv (about 4 minutes; docs/torch.md).
 
     .venv/bin/python benchmarks/bench_aihwkit.py [--epochs 2] [--max-train 0] [--seed 0] [--repeats 3]
 """
@@ -38,7 +37,7 @@ from pcmspice.train.loop import prepare_data, resolve_luts  # noqa: E402
 from pcmspice.train.network import init_weights  # noqa: E402
 
 
-def aihwkit_run(cfg: TrainConfig, luts, ds, orders, w0) -> tuple[list[float], float]:
+def aihwkit_run(cfg: TrainConfig, luts, ds, orders, w0, transfer: bool = True) -> tuple[list[float], float]:
     from aihwkit.nn import AnalogLinear, AnalogSequential
     from aihwkit.optim import AnalogSGD
 
@@ -46,7 +45,10 @@ def aihwkit_run(cfg: TrainConfig, luts, ds, orders, w0) -> tuple[list[float], fl
     w_max = default_w_max(sizes)
     layers = []
     for k, w in enumerate(w0):
-        rpu = build_rpu_config(aihwkit_config(luts, ArrayConfig(w_max=w_max[k]), n_in=sizes[k] + 1))
+        d = aihwkit_config(luts, ArrayConfig(w_max=w_max[k]), n_in=sizes[k] + 1)
+        if not transfer:   # the 3T1C alone: the PCM keeps its initial weights
+            d["device"]["transfer_every"] = 1e12
+        rpu = build_rpu_config(d)
         rpu.mapping.digital_bias = False
         lin = AnalogLinear(sizes[k], sizes[k + 1], bias=True, rpu_config=rpu)
         lin.set_weights(torch.from_numpy(w[:, :-1]).float(), torch.from_numpy(w[:, -1]).float())
@@ -78,6 +80,8 @@ def main() -> None:
     ap.add_argument("--max-train", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-transfer", action="store_true",
+                    help="aihwkit without transfers to the PCM (the 3T1C alone learns), to isolate the transfer")
     args = ap.parse_args()
     torch.set_num_threads(1)
     luts = resolve_luts(None)
@@ -92,13 +96,14 @@ def main() -> None:
     res = train(cfg, luts, ds, baseline=False)
     p_acc = [h["test_accuracy"] for h in res.analog.history]
     p_s = res.analog.train_seconds
-    runs = [aihwkit_run(cfg, luts, ds, orders, w0) for _ in range(max(args.repeats, 1))]
+    runs = [aihwkit_run(cfg, luts, ds, orders, w0, not args.no_transfer) for _ in range(max(args.repeats, 1))]
     a_acc = np.array([r[0] for r in runs])
     a_s = min(r[1] for r in runs)
     n = cfg.epochs * ds.y_train.size
     print(f"784-250-10, mnist5k ({ds.y_train.size} train, {ds.y_test.size} test), batch 1, lr {cfg.learning_rate}, "
           f"seed {cfg.seed} ({time.perf_counter() - t0:.0f} s in all)")
-    print(f"epoch  pcmspice (full cell)  aihwkit (exported config, {len(runs)} runs)")
+    what = "exported config, no transfers" if args.no_transfer else "exported config"
+    print(f"epoch  pcmspice (full cell)  aihwkit ({what}, {len(runs)} runs)")
     for ep, a in enumerate(p_acc, start=1):
         b = 100 * a_acc[:, ep - 1]
         print(f"{ep:5d}  {100 * a:19.2f} %  {b.mean():15.2f} +- {b.std(ddof=1) if b.size > 1 else 0.0:.2f} %")

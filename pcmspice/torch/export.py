@@ -12,7 +12,8 @@ an aihwkit ``UnitCellRPUConfig`` whose device is a ``TransferCompound`` of
   scaled by the gain F,
 
 in the weight units of :class:`~pcmspice.array.crossbar.AnalogArray` (``siemens_per_unit_weight`` of the
-given config and ``w_max``).  The file also says what aihwkit cannot express (``not_expressible``).
+given config and ``w_max``), with reads as pcmspice models them: no DAC/ADC quantization or output noise, the
+cells' read noise as one RMS sigma per weight.  The file also says what aihwkit cannot express (``not_expressible``).
 :func:`write_aihwkit` writes it (JSON, atomically, with the LUT's checksum and provenance);
 :func:`build_rpu_config` turns the description into aihwkit objects when aihwkit is installed.
 :func:`piecewise_step` is aihwkit's interpolation of a piecewise step device, for checking the export.
