@@ -5,7 +5,7 @@
 #                                     (the docs build in strict mode is one of the tests)
 #   ./go setup                        only install
 #   ./go aihwkit                      also build IBM aihwkit 1.2.0 into the venv, against its CPU torch
-#                                     (for benchmarks/bench_aihwkit.py; about 4 minutes on 2 cores)
+#                                     (for benchmarks/bench_aihwkit.py; about 3 minutes on 2 cores)
 # Everything it installs is checked first, so a second call takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")"

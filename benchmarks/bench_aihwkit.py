@@ -10,7 +10,7 @@ device-to-device spreads unless ``construction_seed`` is set), so its runs diffe
 times and its accuracy printed as mean +- sd; pcmspice is deterministic for its seed.
 ``--no-transfer`` runs aihwkit without its transfers to the PCM: the 3T1C device alone learns.
 
-aihwkit is published as an sdist: ``./go aihwkit`` builds it into the venv (about 4 minutes; docs/torch.md).
+aihwkit is published as an sdist: ``./go aihwkit`` builds it into the venv (about 3 minutes; docs/torch.md).
 
     .venv/bin/python benchmarks/bench_aihwkit.py [--epochs 2] [--max-train 0] [--seed 0] [--repeats 3]
 """
