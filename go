@@ -19,6 +19,7 @@ command -v ngspice >/dev/null 2>&1 || need_apt+=(ngspice)
   || ls /usr/lib/*/libngspice.so >/dev/null 2>&1 || need_apt+=(libngspice0 libngspice0-dev)
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
+if [ "${1:-}" = "aihwkit" ] && ! dpkg -s libopenblas-dev >/dev/null 2>&1; then need_apt+=(libopenblas-dev); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -46,9 +47,6 @@ case "$cmd" in
   setup) echo "[setup] done" ;;
   aihwkit)
     if "$VENV/bin/python" -c "import aihwkit" 2>/dev/null; then echo "[aihwkit] already installed"; exit 0; fi
-    dpkg -s libopenblas-dev >/dev/null 2>&1 || {
-      SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libopenblas-dev >/dev/null; }
     echo "[aihwkit] building aihwkit 1.2.0 from its sdist (cmake, pybind11, scikit-build; stubgen from mypy)"
     "$VENV/bin/python" -m pip install -q "cmake>=4.2.1" "pybind11>=3.0.1" "scikit-build>=0.18.1" mypy
     # --no-deps: aihwkit asks for torchvision, which from PyPI replaces the CPU torch with a CUDA build of

@@ -59,6 +59,12 @@ def init_weights(n_out: int, n_in: int, bias: bool, seed: int) -> np.ndarray:
     return w
 
 
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a numpy array (a view where it can be; bfloat16, which numpy lacks, as float64)."""
+    t = t.detach() if t.requires_grad else t
+    return (t.double() if t.dtype == torch.bfloat16 else t).numpy()
+
+
 class _AnalogRead(torch.autograd.Function):
     """y = W x by the array's forward read; the input gradient by its transposed read.
 
@@ -79,10 +85,8 @@ class _AnalogRead(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         layer, xb = ctx.layer, ctx.xb
-        g = grad.detach() if grad.requires_grad else grad
-        g = (g.double() if g.dtype == torch.bfloat16 else g).numpy()
         # a copy: the error is kept until the optimizer's step
-        d = np.array(g, dtype=np.float64).reshape(xb.shape[:-1] + (layer.out_features,))
+        d = np.array(_numpy(grad), dtype=np.float64).reshape(xb.shape[:-1] + (layer.out_features,))
         layer._pending.append((xb, d))
         if not ctx.needs_input_grad[0]:
             return None, None, None
@@ -165,9 +169,7 @@ class AnalogLinear(nn.Module):
         if x.shape[-1] != self.in_features:
             raise ConfigError(f"AnalogLinear({self.in_features}, {self.out_features}) got an input with "
                               f"{x.shape[-1]} features (shape {tuple(x.shape)}); expected {self.in_features}")
-        xs = x.detach() if x.requires_grad else x
-        xs = (xs.double() if xs.dtype == torch.bfloat16 else xs).numpy()   # numpy has no bfloat16
-        xs = xs.reshape(-1, self.in_features)
+        xs = _numpy(x).reshape(-1, self.in_features)
         n = xs.shape[0]
         xb = np.empty((n, self._n_in)) if n > 1 else np.empty(self._n_in)
         xb[..., :self.in_features] = xs if n > 1 else xs[0]
