@@ -241,3 +241,38 @@ def test_mkdocs_build_strict(tmp_path: Path):
     assert res.returncode == 0, f"mkdocs build --strict failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "python-api" / "index.html").is_file()
+
+
+def _flat_fields(cls: type, prefix: str = "") -> list[str]:
+    """Every field of a config, nested configs flattened as ``section.name`` (read from the dataclass itself)."""
+    import dataclasses
+    names = []
+    for f in dataclasses.fields(cls):
+        d = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        if dataclasses.is_dataclass(d):
+            names += _flat_fields(type(d), prefix + f.name + ".")
+        else:
+            names.append(prefix + f.name)
+    return names
+
+
+def test_config_tables_list_every_field():
+    """The generated tables of docs/config.md hold one row per config field (none dropped, none invented)."""
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e \".[docs]\")")
+    spec = importlib.util.spec_from_file_location("pcmspice_docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+    markers = hooks._CONFIG_MARKER.findall(page)
+    assert len(markers) >= 6, markers
+    for module, name, without in markers:
+        if module.startswith("pcmspice.torch") and importlib.util.find_spec("torch") is None:
+            continue
+        cls = getattr(importlib.import_module(module), name)
+        table = hooks.config_table(module, name, without or None)
+        rows = re.findall(r"^\| `([\w.]+)` \|", table, flags=re.M)
+        skip = tuple(s + "." for s in (without or "").split(",") if s)
+        expected = [n for n in _flat_fields(cls) if not (skip and n.startswith(skip))]
+        assert rows == expected, (name, sorted(set(rows) ^ set(expected)))
