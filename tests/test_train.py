@@ -254,3 +254,19 @@ def test_set_array_parameters_from_the_command_line(tmp_path, capsys):
             main(["train", "--dataset", "digits", "--set", item, "--out", str(tmp_path / "x")])
         err = capsys.readouterr().err
         assert e.value.code == 2 and want in err and err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_progress_in_a_log_is_one_line_per_epoch_not_a_bar(luts, digits, capsys):
+    """With stderr not a terminal (a log file, CI), progress is one line per epoch and run, no tqdm redraws
+    (a 20-epoch `pcmspice run` log was one 40 KB line of bars)."""
+    res = T.train(_small(epochs=2, max_train=200, max_test=100), luts, digits, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "ex/s" not in err and "it/s" not in err
+    lines = err.splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["software epoch 1/2", "software epoch 2/2", "cell epoch 1/2",
+                                                  "cell epoch 2/2"]
+    last = res.summary["analog_test_accuracy"]
+    assert f"test {100 * last:.2f} %" in lines[-1]
+    # and nothing at all without progress
+    T.train(_small(epochs=1, max_train=50, max_test=20), luts, digits, progress=False)
+    assert capsys.readouterr().err == ""

@@ -15,6 +15,7 @@ read noise) is a numpy Generator derived from ``seed``.
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,12 +75,14 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
     lr = history[-1]["learning_rate"] * cfg.lr_decay if history else cfg.learning_rate
     bs = cfg.batch_size
     x, y = ds.x_train, ds.y_train
+    # a bar only on a terminal; in a log (stderr redirected) one line per epoch instead of a bar's redraws
+    bars = progress and sys.stderr.isatty()
     for ep, order in enumerate(orders, start=1):
         if ep <= len(history):
             continue
         t0 = time.perf_counter()
         with tqdm(total=order.size, desc=f"{label} epoch {ep}/{len(orders)}", unit="ex",
-                  disable=not progress, leave=False, mininterval=0.5) as bar:
+                  disable=not bars, leave=False, mininterval=0.5) as bar:
             if bs == 1:
                 step = 500
                 for s in range(0, order.size, step):
@@ -96,6 +99,8 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
                         "train_accuracy": net.accuracy(ds.x_train, ds.y_train, noise=eval_noise),
                         "test_accuracy": net.accuracy(ds.x_test, ds.y_test, noise=eval_noise),
                         "learning_rate": lr})
+        if progress and not bars:
+            print(epoch_line(label, history[-1], len(orders), time.perf_counter() - t0), file=sys.stderr, flush=True)
         if on_epoch:
             on_epoch(label, history[-1])
         lr *= cfg.lr_decay
@@ -103,6 +108,12 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
             ck.save(label, net, history, train_s, wall0 + time.perf_counter() - t_start,
                     finished=label != "software" and ep == len(orders))
     return RunResult(net, history, wall0 + time.perf_counter() - t_start, train_s)
+
+
+def epoch_line(label: str, row: dict, epochs: int, seconds: float) -> str:
+    """The log line of one finished epoch (where a terminal would show a progress bar)."""
+    return (f"{label} epoch {row['epoch']}/{epochs}: train {100 * row['train_accuracy']:.2f} %, "
+            f"test {100 * row['test_accuracy']:.2f} % ({seconds:.1f} s)")
 
 
 def checkpoint_key(cfg: TrainConfig, luts: LutSet | None, ds: Dataset, baseline: bool) -> str:
