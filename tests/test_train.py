@@ -100,7 +100,7 @@ def test_two_hidden_layers_and_burr_crop(luts):
 def test_config_round_trip_and_errors():
     cfg = T.TrainConfig(network="784-250-125-10", w_max=(0.3, 0.5, 1.0), lr_decay=0.9,
                         array=ArrayConfig(mode="pcm-only", transfer_every=100)).validate()
-    assert T.TrainConfig.from_toml(cfg.to_toml()) == cfg
+    assert T.TrainConfig.from_toml_text(cfg.to_toml()) == cfg
     with pytest.raises(ConfigError, match="network '784-x-10' is invalid"):
         T.TrainConfig(network="784-x-10").validate()
     with pytest.raises(ConfigError, match="activation = 'gelu' is invalid; expected one of sigmoid, tanh, relu"):
@@ -110,14 +110,14 @@ def test_config_round_trip_and_errors():
     with pytest.raises(ConfigError, match="epochs = 0 is invalid"):
         T.TrainConfig(epochs=0).validate()
     with pytest.raises(ConfigError, match="unknown key"):
-        T.TrainConfig.from_toml('epochz = 3\n')
+        T.TrainConfig.from_toml_text('epochz = 3\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
-        T.TrainConfig.from_toml('epochs = = 3\n')
+        T.TrainConfig.from_toml_text('epochs = = 3\n')
     with pytest.raises(ConfigError, match="train config: epochs = True is invalid; "
                                           "expected an integer from 1 to 10000"):
-        T.TrainConfig.from_toml('epochs = true\n')
+        T.TrainConfig.from_toml_text('epochs = true\n')
     with pytest.raises(ConfigError, match="array config: gain_f = 'x' is invalid"):
-        T.TrainConfig.from_toml('[array]\ngain_f = "x"\n')
+        T.TrainConfig.from_toml_text('[array]\ngain_f = "x"\n')
 
 
 def test_network_must_fit_the_data(digits):
@@ -162,7 +162,7 @@ def test_cli_train_writes_everything(lut_dir, tmp_path, capsys):
     assert {"layer0_w", "layer0_vc_volts", "layer0_g_plus_siemens", "baseline_layer1_w"} <= set(w.files)
     for png in ("accuracy.png", "weights.png", "conductances.png", "transfer_error.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert T.TrainConfig.from_toml((out / "config.toml").read_text()).array.transfer_every == 600
+    assert T.TrainConfig.from_toml(out / "config.toml").array.transfer_every == 600
     # the saved config reproduces the run
     out2 = tmp_path / "again"
     main(["train", "--config", str(out / "config.toml"), "--out", str(out2), "--quiet", "--no-figures"])

@@ -47,7 +47,7 @@ def _build_config(ctx: click.Context, opts: dict) -> TrainConfig:
            "batch_size": "batch_size", "max_train": "max_train", "max_test": "max_test", "luts": "luts"}
     changes = {field: opts[opt] for opt, field in top.items() if opt in opts and given(opt)}
     if "luts" in changes:
-        changes["luts"] = str(changes["luts"] or "")
+        changes["luts"] = str(changes["luts"]) if changes["luts"] else None
     if "w_max" in opts and given("w_max"):
         try:
             changes["w_max"] = tuple(float(s) for s in opts["w_max"].split(","))
@@ -208,7 +208,7 @@ def train(ctx, **opts):
         meta, _ = read_checkpoint(ck_path)
         if meta is None:
             raise ConfigError(f"{out}: nothing to resume (no checkpoint {ck_path}); run without --resume")
-        cfg, baseline = tr.TrainConfig.from_toml(meta["config_toml"]), bool(meta["baseline"])
+        cfg, baseline = tr.TrainConfig.from_toml_text(meta["config_toml"], str(ck_path)), bool(meta["baseline"])
         cfg, data, luts = _resolve(cfg, ctx, fit_network=False)
     else:
         cfg, data, luts = _resolve(cfg, ctx)

@@ -47,15 +47,16 @@ class TaskConfig(Config):
     _where = "design [task]"
 
     dataset: str = same_as(_T, "dataset")
-    network: str = param("", doc='layer sizes, input to output; "" = the trainer\'s for the data set')
+    network: str | None = param(None, legacy="", doc="layer sizes, input to output; unset: the trainer's for the "
+                                                     "data set")
     activation: str = same_as(_T, "activation")
     epochs: int = same_as(_T, "epochs")
     learning_rate: float = same_as(_T, "learning_rate")
     lr_decay: float = same_as(_T, "lr_decay")
     batch_size: int = same_as(_T, "batch_size")
     seeds: tuple[int, ...] = param((0,), ge=0, le=MAX_SEED, doc="one training run per seed")
-    max_train: int = same_as(_T, "max_train")
-    max_test: int = same_as(_T, "max_test")
+    max_train: int | None = same_as(_T, "max_train")
+    max_test: int | None = same_as(_T, "max_test")
     w_max: tuple[float, ...] = same_as(_T, "w_max")
     array: ArrayConfig = param(default_factory=ArrayConfig)
 
@@ -68,7 +69,7 @@ class TaskConfig(Config):
             self.train_config(self.seeds[0], "")
 
     def train_config(self, seed: int, lut_dir: str | Path) -> train.TrainConfig:
-        """The training run of one seed on ``lut_dir`` (``network`` "" is filled in by the trainer's rule)."""
+        """The training run of one seed on ``lut_dir`` (an unset ``network`` is filled in by the trainer's rule)."""
         d = self.to_dict()
         d.pop("seeds")
         if not d["network"]:
@@ -110,20 +111,19 @@ class DesignConfig(Config):
             raise self._bad("luts", self.luts, '"committed", "characterize" or a LUT folder')
 
     @classmethod
-    def from_toml(cls, text_or_path: str | Path) -> DesignConfig:
-        """From TOML text or a file; a bad field is one line naming the file, the section and the field."""
-        path = Path(text_or_path) if isinstance(text_or_path, Path) or (
-            isinstance(text_or_path, str) and "\n" not in text_or_path and "=" not in text_or_path) else None
-        if path is not None:
-            text_or_path = _tech_relative_to(path) or path
+    def from_toml(cls, path: str | Path) -> DesignConfig:
+        """From a design file; a bad field is one line naming the file, the section and the field.  A relative
+        ``[sweep] technology`` folder or ``luts`` folder is relative to the design file."""
+        path = Path(path)
+        text = _tech_relative_to(path)
         try:
-            design = super().from_toml(text_or_path)
+            design = super().from_toml(path) if text is None else cls.from_toml_text(text, str(path))
         except ConfigError as exc:
             msg = str(exc)
-            if path is not None and not msg.startswith(str(path)):
+            if not msg.startswith(str(path)):
                 msg = f"{path}: {msg}"
             raise ConfigError(msg) from None
-        if path is not None and design.luts not in LUT_SOURCES and not Path(design.luts).is_absolute():
+        if design.luts not in LUT_SOURCES and not Path(design.luts).is_absolute():
             # a LUT folder is relative to the design file, as a path written in a file is read
             design = design.replace(luts=str(path.parent / design.luts))
         return design

@@ -34,10 +34,10 @@ class TrainConfig(Config):
     lr_decay: float = param(1.0, unit="1", gt=0, le=1, doc="learning rate x this after every epoch")
     batch_size: int = param(1, ge=1, le=100_000, doc="1 = the chip's per-example SGD")
     seed: int = param(0, ge=0, le=MAX_SEED)
-    max_train: int = param(0, ge=0, doc="0 = all training examples")
-    max_test: int = param(0, ge=0, doc="0 = all test examples")
+    max_train: int | None = param(None, ge=1, legacy=0, doc="the first N training examples (unset: all)")
+    max_test: int | None = param(None, ge=1, legacy=0, doc="the first N test examples (unset: all)")
     w_max: tuple[float, ...] = param((), unit="1", gt=0, doc="per layer; empty = default_w_max")
-    luts: str = param("", doc='LUT directory ("" = the committed default)')
+    luts: str | None = param(None, legacy="", doc="LUT directory (unset: the committed default)")
     array: ArrayConfig = param(default_factory=ArrayConfig)
 
     def _check(self) -> None:

@@ -37,7 +37,7 @@ def prepare_data(cfg: TrainConfig, data: Dataset | None = None) -> Dataset:
     """Load the data set, apply the subset limits, and fit it to the network's input."""
     check_resources(cfg)
     ds = data if data is not None else load_dataset(cfg.dataset)
-    ds = ds.subset(cfg.max_train, cfg.max_test) if (cfg.max_train or cfg.max_test) else ds
+    ds = ds.subset(cfg.max_train or 0, cfg.max_test or 0) if (cfg.max_train or cfg.max_test) else ds
     sizes = parse_network(cfg.network)
     if sizes[0] == 528 and ds.n_features == 784:
         ds = Dataset(ds.name, crop_to_528(ds.x_train, ds.image_shape), ds.y_train,
