@@ -243,7 +243,9 @@ def test_set_array_parameters_from_the_command_line(tmp_path, capsys):
           "--no-figures", "--set", "array.gain_f=2", "--set", "array.cells_per_reference=1", "--out", str(out)])
     a = json.loads((out / "summary.json").read_text())["config"]["array"]
     assert a["gain_f"] == 2.0 and a["cells_per_reference"] == 1 and a["transfer_every"] == 8000
-    for item, want in (("array.gainf=2", "has no parameter 'gainf'"), ("gain_f=2", "must look like array.NAME=VALUE"),
+    for item, want in (("array.gainf=2", "has no parameter 'gainf'"),
+                       ("gain_f=2", "the train config has no parameter 'gain_f'"),
+                       ("array.gain_f", "must look like section.name=VALUE"),
                        ("array.gain_f=abc", "is not a number"), ("array.gain_f=-1", "gain_f = -1.0 is invalid")):
         with pytest.raises(SystemExit) as e:
             main(["train", "--dataset", "digits", "--set", item, "--out", str(tmp_path / "x")])

@@ -48,7 +48,7 @@ class ArrayConfig(Config):
 
     _where = "array config"
 
-    mode: str = param("cell", choices=MODES)
+    mode: str = param("cell", choices=MODES, doc="cell = 2PCM + 3T1C; pcm-only = no 3T1C; ideal = float weights")
     polarity_inversion: bool = param(True, source="the paper: alternate the sign of g every transfer interval")
     gain_f: float = param(3.0, unit="1", gt=0, source="F, the PCM pair gain: not published; ~3")
     w_max: float = param(1.0, unit="1", gt=0, doc="weight mapped to the PCM programming span")
@@ -56,12 +56,14 @@ class ArrayConfig(Config):
                                                   doc="unset: derived from w_max")
     pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0,
                                              source="the paper: programming control degrades above ~20 uS")
-    rounding: str = param("stochastic", choices=ROUNDINGS)
+    rounding: str = param("stochastic", choices=ROUNDINGS, doc="pulse-count quantization")
     max_pulses_per_example: int = param(16, ge=1, le=1000,
                                         doc="pulse slots per example (the largest update of one cell)")
-    transfer_every: int = param(8000, ge=0, source="the paper: 8,000 examples between transfers; 0 = never")
+    transfer_every: int = param(8000, ge=0, source="the paper: 8,000 examples between transfers",
+                                doc="examples between g -> PCM transfers (0 = never)")
     transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, source="the paper's 2 uS offset")
-    offset_scheme: str = param("none", choices=OFFSET_SCHEMES, doc='"signed" is the paper\'s (see AnalogArray._offset)')
+    offset_scheme: str = param("none", choices=OFFSET_SCHEMES,
+                               doc="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)")
     pcm_tolerance_siemens: float | None = param(None, unit="S", gt=0, legacy=0.0,
                                                 doc="unset: half the largest SET step (see AnalogArray)")
     pcm_max_pulses: int = param(100, ge=1, le=100_000, doc="SET pulses per device per programming, restarts included")

@@ -349,8 +349,10 @@ def _override(cfg: Config, names: list[str], value: Any, path: str, option: str)
     fs = {f.name: f for f in dataclasses.fields(cfg)}
     f = fs.get(names[0])
     if f is None:
-        raise ConfigError(f"{option} {path}: the {cfg._where} has no parameter '{names[0]}' (one of: "
-                          f"{', '.join(fs)})")
+        parts = path.split(".")
+        section = ".".join(parts[:len(parts) - len(names)])
+        where = f"[{section}]" if section else f"the {cfg._where}"
+        raise ConfigError(f"{option} {path}: {where} has no parameter '{names[0]}' (one of: {', '.join(fs)})")
     cur = getattr(cfg, f.name)
     if isinstance(cur, Config):
         if len(names) == 1:

@@ -26,7 +26,7 @@ from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.core.network import parse_network
 from pcmspice.lut.format import LutSet, load_lut_set
 from pcmspice.train.checkpoint import Checkpointer, restore_network
-from pcmspice.train.config import TrainConfig, check_resources
+from pcmspice.train.config import TrainConfig, check_resources, fitted
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
 from pcmspice.train.network import FloatLayer, Network, build_network, init_weights
 from pcmspice.train.outputs import summarize
@@ -35,8 +35,9 @@ from pcmspice.train.result import RunResult, TrainResult
 
 def prepare_data(cfg: TrainConfig, data: Dataset | None = None) -> Dataset:
     """Load the data set, apply the subset limits, and fit it to the network's input."""
-    check_resources(cfg)
     ds = data if data is not None else load_dataset(cfg.dataset)
+    cfg = fitted(cfg, ds)
+    check_resources(cfg)
     ds = ds.subset(cfg.max_train or 0, cfg.max_test or 0) if (cfg.max_train or cfg.max_test) else ds
     sizes = parse_network(cfg.network)
     if sizes[0] == 528 and ds.n_features == 784:
@@ -126,7 +127,7 @@ def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = N
     raises KeyboardInterrupt after that many epochs are checkpointed (the resume test's Ctrl-C);
     ``on_checkpoint(path)`` is told of every checkpoint.
     """
-    cfg.validate()
+    cfg = fitted(cfg.validate(), data)
     ds = prepare_data(cfg, data)
     if cfg.array.mode != "ideal" and luts is None:
         luts = resolve_luts(cfg.luts)
