@@ -25,7 +25,7 @@ from pcmspice.core.errors import ConfigError
 from pcmspice.core.outputs import default_dir, prepare_out_dir, refuse_same_run
 from pcmspice.core.units import fmt_si
 from pcmspice.train.checkpoint import FILE, Checkpointer, read_checkpoint, resume_dir
-from pcmspice.train.config import fitted
+from pcmspice.train.network import fitted
 from pcmspice.train.outputs import KIND, run_folder_key
 
 

@@ -24,12 +24,12 @@ from pcmspice.train.ablation import (
     leak_scale_for_time_constant,
     run_ablation,
 )
-from pcmspice.train.config import ACTIVATIONS, TrainConfig, default_w_max, fitted
+from pcmspice.train.config import ACTIVATIONS, TrainConfig, default_w_max
 from pcmspice.train.datasets import NAMES as DATASET_NAMES
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
 from pcmspice.train.figures import save_figures
 from pcmspice.train.loop import prepare_data, resolve_luts, train
-from pcmspice.train.network import FloatLayer, Network, build_network, default_network, init_weights
+from pcmspice.train.network import FloatLayer, Network, build_network, default_network, fitted, init_weights
 from pcmspice.train.outputs import save_run, summarize
 from pcmspice.train.result import RunResult, TrainResult, history_rows
 

@@ -67,15 +67,6 @@ class TrainConfig(Config):
 BYTES_PER_WEIGHT = {"cell": 600, "pcm-only": 350, "ideal": 64}
 
 
-def fitted(cfg: TrainConfig, data=None) -> TrainConfig:
-    """``cfg`` with its network set: an unset one is fitted to the data set (``data``, else loaded)."""
-    if cfg.network is not None:
-        return cfg
-    from pcmspice.train.datasets import load_dataset
-    from pcmspice.train.network import default_network
-    return cfg.replace(network=default_network(data if data is not None else load_dataset(cfg.dataset)))
-
-
 def memory_bytes(cfg: TrainConfig) -> float:
     """An estimate of the memory a training run's networks take (the analog one and its float baseline)."""
     sizes = parse_network(cfg.network)

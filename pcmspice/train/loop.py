@@ -26,9 +26,9 @@ from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.core.network import parse_network
 from pcmspice.lut.format import LutSet, load_lut_set
 from pcmspice.train.checkpoint import Checkpointer, restore_network
-from pcmspice.train.config import TrainConfig, check_resources, fitted
+from pcmspice.train.config import TrainConfig, check_resources
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
-from pcmspice.train.network import FloatLayer, Network, build_network, init_weights
+from pcmspice.train.network import FloatLayer, Network, build_network, fitted, init_weights
 from pcmspice.train.outputs import summarize
 from pcmspice.train.result import RunResult, TrainResult
 
