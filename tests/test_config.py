@@ -148,7 +148,7 @@ def test_field_table_lists_every_field_with_its_metadata():
     rows = {r["name"]: r for r in field_table(TrainConfig)}
     assert set(rows["epochs"]) == {"name", "type", "default", "unit", "range", "doc", "source"}
     assert rows["epochs"] == {"name": "epochs", "type": "int", "default": 20, "unit": "",
-                              "range": "an integer from 1 to 10000", "doc": "",
+                              "range": "an integer from 1 to 10000", "doc": "passes over the training examples",
                               "source": "the paper: 20 epochs of MNIST"}
     tol = rows["array.pcm_tolerance_siemens"]
     assert (tol["type"], tol["default"], tol["unit"]) == ("float or None", None, "S")

@@ -307,17 +307,9 @@ class Config:
     # ---- description ------------------------------------------------------------
     @classmethod
     def fields_described(cls, prefix: str = "") -> list[dict[str, Any]]:
-        """Every field (nested configs flattened as ``section.name``): name, default, unit, range, source."""
-        rows = []
-        for f in dataclasses.fields(cls):
-            d = _default(f)
-            if isinstance(d, Config):
-                rows += type(d).fields_described(prefix + f.name + ".")
-                continue
-            rows.append({"parameter": prefix + f.name, "default": d, "unit": f.metadata.get("unit", ""),
-                         "range": allowed(f), "source": f.metadata.get("source", ""),
-                         "doc": f.metadata.get("doc", "")})
-        return rows
+        """:func:`field_table` with the keys of ``describe`` (``parameter`` for ``name``)."""
+        return [{"parameter": r["name"], **{k: r[k] for k in ("default", "unit", "range", "source", "doc")}}
+                for r in field_table(cls, prefix)]
 
     def describe(self, prefix: str = "") -> list[dict[str, Any]]:
         """Like :meth:`fields_described`, with this config's values."""
