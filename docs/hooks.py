@@ -7,7 +7,8 @@ What they do, so that the reference is generated from the code and the results f
   (``param(...)`` in :mod:`pcmspice.core.config`) - the same metadata that checks a config when it is made;
   ``... without array,power -->`` leaves nested sections out (they have their own table).
 * ``<!-- report-section: Verdict -->`` becomes that section of the committed example report
-  (``reports/example/index.md``), its figures served from the report's own folder.
+  (``reports/example/index.md``), its figures served from the report's own folder; ``<!-- report-generated -->``
+  becomes the report's "Generated <date> by pcmspice <version> ..." line.
 * ``CHANGELOG.md`` (at the repository root, outside the nav) is served as ``changelog.md``, and the pages' links
   to ``../CHANGELOG.md`` and ``../reports/example/...``, which work on GitHub, are pointed at the site's copies.
 
@@ -31,6 +32,7 @@ CHANGELOG = ROOT / "CHANGELOG.md"
 
 _CONFIG_MARKER = re.compile(r"^<!-- config-table: ([\w.]+):(\w+)(?: without ([\w,]+))? -->$", re.M)
 _REPORT_MARKER = re.compile(r"^<!-- report-section: (.+?) -->$", re.M)
+_GENERATED_MARKER = re.compile(r"^<!-- report-generated -->$", re.M)
 
 
 # ---- files ------------------------------------------------------------------------------------------------
@@ -119,11 +121,20 @@ def report_section(heading: str) -> str:
     return body.replace("](figures/", "](example/figures/")
 
 
+def report_generated() -> str:
+    text = (EXAMPLE / "index.md").read_text(encoding="utf-8")
+    m = re.search(r"^Generated .+$", text, flags=re.M)
+    if m is None:
+        raise PluginError(f"report-generated: no 'Generated ...' line in {EXAMPLE / 'index.md'}")
+    return f"*The committed report: {m.group(0)}*"
+
+
 # ---- pages ------------------------------------------------------------------------------------------------
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     if page.file.src_uri == "changelog.md":
         return markdown.replace("](docs/", "](")
     markdown = _CONFIG_MARKER.sub(lambda m: config_table(m.group(1), m.group(2), m.group(3)), markdown)
     markdown = _REPORT_MARKER.sub(lambda m: report_section(m.group(1)), markdown)
+    markdown = _GENERATED_MARKER.sub(lambda m: report_generated(), markdown)
     markdown = markdown.replace("](../CHANGELOG.md", "](changelog.md")
     return markdown.replace("](../reports/example/figures/", "](example/figures/")
