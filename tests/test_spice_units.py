@@ -38,7 +38,7 @@ def test_every_value_parser_takes_the_suffixes():
     assert parse_value("50f", 0.0, "x") == 50e-15 and parse_value("1k", 0, "x") == 1000
     assert parse_assignments(["c_store_farads=50f"]) == {"c_store_farads": 50e-15}
     assert ArrayConfig.from_dict({"pcm_tolerance_siemens": "0.5u"}).pcm_tolerance_siemens == 0.5e-6   # TOML text
-    assert ArrayConfig.from_toml('transfer_offset_siemens = "2u"\n').transfer_offset_siemens == 2e-6
+    assert ArrayConfig.from_toml_text('transfer_offset_siemens = "2u"\n').transfer_offset_siemens == 2e-6
     p = PowerConfig().with_overrides(["adc.fom_joules_per_step=50f"])
     assert p.adc.fom_joules_per_step == 50e-15
 
@@ -47,8 +47,8 @@ def test_a_value_in_the_wrong_unit_names_field_value_range_and_the_likely_value(
     with pytest.raises(ConfigError) as e:
         ArrayConfig(pcm_tolerance_siemens=0.5)
     msg = str(e.value)
-    assert msg == ("array config: pcm_tolerance_siemens = 0.5 is invalid; expected a finite number from 0 to "
-                   "2.5e-05 S: did you mean 0.5e-6?")
+    assert msg == ("array config: pcm_tolerance_siemens = 0.5 is invalid; expected a finite number > 0 and <= "
+                   "2.5e-05 S (or none: unset): did you mean 0.5e-6?")
     with pytest.raises(ConfigError, match=r"transfer_offset_siemens = 2 is invalid; .*did you mean 2e-6\?"):
         ArrayConfig(transfer_offset_siemens=2)
     # no guess where no scale fits (a negative value) or the field has no physical unit
@@ -69,7 +69,7 @@ def test_set_in_the_wrong_unit_is_refused_before_training(tmp_path):
              "--out", str(tmp_path / "t"))
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().count("\n") == 0 and p.stderr.startswith("error: ")
-    for word in ("pcm_tolerance_siemens = 0.5", "from 0 to 2.5e-05 S", "did you mean 0.5e-6?"):
+    for word in ("pcm_tolerance_siemens = 0.5", "> 0 and <= 2.5e-05 S", "did you mean 0.5e-6?"):
         assert word in p.stderr, p.stderr
     assert not (tmp_path / "t").exists()
 

@@ -105,7 +105,7 @@ def test_two_hidden_layers_and_burr_crop(luts):
 def test_config_round_trip_and_errors():
     cfg = T.TrainConfig(network="784-250-125-10", w_max=(0.3, 0.5, 1.0), lr_decay=0.9,
                         array=ArrayConfig(mode="pcm-only", transfer_every=100)).validate()
-    assert T.TrainConfig.from_toml(cfg.to_toml()) == cfg
+    assert T.TrainConfig.from_toml_text(cfg.to_toml()) == cfg
     with pytest.raises(ConfigError, match="network '784-x-10' is invalid"):
         T.TrainConfig(network="784-x-10").validate()
     with pytest.raises(ConfigError, match="activation = 'gelu' is invalid; expected one of sigmoid, tanh, relu"):
@@ -115,14 +115,14 @@ def test_config_round_trip_and_errors():
     with pytest.raises(ConfigError, match="epochs = 0 is invalid"):
         T.TrainConfig(epochs=0).validate()
     with pytest.raises(ConfigError, match="unknown key"):
-        T.TrainConfig.from_toml('epochz = 3\n')
+        T.TrainConfig.from_toml_text('epochz = 3\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
-        T.TrainConfig.from_toml('epochs = = 3\n')
+        T.TrainConfig.from_toml_text('epochs = = 3\n')
     with pytest.raises(ConfigError, match="train config: epochs = True is invalid; "
                                           "expected an integer from 1 to 10000"):
-        T.TrainConfig.from_toml('epochs = true\n')
+        T.TrainConfig.from_toml_text('epochs = true\n')
     with pytest.raises(ConfigError, match="array config: gain_f = 'x' is invalid"):
-        T.TrainConfig.from_toml('[array]\ngain_f = "x"\n')
+        T.TrainConfig.from_toml_text('[array]\ngain_f = "x"\n')
 
 
 def test_network_must_fit_the_data(digits):
@@ -167,7 +167,7 @@ def test_cli_train_writes_everything(lut_dir, tmp_path, capsys):
     assert {"layer0_w", "layer0_vc_volts", "layer0_g_plus_siemens", "baseline_layer1_w"} <= set(w.files)
     for png in ("accuracy.png", "weights.png", "conductances.png", "transfer_error.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert T.TrainConfig.from_toml((out / "config.toml").read_text()).array.transfer_every == 600
+    assert T.TrainConfig.from_toml(out / "config.toml").array.transfer_every == 600
     # the saved config reproduces the run
     out2 = tmp_path / "again"
     main(["train", "--config", str(out / "config.toml"), "--out", str(out2), "--quiet", "--no-figures"])
@@ -248,7 +248,9 @@ def test_set_array_parameters_from_the_command_line(tmp_path, capsys):
           "--no-figures", "--set", "array.gain_f=2", "--set", "array.cells_per_reference=1", "--out", str(out)])
     a = json.loads((out / "summary.json").read_text())["config"]["array"]
     assert a["gain_f"] == 2.0 and a["cells_per_reference"] == 1 and a["transfer_every"] == 8000
-    for item, want in (("array.gainf=2", "has no parameter 'gainf'"), ("gain_f=2", "must look like array.NAME=VALUE"),
+    for item, want in (("array.gainf=2", "has no parameter 'gainf'"),
+                       ("gain_f=2", "the train config has no parameter 'gain_f'"),
+                       ("array.gain_f", "must look like section.name=VALUE"),
                        ("array.gain_f=abc", "is not a number"), ("array.gain_f=-1", "gain_f = -1.0 is invalid")):
         with pytest.raises(SystemExit) as e:
             main(["train", "--dataset", "digits", "--set", item, "--out", str(tmp_path / "x")])

@@ -91,14 +91,16 @@ class CellArray(PcmPairArray, mode="cell"):
         self._flow_cache: dict[int, RowTable] = {}
         # p g / spu per polarity: a pulse's weight update is one look-up
         self._gw_tab = {p: RowTable(cell.vc_volts, cell.g_siemens * (p / self.spu)) for p in (1, -1)}
-        self.leak_every = cfg.leak_every_examples or self._auto_leak_every()
+        every = cfg.leak_every_examples
+        self.leak_every = every if every is not None else self._auto_leak_every()
 
     def _g_noise_table(self) -> RowTable | None:
         """The 3T1C read noise as a table of sigma_g / spu over (cell, Vc): the cell LUT's
-        g read_noise_rel at its grid points (or ``g_read_noise_rel`` g, when set >= 0),
+        g read_noise_rel at its grid points (or ``g_read_noise_rel`` g, when set),
         interpolated linearly in Vc; None without 3T1C read noise."""
         cfg, cell = self.config, self.cell
-        rel = cell.read_noise_rel if cfg.g_read_noise_rel < 0 else np.full(cell.g_siemens.shape, cfg.g_read_noise_rel)
+        rel_g = cfg.g_read_noise_rel
+        rel = cell.read_noise_rel if rel_g is None else np.full(cell.g_siemens.shape, rel_g)
         if not cfg.read_noise or not np.any(rel > 0):
             return None
         return RowTable(cell.vc_volts, cell.g_siemens * rel / self.spu)

@@ -86,7 +86,8 @@ class PcmPairArray(AnalogArray):
         if self.g_cap <= g_reset_med:
             raise LutError(f"PCM programming range is empty: cap {self.g_cap:.3g} S <= median RESET "
                            f"conductance {g_reset_med:.3g} S")
-        self.spu = cfg.siemens_per_unit_weight or F * (self.g_cap - g_reset_med) / cfg.w_max
+        spu = cfg.siemens_per_unit_weight
+        self.spu = spu if spu is not None else F * (self.g_cap - g_reset_med) / cfg.w_max
         ra = self._rng_assign
         self.dev_p = self._assign("pcm_device_plus", ra, pcm.n_devices, self.shape)
         self.dev_m = self._assign("pcm_device_minus", ra, pcm.n_devices, self.shape)
@@ -102,7 +103,8 @@ class PcmPairArray(AnalogArray):
         self.drift_refreshes = 0
         self._drift_only = 0
         self._drift_k = 0.0
-        self.tol = cfg.pcm_tolerance_siemens or self._default_tolerance()
+        tol = cfg.pcm_tolerance_siemens
+        self.tol = tol if tol is not None else self._default_tolerance()
         self._setup_model(luts, g_reset_med)
         self._pool = self._rng_pulse.random(_POOL, dtype=np.float32)
         self._starts, self._starts_i = np.zeros(0), 0

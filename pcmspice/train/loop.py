@@ -29,16 +29,17 @@ from pcmspice.lut.format import LutSet, load_lut_set
 from pcmspice.train.checkpoint import Checkpointer, restore_network
 from pcmspice.train.config import TrainConfig, check_resources
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
-from pcmspice.train.network import FloatLayer, Network, build_network, init_weights
+from pcmspice.train.network import FloatLayer, Network, build_network, fitted, init_weights
 from pcmspice.train.outputs import summarize
 from pcmspice.train.result import RunResult, TrainResult
 
 
 def prepare_data(cfg: TrainConfig, data: Dataset | None = None) -> Dataset:
     """Load the data set, apply the subset limits, and fit it to the network's input."""
-    check_resources(cfg)
     ds = data if data is not None else load_dataset(cfg.dataset)
-    ds = ds.subset(cfg.max_train, cfg.max_test) if (cfg.max_train or cfg.max_test) else ds
+    cfg = fitted(cfg, ds)
+    check_resources(cfg)
+    ds = ds.subset(cfg.max_train or 0, cfg.max_test or 0) if (cfg.max_train or cfg.max_test) else ds
     sizes = parse_network(cfg.network)
     if sizes[0] == 528 and ds.n_features == 784:
         ds = Dataset(ds.name, crop_to_528(ds.x_train, ds.image_shape), ds.y_train,
@@ -137,7 +138,7 @@ def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = N
     raises KeyboardInterrupt after that many epochs are checkpointed (the resume test's Ctrl-C);
     ``on_checkpoint(path)`` is told of every checkpoint.
     """
-    cfg.validate()
+    cfg = fitted(cfg.validate(), data)
     ds = prepare_data(cfg, data)
     if cfg.array.mode != "ideal" and luts is None:
         luts = resolve_luts(cfg.luts)
