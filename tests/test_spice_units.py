@@ -96,3 +96,21 @@ def test_a_netlist_parameter_from_a_toml_file_takes_the_suffixes_and_only_number
     for bad in ("50f\n.control", "1;rm", "abc"):
         with pytest.raises(SpiceError, match="is not a number"):
             p.check(bad, "c3t1c")
+
+
+def test_generated_number_options_take_the_suffixes(tmp_path):
+    import click
+
+    from pcmspice.cli.options import SpiceNumber
+    assert SpiceNumber().convert("1.16u", None, None) == 1.16e-6 and SpiceNumber(True).convert("8k", None, None) == 8000
+    with pytest.raises(click.BadParameter, match="is not an integer"):
+        SpiceNumber(integer=True).convert("1.5", None, None)
+    configs = []
+    for tpe, n in (("1.16u", "20"), ("1.16e-6", "2e1")):
+        out = tmp_path / tpe
+        p = _cli("train", "--dataset", "digits", "--epochs", "1", "--max-train", n, "--max-test", "10", "--no-baseline",
+                 "--quiet", "--time-per-example", tpe, "--out", str(out))
+        assert p.returncode == 0, p.stderr[-1500:]
+        configs.append((out / "config.toml").read_text())
+        assert json.loads((out / "summary.json").read_text())["examples_trained"] == 20
+    assert configs[0] == configs[1] and "time_per_example_seconds = 1.16e-06" in configs[0]
