@@ -10,7 +10,7 @@ by closed-loop programming, resets every Vc to v_start and inverts p.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +19,7 @@ from pcmspice.array.capacitors import _NONE32, Capacitors, compiled_kernel
 from pcmspice.array.pcm_pair import PcmPairs
 from pcmspice.array.quantize import every_cell
 
-if TYPE_CHECKING:
-    from pcmspice.array.crossbar import AnalogArray
+_Array = Any   # a pcmspice.array.crossbar.AnalogArray (that module imports this one)
 
 
 class CellWeights:
@@ -69,11 +68,11 @@ class CellWeights:
         return w_siemens - polarity * (caps.g0 - caps.gref0_exp)
 
     # ------------------------------------------------------------ pulses
-    def pulse(self, arr: AnalogArray, flat: np.ndarray, counts: np.ndarray) -> None:
+    def pulse(self, arr: _Array, flat: np.ndarray, counts: np.ndarray) -> None:
         """Weight-direction counts: p n pulses of g."""
         arr._count_pulses(*self.capacitors.pulse(flat, counts * arr.polarity, arr.cache, arr.polarity))
 
-    def update(self, arr: AnalogArray, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
+    def update(self, arr: _Array, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
         """The compiled kernel takes the candidates of the quantizer, in the same order, with
         the same uniforms (pulse_counts + apply_pulses without their temporaries)."""
         caps = self.capacitors

@@ -2,14 +2,13 @@
 through the array interface (``ArrayConfig(mode="ideal")``; no LUTs needed)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from pcmspice.array.cache import WeightCache
 
-if TYPE_CHECKING:
-    from pcmspice.array.crossbar import AnalogArray
+_Array = Any   # a pcmspice.array.crossbar.AnalogArray (that module imports this one)
 
 
 class IdealWeights:
@@ -38,7 +37,7 @@ class IdealWeights:
     def set(self, cache: WeightCache, w: np.ndarray) -> None:
         cache.w = np.array(w, dtype=np.float64).reshape(self.shape)
 
-    def update(self, arr: AnalogArray, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
+    def update(self, arr: _Array, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
         """Exact float SGD; no pulses (returns 0)."""
         arr.cache.w -= lr * np.outer(delta, x)
         return 0

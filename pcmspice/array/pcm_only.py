@@ -7,15 +7,14 @@ into one device (:class:`~pcmspice.array.transfer.RefreshSaturated`).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from pcmspice.array.cache import WeightCache
 from pcmspice.array.pcm_pair import PcmPairs
 
-if TYPE_CHECKING:
-    from pcmspice.array.crossbar import AnalogArray
+_Array = Any   # a pcmspice.array.crossbar.AnalogArray (that module imports this one)
 
 
 class PcmOnlyWeights:
@@ -55,7 +54,7 @@ class PcmOnlyWeights:
         return w_siemens
 
     # ------------------------------------------------------------ pulses
-    def pulse(self, arr: AnalogArray, flat: np.ndarray, n: np.ndarray) -> None:
+    def pulse(self, arr: _Array, flat: np.ndarray, n: np.ndarray) -> None:
         """n > 0: n partial SETs of G+; n < 0: |n| of G-; each a stochastic LUT step at the
         device's present conductance, capped at its maximum."""
         pr, pcm, now, rng = self.pairs, self.pairs.pcm, arr.time_seconds, arr._rng_prog
@@ -99,7 +98,7 @@ class PcmOnlyWeights:
         if pr.drifts:
             pr.programmed_since_refresh(now, float((g * nu).max()))
 
-    def update(self, arr: AnalogArray, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
+    def update(self, arr: _Array, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
         return arr._update_with_pulses(x, delta, lr)
 
     # ------------------------------------------------------------ time

@@ -19,15 +19,14 @@ co-simulation's chip (:mod:`pcmspice.cosim.chip`).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from pcmspice.array.config import ArrayConfig
 from pcmspice.array.pcm import ProgramResult
 
-if TYPE_CHECKING:
-    from pcmspice.array.crossbar import AnalogArray
+_Array = Any   # a pcmspice.array.crossbar.AnalogArray (that module imports this one)
 
 
 def offset_target(t: np.ndarray, p_next: int, cfg: ArrayConfig) -> np.ndarray:
@@ -48,7 +47,7 @@ def offset_target(t: np.ndarray, p_next: int, cfg: ArrayConfig) -> np.ndarray:
 
 
 class TransferStrategy(Protocol):
-    def targets(self, arr: AnalogArray, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
+    def targets(self, arr: _Array, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
                 ) -> tuple[np.ndarray, ProgramResult]:
         """Given the pairs' read weight ``pair`` (S) and their present conductances (G+, G-),
         change the array's devices and program the pairs (:meth:`AnalogArray.program_pairs`);
@@ -61,7 +60,7 @@ class MoveToPcm:
     Vc and Vref to v_start, invert p (unless ``polarity_inversion`` is off) and program
     the pairs closed-loop."""
 
-    def targets(self, arr: AnalogArray, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
+    def targets(self, arr: _Array, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
                 ) -> tuple[np.ndarray, ProgramResult]:
         caps, cfg, p = arr.capacitors, arr.config, arr.polarity
         gdiff = caps.g - caps.gref_exp
@@ -79,7 +78,7 @@ class RefreshSaturated:
     ``pcm_refresh_fraction`` x the programming maximum and reprogram its weight (as read)
     into one of them; other pairs are left alone."""
 
-    def targets(self, arr: AnalogArray, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
+    def targets(self, arr: _Array, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
                 ) -> tuple[np.ndarray, ProgramResult]:
         pairs = arr.pcm_pairs
         full = np.flatnonzero(np.maximum(gp, gm) > arr.config.pcm_refresh_fraction * pairs.g_cap)
