@@ -33,10 +33,10 @@ decade of time).  A drift refresh moves only the PCM part of W (the 3T1C part is
 from the cache, so it costs a third of a full one); the read-noise variances follow at
 every fourth drift refresh (their G is then at most 4 eps G_cap old).  eps = 0
 refreshes on every example (the exact reference the tests compare against).
-:class:`PcmPairArray` is the base of
-:class:`~pcmspice.array.pcm_only.PcmOnlyArray` and
-:class:`~pcmspice.array.cell.CellArray`; each supplies where a pulse goes
-and what a transfer moves.
+:class:`PcmPairs` is this part: the devices, the drift clock (:meth:`~PcmPairs.schedule`) and the
+drift cache (``pcm_w``, ``pcm_var``); the weight models of
+:mod:`~pcmspice.array.pcm_only` and :mod:`~pcmspice.array.cell` compose it, and
+:class:`~pcmspice.array.cache.WeightCache` is rebuilt from it.
 """
 from __future__ import annotations
 
