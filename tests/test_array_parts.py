@@ -193,3 +193,20 @@ def test_state_dict_parts_are_versioned_and_checked():
         other.load_state_dict(arr.state_dict())
     with pytest.raises(ConfigError, match="not an analog array state"):
         arr.load_state_dict({"vc": arr.vc})
+
+
+def test_a_checkpoint_of_the_earlier_format_is_refused_by_name(tmp_path):
+    """Checkpoints that stored the layers' private attributes (format 1) are refused in one line."""
+    import io
+
+    from pcmspice.train.checkpoint import SCHEMA, read_checkpoint
+    assert SCHEMA == "pcmspice-train-checkpoint-2"
+    buf = io.BytesIO()
+    meta = json.dumps({"schema": "pcmspice-train-checkpoint-1", "key": "k", "parts": {}, "sha256": {}})
+    np.savez(buf, __meta__=np.frombuffer(meta.encode(), dtype=np.uint8))
+    f = tmp_path / "checkpoint.npz"
+    f.write_bytes(buf.getvalue())
+    with pytest.raises(ConfigError, match=r"checkpoint format 'pcmspice-train-checkpoint-1' is not this "
+                                          r"pcmspice's 'pcmspice-train-checkpoint-2'; delete it") as e:
+        read_checkpoint(f)
+    assert "\n" not in str(e.value)
