@@ -83,7 +83,7 @@ def cell_model(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, lu
                 for k in ("pulses_up", "pulses_down", "transfers")}
     counters["leak_every"] = net.layers[0].leak_every
     counters["drift_refreshes"] = sum(l.drift_refreshes for l in net.layers)
-    counters["noise"] = all(l._var is not None for l in net.layers)
+    counters["noise"] = all(l.cache.var is not None for l in net.layers)
     return dt, counters
 
 
