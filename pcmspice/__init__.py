@@ -42,6 +42,9 @@ _EXPORTS = {
     "run_pipeline": ("pcmspice.pipeline", "run_pipeline"),
     "DesignConfig": ("pcmspice.pipeline", "DesignConfig"),
     "run_design": ("pcmspice.pipeline", "run_design"),
+    "TaskConfig": ("pcmspice.pipeline", "TaskConfig"),
+    "train_run": ("pcmspice.pipeline", "train_run"),
+    "run_corners": ("pcmspice.pipeline", "run_corners"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

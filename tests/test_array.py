@@ -421,7 +421,7 @@ def test_config_errors_and_toml_round_trip():
     with pytest.raises(ConfigError, match="unknown key"):
         ArrayConfig.from_dict({"modee": "cell"})
     cfg = ArrayConfig(mode="pcm-only", transfer_every=1000, leak_scale=2.5, polarity_inversion=False)
-    assert ArrayConfig.from_toml(cfg.to_toml()) == cfg
+    assert ArrayConfig.from_toml_text(cfg.to_toml()) == cfg
     with pytest.raises(LutError, match="needs lookup tables"):
         AnalogArray(2, 2, None, ArrayConfig())
     with pytest.raises(ConfigError, match="array shape"):

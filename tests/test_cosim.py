@@ -75,8 +75,8 @@ def test_small_cosim_meets_the_must_show_bounds(small_run):
     assert {r["polarity"] for r in res.rows} == {1, -1}
     vs = res.final["vc_history_spice_volts"]
     assert np.ptp(vs) > 0.02, "the update pulses must actually move Vc"
-    # the SPICE path is far slower than the LUT path, and both were timed
-    assert s["spice_seconds"] > s["lut_seconds"] > 0
+    # both paths were timed (which is faster is a benchmark's question, benchmarks/bench_cosim.py, not a test's)
+    assert s["spice_seconds"] > 0 and s["lut_seconds"] > 0
 
 
 def test_outputs_are_complete(small_run):
@@ -85,9 +85,13 @@ def test_outputs_are_complete(small_run):
     for key in ("vc_rms_error_volts", "prediction_agreement", "spice_seconds_per_example", "lut_seconds_per_example",
                 "netlist_hashes", "versions", "config"):
         assert key in s
-    assert 0.0 <= s["prediction_agreement"] <= 1.0
+    assert s["prediction_agreement_bound"] == cs.AGREEMENT_BOUND and s["passed"] is True
     assert s["netlist_hashes"]["testbenches/array_read.cir.j2"]
     lines = (out / "table.csv").read_text().splitlines()
+    # the summary's per-example agreement is the table's, recomputed from its rows
+    import pandas as pd
+    table = pd.read_csv(out / "table.csv")
+    assert s["train_prediction_agreement"] == pytest.approx(table["prediction_agree"].mean())
     assert len(lines) == 1 + SMALL["examples"]
     for col in ("vc_rms_diff_volts", "vc_max_diff_volts", "w_rms_diff", "prediction_agree", "test_agreement"):
         assert col in lines[0].split(",")

@@ -46,7 +46,7 @@ def test_repeated_pcm_reads_have_the_documented_sigma():
     assert np.all(model.read(np.full(5, 5 * US), None) == 5 * US)       # no generator: exact
 
 
-@pytest.mark.parametrize("g_read_noise_rel", [-1.0, 0.03])   # the cell LUT's (Vc-dependent), an override
+@pytest.mark.parametrize("g_read_noise_rel", [None, 0.03])   # the cell LUT's (Vc-dependent), an override
 def test_repeated_mac_reads_have_the_documented_sigma(g_read_noise_rel):
     """Forward and backward MACs of one state, repeated: var(y_j) = sum_i x_i^2 var_ij with
     var_ij = (F/spu)^2 (sG+^2 + sG-^2) + (sg^2 + sg_shared^2) / spu^2, sG = G rn_pcm(G) at the
@@ -61,7 +61,7 @@ def test_repeated_mac_reads_have_the_documented_sigma(g_read_noise_rel):
     arr.leak(0.7)                                           # drifted PCMs (a refresh is due)
     c, F, spu = luts.cell, arr.config.gain_f, arr.spu
     gp, gm = arr.pcm_effective()
-    rn_cell = c.read_noise_rel if g_read_noise_rel < 0 else np.full(c.g_siemens.shape, g_read_noise_rel)
+    rn_cell = c.read_noise_rel if g_read_noise_rel is None else np.full(c.g_siemens.shape, g_read_noise_rel)
     sg = _interp_rows(c.vc_volts, c.g_siemens * rn_cell, arr.cell_idx.ravel(), arr.vc.ravel()).reshape(4, 40)
     sr = _interp_rows(c.vc_volts, c.g_siemens * rn_cell, arr.ref_idx.ravel(), arr.vref.ravel()).reshape(4, -1)
     sr = np.repeat(sr, arr.config.cells_per_reference, axis=1)[:, :40]
@@ -80,9 +80,12 @@ def test_repeated_mac_reads_have_the_documented_sigma(g_read_noise_rel):
     assert quiet.cache.var is None and np.array_equal(quiet.forward(x), quiet.forward(x, noise=False))
 
 
-def test_g_read_noise_rel_must_be_minus_one_or_non_negative():
-    with pytest.raises(ConfigError, match="g_read_noise_rel = -0.5 is invalid; expected -1"):
+def test_g_read_noise_rel_is_unset_or_non_negative():
+    with pytest.raises(ConfigError, match=r"g_read_noise_rel = -0.5 is invalid; expected a finite number >= 0 "
+                                          r"\(or none: unset\)"):
         ArrayConfig(g_read_noise_rel=-0.5).validate()
+    # a config saved before None: its -1 sentinel still reads as "the cell LUT's"
+    assert ArrayConfig.from_toml_text("g_read_noise_rel = -1.0\n").g_read_noise_rel is None
 
 
 @pytest.mark.parametrize("mode", ["cell", "pcm-only"])

@@ -81,7 +81,8 @@ class Capacitors:
         self._flow_cache: dict[int, RowTable] = {}
         # p g / spu per polarity: a pulse's weight update is one look-up
         self.gw_tab = {p: RowTable(cell.vc_volts, cell.g_siemens * (p / spu)) for p in (1, -1)}
-        self.leak_every = options.leak_every_examples(cfg) or self._auto_leak_every()
+        every = options.leak_every_examples(cfg)
+        self.leak_every = every if every is not None else self._auto_leak_every()
         self.kernel = "numpy"
         self._select_kernel(kernel)
 

@@ -94,7 +94,8 @@ class PcmPairs:
         if self.g_cap <= g_reset_med:
             raise LutError(f"PCM programming range is empty: cap {self.g_cap:.3g} S <= median RESET "
                            f"conductance {g_reset_med:.3g} S")
-        self.spu = options.siemens_per_unit_weight(cfg) or F * (self.g_cap - g_reset_med) / cfg.w_max
+        spu = options.siemens_per_unit_weight(cfg)
+        self.spu = spu if spu is not None else F * (self.g_cap - g_reset_med) / cfg.w_max
         self.dev_p = assign("pcm_device_plus", lut.n_devices, shape)
         self.dev_m = assign("pcm_device_minus", lut.n_devices, shape)
         self.gp = self.pcm.g_reset[self.dev_p].astype(np.float64)
@@ -109,7 +110,8 @@ class PcmPairs:
         self.refreshes = 0
         self.drift_only = 0
         self.k = 0.0
-        self.tol = options.pcm_tolerance_siemens(cfg) or self.default_tolerance()
+        tol = options.pcm_tolerance_siemens(cfg)
+        self.tol = tol if tol is not None else self.default_tolerance()
         self.pcm_w = np.zeros(shape)
         self.pcm_var: np.ndarray | None = None
 

@@ -198,3 +198,11 @@ def default_network(ds: Dataset, hidden: int = 250) -> str:
     if ds.image_shape is None:
         return f"{ds.n_features}-{ds.n_classes}"
     return f"{ds.n_features}-{hidden}-{ds.n_classes}"
+
+
+def fitted(cfg: TrainConfig, data=None) -> TrainConfig:
+    """``cfg`` with its network set: an unset one is fitted to the data set (``data``, else loaded)."""
+    if cfg.network is not None:
+        return cfg
+    from pcmspice.train.datasets import load_dataset
+    return cfg.replace(network=default_network(data if data is not None else load_dataset(cfg.dataset)))
