@@ -5,7 +5,7 @@ Monte Carlo cell of the LUTs, with forward and backward reads (read noise),
 pulsed updates, leakage over hardware time, closed-loop PCM programming and
 transfers.  It is composed of parts (:class:`PcmPairs`, :class:`Capacitors`,
 :class:`WeightCache`, a weight model, a pulse quantizer, programming and transfer
-strategies); :func:`~pcmspice.array.crossbar.build_parts` picks the weight model
+strategies); :func:`~pcmspice.array.factory.build_parts` picks the weight model
 ``ArrayConfig(mode=...)`` names (ideal, pcm-only, cell).  :class:`Layer` is what
 every network layer (these and the training layer's float baseline) offers the
 trainer.
@@ -17,7 +17,8 @@ from pcmspice.array.cache import WeightCache
 from pcmspice.array.capacitors import Capacitors
 from pcmspice.array.cell import CellWeights
 from pcmspice.array.config import MODES, ArrayConfig
-from pcmspice.array.crossbar import KERNELS, AnalogArray, Pulses, build_parts
+from pcmspice.array.crossbar import KERNELS, AnalogArray, Pulses
+from pcmspice.array.factory import build_parts
 from pcmspice.array.ideal import IdealWeights
 from pcmspice.array.layer import CapacitorVolts, Layer, TransferReport
 from pcmspice.array.pcm import PcmModel, ProgramResult, program

@@ -8,7 +8,7 @@ the PCM LUT, drawn with replacement by a seeded generator; each group of
 cell.
 
 Parts.  The array is one class; what it models is in the parts it is built from
-(:func:`build_parts` picks them for ``config.mode``, or pass your own):
+(:func:`~pcmspice.array.factory.build_parts` picks them for ``config.mode``, or pass your own):
 
 =========================  ===========================================================
 ``pcm_pairs``              :class:`~pcmspice.array.pcm_pair.PcmPairs`: G+, G- of every
@@ -77,40 +77,21 @@ import numpy as np
 
 from pcmspice.array.cache import WeightCache, check_version
 from pcmspice.array.capacitors import Capacitors
-from pcmspice.array.cell import CellWeights
 from pcmspice.array.config import ArrayConfig
-from pcmspice.array.ideal import IdealWeights
+from pcmspice.array.factory import build_parts
 from pcmspice.array.layer import CapacitorVolts, Layer, TransferReport
 from pcmspice.array.pcm import ProgramResult, program
-from pcmspice.array.pcm_only import PcmOnlyWeights
 from pcmspice.array.pcm_pair import PcmPairs, Programmer, assigner
 from pcmspice.array.quantize import PulseQuantizer, Pulses
-from pcmspice.array.transfer import MoveToPcm, RefreshSaturated, TransferStrategy
+from pcmspice.array.transfer import TransferStrategy
 from pcmspice.array.views import PartViews
-from pcmspice.core.errors import ConfigError, LutError
+from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import LutSet
 
 KERNELS = ("auto", "numba", "numpy")   # see "Kernels" above
 FORMAT, VERSION = "pcmspice-analog-array", 1
 
-__all__ = ["FORMAT", "KERNELS", "VERSION", "AnalogArray", "Pulses", "TransferReport", "build_parts"]
-
-
-def build_parts(mode: str, shape: tuple[int, int], luts: LutSet | None, config: ArrayConfig,
-                assign, kernel: str, pcm_pairs: type = PcmPairs, capacitors: type = Capacitors):
-    """The weight model of ``mode`` and the transfer strategy it takes by default, built from
-    the parts ``pcm_pairs`` and ``capacitors`` (classes with the signatures of
-    :class:`PcmPairs` and :class:`Capacitors`: pass another to swap a part)."""
-    if mode == "ideal":
-        return IdealWeights(shape), None
-    if luts is None:
-        raise LutError(f"array mode '{mode}' needs lookup tables (only mode 'ideal' runs without)")
-    pairs = pcm_pairs(luts.pcm, config, shape, assign)
-    if mode == "pcm-only":
-        return PcmOnlyWeights(pairs), RefreshSaturated()
-    if mode == "cell":
-        return CellWeights(pairs, capacitors(luts.cell, config, shape, pairs.spu, assign, kernel)), MoveToPcm()
-    raise ConfigError(f"array mode '{mode}' has no weight model")
+__all__ = ["FORMAT", "KERNELS", "VERSION", "AnalogArray", "Pulses", "TransferReport"]
 
 
 class AnalogArray(PartViews, Layer):
@@ -130,7 +111,7 @@ class AnalogArray(PartViews, Layer):
     :data:`KERNELS` (same results either way); :attr:`kernel` is the one in use.
     ``programmer`` (default :func:`~pcmspice.array.pcm.program`) and ``transfer``
     (default the weight model's) are strategies; ``pcm_pairs`` and ``capacitors``
-    the classes of those parts (see :func:`build_parts`).
+    the classes of those parts (see :func:`~pcmspice.array.factory.build_parts`).
     """
 
     def __init__(self, n_out: int, n_in: int, luts: LutSet | None = None,
