@@ -94,7 +94,11 @@ class ArrayParams(_Section):
                                   "resistive processing unit by Gokmen & Vlasov, Front. Neurosci. 10, 333 (2016)")
     input_mean_duty: float = _p(0.5, 0.0, 1.0, "1",
                                 _ASSUME + "mean pulse-duration fraction of activations/errors encoded as "
-                                "read-pulse durations (values spread over [0, 1])")
+                                "read-pulse durations (values spread over [0, 1]); used only without a training "
+                                "run: a run's own duty is measured (power --training)")
+    input_full_scale: float = _p(1.0, 1e-6, 1e6, "1",
+                                 _ASSUME + "the value read as a full-duty pulse: a value v is a read pulse of duty "
+                                 "min(|v| / full scale, 1); 1 = the data sets' [0, 1] normalization")
     pcm_window_max_siemens: float = _p(20e-6, 1e-7, 1e-3, "S",
                                        "Ambrogio et al. 2018: programming control degrades above ~20 uS, most "
                                        "devices are programmed below it")
@@ -163,7 +167,8 @@ class DriverParams(_Section):
                                      "pulse slots of one update (BL = 10 in Gokmen & Vlasov, Front. Neurosci. 10, "
                                      "333 (2016)); one up and one down sub-phase")
     update_row_activity: float = _p(0.5, 1e-6, 1.0, "1", _ASSUME + "fraction of slots in which a row line fires "
-                                    "(activations average ~0.5); the column activity then follows from the pulse "
+                                    "(activations average ~0.5), used only without a training run (a run's is its "
+                                    "layers' mean input duty); the column activity then follows from the pulse "
                                     "count: pulses per synapse = slots x row activity x column activity")
     area_m2: float = _p(20e-12, 0.0, 1e-6, "m^2", _ASSUME + "an inverter-chain line driver, ~20 um^2 in 65 nm")
 

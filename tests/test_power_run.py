@@ -1,0 +1,96 @@
+"""The power model costs the run it is given: its measured activity and conductances (issue 23)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from pcmspice import power as pw
+from tests.test_power import make_luts, training_summary
+
+
+def fake_run(tmp, mean_input: float, network: str = "8-2", seed: int = 0, g_pcm: float = 1e-6,
+             g_cell: float = 3e-6) -> object:
+    """A training-run folder: summary.json naming a features data set whose inputs are 0/1 with the
+    given mean, and weights.npz with constant conductances (so the read energy depends on the duty only)."""
+    sizes = [int(s) for s in network.split("-")]
+    rng = np.random.default_rng(seed)
+    n = 400
+    x = (rng.random((n, sizes[0])) < mean_input).astype(float)
+    x[:, 0] = 1.0  # the 99.9th-percentile scaling of features files then maps 1 -> 1
+    y = np.arange(n) % sizes[-1]
+    x[:, 1] = 0.0
+    data = tmp / "data.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    run = tmp / "run"
+    run.mkdir()
+    s = training_summary(examples=1000, network=network)
+    s["config"] = {"dataset": f"features:{data}", "activation": "relu", "network": network}
+    (run / "summary.json").write_text(json.dumps(s))
+    w = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w[f"layer{i}_w"] = rng.normal(0, 0.3, (b, a + 1))
+        w[f"layer{i}_g_plus_siemens"] = np.full((b, a + 1), g_pcm)
+        w[f"layer{i}_g_minus_siemens"] = np.full((b, a + 1), g_pcm)
+        w[f"layer{i}_g_siemens"] = np.full((b, a + 1), g_cell)
+        w[f"layer{i}_g_shared_siemens"] = np.full((b, 1), g_cell)
+    np.savez(run / "weights.npz", **w)
+    return run, x
+
+
+def test_read_energy_follows_the_runs_measured_duty(tmp_path):
+    """Two runs whose inputs have mean 0.1 and 0.5: the forward array read of a one-layer network scales
+    with the rows' mean duty (the bias row always on), exactly as predicted from the data."""
+    luts = make_luts()
+    ests, duties = [], []
+    for m in (0.1, 0.5):
+        d = tmp_path / f"m{m}"
+        d.mkdir()
+        run, x = fake_run(d, m, network="64-2")
+        est = pw.estimate(luts, None, run)
+        assert est.activity.sources["input_mean_duty"] == "run"
+        act = est.to_dict()["activity"]
+        assert act["input_mean_duty"]["source"] == "run"
+        assert act["pcm_mean_conductance_siemens"]["source"] == "run"
+        assert act["pcm_mean_conductance_siemens"]["value"] == pytest.approx(1e-6)
+        assert act["update_row_activity"]["source"] == "run"
+        predicted = (x.sum() / x.shape[0] + 1) / (x.shape[1] + 1)     # the rows' mean duty, bias row included
+        assert act["input_mean_duty"]["value"] == pytest.approx(predicted, rel=1e-12)
+        ests.append(est)
+        duties.append(predicted)
+    assert duties[1] / duties[0] > 2.5
+    r = ests[1].energy_joules["forward"]["array_read"] / ests[0].energy_joules["forward"]["array_read"]
+    assert r == pytest.approx(duties[1] / duties[0], rel=1e-12)
+
+
+def test_without_a_run_the_activity_is_assumed_and_says_so():
+    luts = make_luts()
+    est = pw.estimate(luts, "784-250-10")
+    act = est.to_dict()["activity"]
+    for k in ("input_mean_duty", "update_row_activity", "pcm_mean_conductance_siemens"):
+        assert act[k]["source"] == "assumed"
+    assert act["input_mean_duty"]["value"] == est.config.array.input_mean_duty
+    assert act["pcm_mean_conductance_siemens"]["value"] == pytest.approx(est.devices.g_pcm_siemens, rel=1e-12)
+    # a summary dict alone (no folder) cannot be measured: assumed, with a note
+    est2 = pw.estimate(luts, None, training_summary())
+    assert est2.activity.sources["input_mean_duty"] == "assumed"
+    assert any("ASSUMED" in n for n in est2.notes)
+
+
+def test_the_runs_conductances_set_the_read_energy(tmp_path):
+    """Doubling every PCM conductance of the run moves the PCM part of the read energy by exactly its share."""
+    luts = make_luts()
+    e = []
+    for g in (1e-6, 2e-6):
+        d = tmp_path / f"g{g}"
+        d.mkdir()
+        run, _ = fake_run(d, 0.3, network="16-2", g_pcm=g)
+        e.append(pw.estimate(luts, None, run))
+    c = e[0].devices.circuit
+    t = e[0].config.array.read_time_seconds
+    duty = e[0].activity.input_mean_duty[0]
+    pcm_part = duty * 17 * 2 * t * c.pcm_read_voltage_volts ** 2 * 2 * 1e-6
+    diff = e[1].energy_joules["forward"]["array_read"] - e[0].energy_joules["forward"]["array_read"]
+    assert math.isclose(diff, pcm_part, rel_tol=1e-9)
