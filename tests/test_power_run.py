@@ -91,6 +91,61 @@ def test_the_runs_conductances_set_the_read_energy(tmp_path):
     c = e[0].devices.circuit
     t = e[0].config.array.read_time_seconds
     duty = e[0].activity.input_mean_duty[0]
-    pcm_part = duty * 17 * 2 * t * c.pcm_read_voltage_volts ** 2 * 2 * 1e-6
+    # the 0.2 V read level comes from a linear regulator on the 1 V supply: VDD per coulomb of read current
+    pcm_part = duty * 17 * 2 * t * c.pcm_read_voltage_volts * c.vdd_volts * 2 * 1e-6
     diff = e[1].energy_joules["forward"]["array_read"] - e[0].energy_joules["forward"]["array_read"]
     assert math.isclose(diff, pcm_part, rel_tol=1e-9)
+
+
+def test_an_integrator_too_small_for_the_runs_charge_is_resized_and_costed(tmp_path):
+    """The worst-case charge one read puts on a column (the run's inputs through its conductances) does not
+    fit the 200 fF integrator: the capacitor is sized to Q / swing, its MIM area added, and its amplifier
+    biased for the read's mean current (VDD x Q per read)."""
+    luts = make_luts()
+    run, x = fake_run(tmp_path, 0.5, network="64-2", g_pcm=5e-6, g_cell=3e-6)
+    est = pw.estimate(luts, None, run)
+    cfg, c = est.config, est.devices.circuit
+    t = cfg.array.read_time_seconds
+    duty = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)      # rows incl. the bias row, duty = value
+    q_cell = t * c.read_voltage_volts * (duty.sum(axis=1) * 3e-6).max()
+    q_pcm = t * c.pcm_read_voltage_volts * (duty.sum(axis=1) * 2 * 5e-6).max()
+    integ = {i["part"]: i for i in est.circuits["integrators"]}
+    assert integ["pcm"]["worst_case_charge_coulombs"] == pytest.approx(q_pcm, rel=1e-12)
+    assert integ["3t1c"]["worst_case_charge_coulombs"] == pytest.approx(q_cell, rel=1e-12)
+    assert q_cell + q_pcm > cfg.adc.integrator_capacitance_farads * cfg.adc.integrator_swing_volts
+    # one integrated line holding the sum (F made by the read levels): the summed charge sizes it
+    one = pw.estimate(luts, None, run, pw.PowerConfig().with_overrides({"array.gain_f": 2.0}))
+    (line,) = one.circuits["integrators"]
+    q = q_cell + q_pcm
+    assert line["resized"] and line["capacitance_farads"] == pytest.approx(q / cfg.adc.integrator_swing_volts)
+    assert line["energy_per_read_joules"] == pytest.approx(c.vdd_volts * q, rel=1e-12)
+    assert one.energy_joules["forward"]["integrator"] == pytest.approx(2 * c.vdd_volts * q, rel=1e-12)
+    extra_cap = q / cfg.adc.integrator_swing_volts - cfg.adc.integrator_capacitance_farads
+    assert one.area_m2["integrator"] == pytest.approx(
+        2 * (cfg.adc.integrator_area_m2 + extra_cap / cfg.area.capacitor_density_farads_per_m2), rel=1e-12)
+    # a big enough minimum capacitor is not resized, and then costs its amplifier's minimum bias only
+    big = pw.PowerConfig().with_overrides({"array.gain_f": 2.0, "adc.integrator_capacitance_farads": 1e-9})
+    (line,) = pw.estimate(luts, None, run, big).circuits["integrators"]
+    assert not line["resized"] and line["capacitance_farads"] == 1e-9
+
+
+def test_f_has_a_cost(tmp_path):
+    """F = 3 with read levels of 0.2 / 0.1 V (ratio 2) needs separate PCM and 3T1C conversions: one more ADC
+    conversion, a second integrator and the digital F x PCM + 3T1C per line and read (component gain_f, and
+    the extra ADCs' and integrators' area); F equal to the read-voltage ratio costs nothing extra."""
+    luts = make_luts()
+    run, _ = fake_run(tmp_path, 0.3, network="64-2")
+    f3 = pw.estimate(luts, None, run)
+    f2 = pw.estimate(luts, None, run, pw.PowerConfig().with_overrides({"array.gain_f": 2.0}))
+    cfg = f3.config
+    assert f3.config.array.gain_f == 3.0 and "separate" in f3.circuits["gain_f_circuit"]
+    e_adc = cfg.adc.fom_joules_per_step * 2 ** cfg.adc.enob_bits
+    assert f3.by_component()["gain_f"] >= 2 * (e_adc + cfg.neuron.gain_f_combine_energy_joules)
+    assert f2.by_component()["gain_f"] == 0 and f2.area_m2["gain_f"] == 0
+    assert f3.area_m2["gain_f"] >= cfg.adc.area_m2
+    assert f3.energy_per_example_joules > f2.energy_per_example_joules
+    # the training run's own F is the one costed
+    s = json.loads((run / "summary.json").read_text())
+    s["config"]["array"] = {"gain_f": 2.0}
+    (run / "summary.json").write_text(json.dumps(s))
+    assert pw.estimate(luts, None, run).by_component()["gain_f"] == 0

@@ -48,7 +48,16 @@ from pcmspice.power import activity as _activity
 from pcmspice.power.activity import Activity
 from pcmspice.power.config import PowerConfig
 from pcmspice.power.devices import DeviceCosts, device_costs
-from pcmspice.power.energy import AREA_COMPONENTS, COMPONENTS, PHASES, area, energy
+from pcmspice.power.energy import (
+    AREA_COMPONENTS,
+    COMPONENTS,
+    PHASES,
+    area,
+    energy,
+    gain_f_separate,
+    integrator_size,
+    readout,
+)
 from pcmspice.power.latency import Latency, latency
 from pcmspice.power.workload import (
     Workload,
@@ -78,6 +87,7 @@ class PowerEstimate:
     config: PowerConfig
     notes: tuple[str, ...]
     activity: Activity | None = None
+    circuits: dict[str, Any] | None = None
 
     # ---- headline numbers ---------------------------------------------------------
     @property
@@ -192,6 +202,7 @@ class PowerEstimate:
             "cell_area_m2": self.cell_area,
             "workload": dataclasses.asdict(self.workload),
             "activity": self.activity.to_dict() if self.activity else None,
+            "circuits": self.circuits,
             "devices": {
                 "lut": d.lut_name, "g_cell_siemens": d.g_cell_siemens, "g_shared_siemens": d.g_shared_siemens,
                 "g_pcm_siemens": d.g_pcm_siemens, "e_up_joules": d.e_up_joules, "e_down_joules": d.e_down_joules,
@@ -265,7 +276,9 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
                      "are ASSUMED")
     E = energy(ls, wl, dev, cfg, act, notes)
     inference = dict(E["forward"])
-    areas, cell = area(ls, dev.circuit, cfg)
+    charges = readout(ls, act, dev, cfg)
+    areas, cell = area(ls, dev.circuit, cfg, charges)
+    circuits = _circuits(ls, charges, dev, cfg)
 
     lat = latency(sizes, cfg, c, wl.set_pulses_per_example / wl.cell_transfers_per_example
                   if wl.cell_transfers_per_example > 0 else None,
@@ -275,12 +288,37 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
         if not 0.5 <= ratio <= 2.0:
             notes.append(f"the training run assumed {wl.training_time_per_example_seconds:.3g} s per example for "
                          f"leakage; this latency model gives {lat.time_per_example_seconds:.3g} s")
-    notes.append("the gain factor F is assumed to be applied in the periphery: it does not scale PCM read energy")
     notes.append("layers run one after another for one example (no pipelining across examples); "
                  "static leakage power of the periphery is not included")
     return PowerEstimate(network=sizes, ops=ops, energy_joules=E, inference_energy_joules=inference, area_m2=areas,
                          cell_area=cell, latency=lat, workload=wl, devices=dev, config=cfg, notes=tuple(notes),
-                         activity=act)
+                         activity=act, circuits=circuits)
+
+
+def _circuits(ls, charges, dev: DeviceCosts, cfg: PowerConfig) -> dict[str, Any]:
+    """What the periphery circuits are and how they are sized: the levels' source, the F circuit, and each
+    layer's integrators (worst-case charge of one read, capacitance, energy per read, area)."""
+    c, drv = dev.circuit, cfg.drivers
+    integ = []
+    for i, l in enumerate(ls):
+        for name, n in (("forward", l.n_out), ("backward", l.n_in if i > 0 else 0)):
+            if not n:
+                continue
+            for part, qv in zip(("3t1c", "pcm") if len(charges[i][name]) > 1 else ("line",), charges[i][name]):
+                cap, e, ar = integrator_size(qv, cfg)
+                integ.append({"layer": i + 1, "direction": name, "part": part, "lines": n,
+                              "worst_case_charge_coulombs": qv, "capacitance_farads": cap,
+                              "energy_per_read_joules": e, "area_m2": ar,
+                              "resized": cap > cfg.adc.integrator_capacitance_farads})
+    sep = gain_f_separate(dev, cfg)
+    levels = ("from the supply: linear regulators for levels in [0, VDD], charge pumps (efficiency "
+              f"{drv.charge_pump_efficiency:g}) above VDD and below 0" if drv.levels_from_supply
+              else "ideal rails at each level")
+    return {"levels": levels, "levels_from_supply": drv.levels_from_supply,
+            "gain_f": cfg.array.gain_f,
+            "gain_f_circuit": ("separate PCM and 3T1C integrators and ADC conversions, F x PCM + 3T1C added "
+                               "digitally" if sep else "the read-voltage ratio on one integrated line"),
+            "integrators": integ}
 
 
 def estimate_for_run(lut_dir: str | Path, training_dir: str | Path | None, network: str | Sequence[int] | None = None,

@@ -124,7 +124,10 @@ def workload_from_training(summary: Mapping[str, Any], cfg: PowerConfig, source:
                          f"each transferring all {n_syn} cells")
             transfers *= n_syn
     update_sets = min(_number(summary.get("pcm_set_pulses_update_total")) or 0.0, vals["pcm_set_pulses_total"])
-    overrides = overrides_from_training_config(summary.get("config") or {})
+    overrides: list[tuple[str, Any]] = list(overrides_from_training_config(summary.get("config") or {}))
+    gain_f = _number(((summary.get("config") or {}).get("array") or {}).get("gain_f"))
+    if gain_f:
+        overrides.append(("array.gain_f", gain_f))
     if overrides:
         notes.append("from the training run's array config: " + ", ".join(f"{n} = {v}" for n, v in overrides))
     t_ex = _number(summary.get("time_per_example_seconds"))
