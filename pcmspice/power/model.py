@@ -298,7 +298,7 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
 def _circuits(ls, charges, dev: DeviceCosts, cfg: PowerConfig) -> dict[str, Any]:
     """What the periphery circuits are and how they are sized: the levels' source, the F circuit, and each
     layer's integrators (worst-case charge of one read, capacitance, energy per read, area)."""
-    c, drv = dev.circuit, cfg.drivers
+    drv = cfg.drivers
     integ = []
     for i, l in enumerate(ls):
         for name, n in (("forward", l.n_out), ("backward", l.n_in if i > 0 else 0)):
