@@ -149,3 +149,47 @@ def test_f_has_a_cost(tmp_path):
     s["config"]["array"] = {"gain_f": 2.0}
     (run / "summary.json").write_text(json.dumps(s))
     assert pw.estimate(luts, None, run).by_component()["gain_f"] == 0
+
+
+def test_adc_area_is_from_the_survey_class_of_its_figure_of_merit():
+    cfg = pw.PowerConfig()
+    row = next(r for r in cfg.describe() if r["parameter"] == "adc.area_m2")
+    assert "Murmann" in row["source"] and "0.0058" in row["source"]
+    assert 0.0058e-6 <= cfg.adc.area_m2 <= 0.075e-6        # the survey class's smallest and best five
+    est = pw.estimate(make_luts(), "784-250-10")
+    n_adc = math.ceil(250 / 8) + math.ceil(10 / 8) + math.ceil(250 / 8)
+    assert est.area_m2["adc"] == pytest.approx(n_adc * cfg.adc.area_m2)
+    assert "adc.area_m2" in est.parameter_sources()
+
+
+def test_gpu_board_power_follows_utilization_at_both_batch_sizes():
+    """Board power = TDP x (floor + (1 - floor) u) while kernels run, idle power in the launch gaps: well below
+    TDP at the low utilization of this network, at batch 1 and at batch 256."""
+    from pcmspice.power import gpu as power_gpu
+    cfg = pw.PowerConfig()
+    g = cfg.gpu
+    for row in power_gpu.gpu_table("784-250-10", cfg):
+        for label in ("batch1", "large_batch"):
+            frac = row[f"board_power_fraction_{label}"]
+            assert g.idle_power_fraction <= frac < 0.6, (row["name"], label, frac)
+            assert row[f"energy_per_example_{label}_joules"] == pytest.approx(
+                row[f"seconds_per_example_{label}"] * row["board_power_watts"] * frac)
+        assert row["board_power_fraction_large_batch"] > row["board_power_fraction_batch1"]
+    assert g.board_power_fraction(1.0) == 1.0 and g.board_power_fraction(0.0) == g.active_power_floor_fraction
+    assert g.board_power_fraction(1.0, 0.0) == g.idle_power_fraction
+    assert any("utilization" in a for a in power_gpu.gpu_assumptions(cfg))
+
+
+def test_operations_are_stated_with_their_convention_and_without_updates():
+    est = pw.estimate(make_luts(), "784-250-10")
+    ops = est.ops
+    assert ops["ops_forward_backward"] == 2 * (ops["macs_forward"] + ops["macs_backward"])
+    assert est.gops_per_watt_forward_backward == pytest.approx(
+        ops["ops_forward_backward"] / est.energy_per_example_joules / 1e9)
+    assert est.gops_per_watt_forward_backward < est.gops_per_watt_training
+    d = est.to_dict()
+    assert "update product" in d["ops_convention"] and "2 per multiply-accumulate" in d["ops_convention"]
+    assert d["headline"]["gops_per_watt_training_forward_backward_ops"] == est.gops_per_watt_forward_backward
+    from pcmspice.core.document import render_markdown
+    text = render_markdown(pw.power_blocks({**d, "config": est.config.to_dict()}, None))
+    assert "forward + backward operations only" in text and "Convention:" in text

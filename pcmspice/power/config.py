@@ -137,7 +137,10 @@ class AdcParams(_Section):
     enob_bits: float = _p(8.0, 1.0, 20.0, "bit", _ASSUME + "8 effective bits per activation/error read-out")
     sample_rate_hz: float = _p(100e6, 1e3, 1e11, "Hz", "100 MS/s, inside the survey's range for 8-bit SAR ADCs")
     lines_per_adc: int = _p(8, 1, 100_000, "lines", _ASSUME + "one ADC time-multiplexed over 8 integrated lines")
-    area_m2: float = _p(2000e-12, 0.0, 1e-5, "m^2", _ASSUME + "~0.002 mm^2 for an 8-bit SAR ADC in 65 nm")
+    area_m2: float = _p(0.02e-6, 0.0, 1e-5, "m^2",
+                        "the same survey class as the figure of merit (Murmann, ADC Performance Survey 1997-2024, "
+                        "ENOB 7-9 at 10-300 MS/s): the smallest design 0.0058 mm^2, the five best by figure of merit "
+                        "0.006-0.075 mm^2; 0.02 mm^2 inside that range")
     integrator_power_watts: float = _p(10e-6, 0.0, 1e-2, "W",
                                        _ASSUME + "current-integrator OTA biased at 10 uA from the 1.0 V supply, "
                                        "on during the read time only")
@@ -286,10 +289,20 @@ class GpuParams(_Section):
                                 _ASSUME + "fraction of FP32 peak reached by GEMMs this small when compute-bound")
     bytes_per_value: int = _p(4, 1, 16, "B", "FP32 training: 4 bytes per value (IEEE 754 single precision)")
     large_batch: int = _p(256, 2, 1_000_000, "examples", "a common large mini-batch")
-    small_batch_power_fraction: float = _p(0.3, 0.0, 1.0, "1",
-                                           _ASSUME + "board power at batch 1 (launch-bound, mostly idle SMs; a V100 "
-                                           "idles at ~40-50 W of its 300 W TDP)")
-    large_batch_power_fraction: float = _p(1.0, 0.0, 1.0, "1", "board power (TDP) when busy")
+    idle_power_fraction: float = _p(0.15, 0.0, 1.0, "1",
+                                    "board power of an idle GPU as a fraction of TDP: a V100 idles at ~40-50 W of "
+                                    "its 300 W (nvidia-smi readings; 45 / 300 = 0.15)")
+    active_power_floor_fraction: float = _p(0.3, 0.0, 1.0, "1",
+                                            _ASSUME + "board power while kernels run at almost no FP32 utilization "
+                                            "(clocks up, memory and launch traffic): the lower end of the 30-50 % of "
+                                            "TDP that GPUs draw at 5-20 % utilization (issue 23's independent "
+                                            "estimate); not a measurement of ours")
+    def board_power_fraction(self, utilization: float, busy_fraction: float = 1.0) -> float:
+        """Board power over a step as a fraction of TDP (a stated model): while kernels run (``busy_fraction``
+        of the step) floor + (1 - floor) x utilization of the busy time, idle power in the launch gaps."""
+        u = min(max(utilization, 0.0), 1.0)
+        busy = self.active_power_floor_fraction + (1 - self.active_power_floor_fraction) * u
+        return busy_fraction * busy + (1 - busy_fraction) * self.idle_power_fraction
 
 
 @dataclass(frozen=True)

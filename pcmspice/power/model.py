@@ -60,6 +60,7 @@ from pcmspice.power.energy import (
 )
 from pcmspice.power.latency import Latency, latency
 from pcmspice.power.workload import (
+    OPS_CONVENTION,
     Workload,
     estimated_workload,
     layers,
@@ -107,6 +108,11 @@ class PowerEstimate:
         return self.ops["ops_training"] / self.energy_per_example_joules / 1e9
 
     @property
+    def gops_per_watt_forward_backward(self) -> float:
+        """Forward + backward operations only (no update products) over the whole training energy."""
+        return self.ops["ops_forward_backward"] / self.energy_per_example_joules / 1e9
+
+    @property
     def gops_per_watt_inference(self) -> float:
         return self.ops["ops_inference"] / self.inference_energy_per_example_joules / 1e9
 
@@ -145,6 +151,7 @@ class PowerEstimate:
         return {
             "gops_per_watt_training": self.gops_per_watt_training,
             "gops_per_watt_inference": self.gops_per_watt_inference,
+            "gops_per_watt_training_forward_backward_ops": self.gops_per_watt_forward_backward,
             "tops_per_mm2_training": self.tops_per_mm2_training,
             "tops_per_mm2_inference": self.tops_per_mm2_inference,
             "energy_per_example_joules": self.energy_per_example_joules,
@@ -164,15 +171,23 @@ class PowerEstimate:
         a user override, the LUT (SPICE) or the LUT's recorded netlist parameters."""
         default = PowerConfig()
         out = {}
-        for dotted in ("adc.fom_joules_per_step", "adc.enob_bits", "drivers.wire_capacitance_farads_per_m",
-                       "array.read_time_seconds"):
+        for dotted in ("adc.fom_joules_per_step", "adc.enob_bits", "adc.area_m2",
+                       "drivers.wire_capacitance_farads_per_m", "array.read_time_seconds", "array.gain_f",
+                       "drivers.charge_pump_efficiency",
+                       "adc.integrator_capacitance_farads", "adc.integrator_swing_volts",
+                       "gpu.active_power_floor_fraction"):
             sec, name = dotted.split(".")
             v = getattr(getattr(self.config, sec), name)
             src = next(r["source"] for r in default.describe() if r["parameter"] == dotted)
             out[dotted] = (f"user override ({v:g})" if v != getattr(getattr(default, sec), name)
                            else f"config default ({v:g}): {src}")
         out["gate_load"] = self.devices.gate_load_source
-        for k in ("up_swing_volts", "down_swing_volts", "vdd_volts"):
+        sup = self.config.drivers.levels_from_supply
+        out["drivers.levels_from_supply"] = (
+            f"{'config default' if sup == default.drivers.levels_from_supply else 'user override'} ({sup}): "
+            + ("levels from the 1 V supply through regulators and charge pumps (Rincon-Mora & Allen 1998; "
+               "Palumbo & Pappalardo 2010)" if sup else "ideal rails at each level"))
+        for k in ("up_swing_volts", "down_swing_volts", "up_idle_volts", "down_idle_volts", "vdd_volts"):
             out[f"circuit.{k}"] = self.devices.circuit_sources.get(k, "config")
         return out
 
@@ -194,6 +209,7 @@ class PowerEstimate:
             "paper": {"gops_per_watt": PAPER_GOPS_PER_WATT, "tops_per_mm2": PAPER_TOPS_PER_MM2,
                       "source": "Ambrogio et al., Nature 558, 60 (2018), projected full chip"},
             "ops_per_example": self.ops,
+            "ops_convention": OPS_CONVENTION.format(k=self.config.workload.ops_per_mac),
             "energy_per_example_joules": {"by_phase_component": self.energy_joules, "by_phase": self.by_phase(),
                                           "by_component": self.by_component(),
                                           "inference_by_component": self.inference_energy_joules},

@@ -113,6 +113,8 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
     blocks.append(Block("table", columns=["metric", "training", "inference", "paper's projection"], rows=[
         ["GOP/s/W", fmt_num(h["gops_per_watt_training"]), fmt_num(h["gops_per_watt_inference"]),
          fmt_num(paper.get("gops_per_watt"))],
+        ["GOP/s/W, forward + backward operations only", fmt_num(h.get("gops_per_watt_training_forward_backward_ops")),
+         "-", "-"],
         ["TOP/s/mm²", fmt_num(h["tops_per_mm2_training"]), fmt_num(h["tops_per_mm2_inference"]),
          fmt_num(paper.get("tops_per_mm2"))],
         ["energy per example", fmt_si(h["energy_per_example_joules"], "J"),
@@ -127,7 +129,8 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
                              f"({fmt_num(ops['macs_forward'])} forward and {fmt_num(ops['macs_backward'])} backward "
                              f"multiply-accumulates, {fmt_num(ops['update_products'])} update products, "
                              f"{fmt_num(s['config']['workload']['ops_per_mac'])} operations each), "
-                             f"{fmt_num(ops['ops_inference'])} for inference. Area {h['area_mm2']:.3g} mm², "
+                             f"{fmt_num(ops['ops_inference'])} for inference. Convention: "
+                             f"{s.get('ops_convention', '-')}. Area {h['area_mm2']:.3g} mm², "
                              f"power while training {fmt_si(h['power_training_watts'], 'W')}. "
                              f"Time between examples (what the array simulator's leakage uses): "
                              f"**{fmt_si(s['latency']['time_per_example_seconds'], 's')}**."))
@@ -245,7 +248,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     lines = [f"network {summary['network']}: {fmt_si(h['energy_per_example_joules'], 'J')} per training example, "
              f"{fmt_si(h['inference_energy_per_example_joules'], 'J')} per inference",
              f"  training : {fmt_num(h['gops_per_watt_training'])} GOP/s/W, "
-             f"{h['tops_per_mm2_training']:.3g} TOP/s/mm^2",
+             f"{h['tops_per_mm2_training']:.3g} TOP/s/mm^2 (operations: 2 per multiply-accumulate, forward + backward "
+             f"+ one update product per synapse; forward + backward only: "
+             f"{fmt_num(h.get('gops_per_watt_training_forward_backward_ops'))} GOP/s/W)",
              f"  inference: {fmt_num(h['gops_per_watt_inference'])} GOP/s/W, "
              f"{h['tops_per_mm2_inference']:.3g} TOP/s/mm^2",
              f"  (paper's projection: {fmt_num(summary['paper']['gops_per_watt'])} GOP/s/W, "

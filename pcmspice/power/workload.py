@@ -39,7 +39,14 @@ def op_counts(sizes: Sequence[int], cfg: PowerConfig | None = None) -> dict[str,
     upd = fwd
     k = cfg.workload.ops_per_mac
     return {"macs_forward": fwd, "macs_backward": bwd, "update_products": upd,
-            "ops_training": k * (fwd + bwd + upd), "ops_inference": k * fwd, "synapses": fwd}
+            "ops_training": k * (fwd + bwd + upd), "ops_forward_backward": k * (fwd + bwd),
+            "ops_inference": k * fwd, "synapses": fwd}
+
+
+OPS_CONVENTION = ("an operation is a multiply or an add ({k:g} per multiply-accumulate); training counts the forward "
+                  "and backward multiply-accumulates and one update product per synapse (the outer product the "
+                  "coincident pulses compute, whether or not a pulse fires), like the 3x-forward FLOP count of a GPU "
+                  "training step; the forward + backward figure leaves the update products out")
 
 
 @dataclass(frozen=True)
