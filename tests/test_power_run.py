@@ -193,3 +193,73 @@ def test_operations_are_stated_with_their_convention_and_without_updates():
     from pcmspice.core.document import render_markdown
     text = render_markdown(pw.power_blocks({**d, "config": est.config.to_dict()}, None))
     assert "forward + backward operations only" in text and "Convention:" in text
+
+
+def test_a_tiny_array_by_hand_item_by_item():
+    """Energy per training example of a 2-1 network (3 synapses with the bias row), every item written out
+    from the LUT and the config's defaults, against the model, component by component (issue 23, item 6)."""
+    luts = make_luts()
+    est = pw.estimate(luts, "2-1")
+    E = est.energy_joules
+    # the LUT: the population's mean g at v_start, the PCM window, the pulse and SET/RESET energies
+    cell = luts.cell
+    g = float(np.mean(cell.g(np.arange(cell.n_cells), np.full(cell.n_cells, cell.v_start_volts))))
+    g_pcm = 0.1e-6 + 0.25 * (20e-6 - 0.1e-6)        # G_reset + 0.25 x (window max 20 uS - G_reset)
+    e_up_cell, e_dn_cell, e_set_cell, e_reset_cell = 6e-15, 4e-15, 10e-12, 30e-12
+    # the config: read 0.1 / 0.2 V, VDD 1 V, 80 ns, charge pumps at 0.8, duty 0.5, 8-bit ADC at 31 fJ/step
+    vr, vp, vdd, t, eta, duty = 0.1, 0.2, 1.0, 80e-9, 0.8, 0.5
+    e_adc = 31e-15 * 2 ** 8
+    # the cell: 60 um^2 (the 50 um^2 MIM capacitor x 1.2), so a 7.75 um pitch at 0.2 fF/um
+    pitch = math.sqrt(50e-12 * 1.2)
+    c_wire = pitch * 0.2e-9
+    c_read = c_wire + 0.5e-15
+    c_up, c_dn = 18.7e-3 * 0.12e-6 * 4e-6, 18.7e-3 * 0.12e-6 * 8e-6     # Cox W L (the LUT has no gate loads)
+    rows, n_in, n_out = 3, 2, 1
+    # the estimated workload: 0.06 pulses per synapse (half up), a transfer every 8,000 examples, 3 SET + 0.2 RESET
+    pulses = 0.06 * 3
+    xfer = 3 / 8000
+    sets, resets = 3 * xfer, 0.2 * xfer
+    # ---- forward: reads from the 0.1 / 0.2 V levels (linear regulators: VDD per coulomb)
+    q_g, q_p = t * vr * rows * duty * g, t * vp * rows * duty * 2 * g_pcm     # one column's charge per read
+    e_int = max(10e-6 * t, vdd * (q_g + q_p))
+    fwd = {
+        "array_read": duty * rows * t * (vr * vdd * g + vp * vdd * 2 * g_pcm),
+        "g_shared": t * vr * vdd * duty * 1 * g,
+        "pulse_drivers": rows * (c_read * (vr + vp) * vdd + 0.24e-12),
+        "adc": e_adc,
+        "integrator": e_int,
+        "gain_f": max(10e-6 * t, vdd * q_g) + max(10e-6 * t, vdd * q_p) - e_int + e_adc + 0.06e-12,
+        "neuron": 1.5e-12,
+        "routing_buffers": n_out * 8 * (0.5 * 0.2e-9 * 1e-3 * vdd ** 2 + 10e-12 / 64) + n_in * 8 * 10e-12 / 64,
+    }
+    # ---- backward: one layer, so only the output error
+    bwd = {"neuron": 1.5e-12}
+    # ---- update: both lines of every row fire at the row activity 0.5; columns at the pulse count's rate
+    e_up_line = (c_wire + c_up) * 0.75 * (2 * vdd / eta)          # 1.15 V idle from a doubler, 0.40 V sinks free
+    e_dn_line = (c_wire + c_dn) * 0.648 * (vdd + vdd / eta)       # 0.498 V from a regulator, -0.15 V inverting pump
+    col = pulses / 3 / (10 * 0.5)
+    upd = {
+        "cell_update_3t1c": pulses / 2 * e_up_cell + pulses / 2 * e_dn_cell,
+        "pulse_drivers": 10 * rows * n_out * (0.5 * (e_up_line + e_dn_line) + col * (e_up_line + e_dn_line) / 2),
+        "routing_buffers": (n_in + n_out) * 8 * 10e-12 / 64,
+    }
+    # ---- transfer: read g, SET + verify, RESET; 1.6 / 1.8 V bit-line levels from a doubler
+    c_bl = rows * c_read
+    e_set = e_set_cell * (2 * vdd / eta) / 1.6 + c_bl * 1.6 * 2 * vdd / eta
+    e_reset = e_reset_cell * (2 * vdd / eta) / 1.8 + c_bl * 1.8 * 2 * vdd / eta
+    xfr = {
+        "array_read": t * vr * vdd * xfer * g + t * vp * vdd * sets * g_pcm,
+        "g_shared": t * vr * vdd * xfer / 8 * g,
+        "adc": (xfer + sets) * e_adc,
+        "integrator": (xfer + sets) * e_int,
+        "pcm_program": sets * e_set + resets * e_reset,
+        "g_reset": xfer * 100e-15 * vdd * 0.1,
+        "neuron": xfer * 0.4e-12,
+        "pulse_drivers": xfer * c_read * vr * vdd + sets * c_read * vp * vdd,
+    }
+    hand = {"forward": fwd, "backward": bwd, "update": upd, "transfer": xfr}
+    for ph in pw.PHASES:
+        for comp in pw.COMPONENTS:
+            assert E[ph][comp] == pytest.approx(hand[ph].get(comp, 0.0), rel=1e-9, abs=1e-30), (ph, comp)
+    total = sum(sum(v.values()) for v in hand.values())
+    assert est.energy_per_example_joules == pytest.approx(total, rel=1e-12)
