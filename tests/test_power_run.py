@@ -263,3 +263,16 @@ def test_a_tiny_array_by_hand_item_by_item():
             assert E[ph][comp] == pytest.approx(hand[ph].get(comp, 0.0), rel=1e-9, abs=1e-30), (ph, comp)
     total = sum(sum(v.values()) for v in hand.values())
     assert est.energy_per_example_joules == pytest.approx(total, rel=1e-12)
+
+
+def test_the_power_section_shows_the_activity_and_the_circuits(tmp_path):
+    from pcmspice.core.document import render_markdown
+    luts = make_luts()
+    run, _ = fake_run(tmp_path, 0.3, network="16-4-2")
+    d = pw.estimate(luts, None, run).to_dict()
+    text = render_markdown(pw.power_blocks({**d, "config": pw.PowerConfig().to_dict()}, None))
+    assert "Activity the energy is costed with" in text and "| read duty of the forward rows |" in text
+    assert "| run |" in text and "Periphery circuits" in text and "charge pumps" in text
+    assert "integrator, layer 2 backward" in text
+    lines = pw.summary_lines({**d, "config": pw.PowerConfig().to_dict()})
+    assert any(line.startswith("  activity: read duty") and "(run)" in line for line in lines)

@@ -224,6 +224,7 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
         if d.get("parameter_sources"):
             blocks += [Block("h3", "Where the periphery values come from"),
                        table_from_pairs(list(d["parameter_sources"].items()), head=("value", "source"))]
+    blocks += activity_blocks(s)
     wl = s.get("workload", {})
     blocks += [Block("h3", "Counts and notes"), Block("ul", items=[
         f"update pulses per example: {fmt_num(wl.get('pulses_up_per_example'))} up, "
@@ -239,6 +240,41 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
                             src=text))
     return blocks
 
+
+
+_ACTIVITY_ROWS = (("input_mean_duty", "read duty of the forward rows", None),
+                  ("backward_mean_duty", "read duty of the backward error lines", None),
+                  ("update_row_activity", "update row activity", None),
+                  ("pcm_mean_conductance_siemens", "PCM conductance (one device, mean)", "S"),
+                  ("cell_mean_conductance_siemens", "3T1C read conductance g (mean)", "S"),
+                  ("g_shared_mean_conductance_siemens", "g_shared (mean)", "S"))
+
+
+def activity_blocks(s: dict[str, Any]) -> list[Block]:
+    """The activity the energy was costed with (measured from the run or assumed) and the periphery circuits:
+    where the levels come from, how F is made, and each integrator's size."""
+    act, circ = s.get("activity"), s.get("circuits")
+    blocks: list[Block] = []
+    if act:
+        rows = []
+        for key, label, unit in _ACTIVITY_ROWS:
+            if key not in act:
+                continue
+            v = act[key]
+            vals = [v["value"], *v.get("per_layer", [])]
+            txt = [fmt_si(x, unit) if unit else f"{x:.3g}" for x in vals]
+            rows.append([label, txt[0], ", ".join(txt[1:]), v["source"]])
+        blocks += [Block("h3", "Activity the energy is costed with"),
+                   Block("table", columns=["quantity", "value", "per layer", "source"], rows=rows)]
+    if circ:
+        pairs = [("bias levels", circ["levels"]), ("gain factor F", f"{circ['gain_f']:g}: {circ['gain_f_circuit']}")]
+        for i in circ.get("integrators", []):
+            pairs.append((f"integrator, layer {i['layer']} {i['direction']} ({i['part']}, {i['lines']} lines)",
+                          f"worst-case {fmt_si(i['worst_case_charge_coulombs'], 'C')} per read -> "
+                          f"{fmt_si(i['capacitance_farads'], 'F')}, {fmt_si(i['energy_per_read_joules'], 'J')} per "
+                          f"read, {i['area_m2'] * 1e12:.4g} µm²" + (" (resized)" if i["resized"] else "")))
+        blocks += [Block("h3", "Periphery circuits"), table_from_pairs(pairs, head=("circuit", "what and how big"))]
+    return blocks
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
@@ -263,6 +299,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     by = summary["energy_per_example_joules"]["by_component"]
     top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
     lines.append("  largest components: " + ", ".join(f"{k} {fmt_si(v, 'J')}" for k, v in top))
+    act = summary.get("activity")
+    if act:
+        duty = act["input_mean_duty"]
+        lines.append(f"  activity: read duty {duty['value']:.3g} ({duty['source']}), "
+                     f"update row activity {act['update_row_activity']['value']:.3g} "
+                     f"({act['update_row_activity']['source']}), PCM "
+                     f"{fmt_si(act['pcm_mean_conductance_siemens']['value'], 'S')} "
+                     f"({act['pcm_mean_conductance_siemens']['source']})")
     cpu = summary.get("cpu_measured")
     if cpu:
         lines.append(f"  this CPU (measured, batch 1): {fmt_si(cpu['seconds_per_example'], 's')} and "
