@@ -276,3 +276,19 @@ def test_the_power_section_shows_the_activity_and_the_circuits(tmp_path):
     assert "integrator, layer 2 backward" in text
     lines = pw.summary_lines({**d, "config": pw.PowerConfig().to_dict()})
     assert any(line.startswith("  activity: read duty") and "(run)" in line for line in lines)
+
+
+def test_the_activity_is_the_same_in_chunks(tmp_path, monkeypatch):
+    """A large data set is measured in chunks of examples: the means and worst cases do not depend on the chunk."""
+    from pcmspice.power import activity
+    luts = make_luts()
+    run, _ = fake_run(tmp_path, 0.3, network="16-4-2")
+    whole = pw.estimate(luts, None, run).activity
+    monkeypatch.setattr(activity, "CHUNK", 7)
+    parts = pw.estimate(luts, None, run).activity
+    for k in activity.KEYS:
+        assert getattr(parts, k) == pytest.approx(getattr(whole, k), rel=1e-12), k
+    for k in ("fwd_pcm_sum_max_siemens", "fwd_cell_sum_max_siemens", "bwd_pcm_sum_max_siemens",
+              "bwd_cell_sum_max_siemens"):
+        assert getattr(parts, k) == pytest.approx(getattr(whole, k), rel=1e-12), k
+    assert whole.backward_mean_duty[1] > 0 and whole.bwd_cell_sum_max_siemens[1] > 0

@@ -104,7 +104,7 @@ def _duty(v: np.ndarray, full_scale: float) -> np.ndarray:
     return np.minimum(np.abs(v) / full_scale, 1.0)
 
 
-def _activation(name: str):
+def _activation(name: str):  # as pcmspice.train.network
     if name == "sigmoid":
         return (lambda a: 0.5 * (1.0 + np.tanh(0.5 * a))), (lambda a, h: h * (1.0 - h))
     if name == "tanh":
@@ -129,14 +129,12 @@ def run_data(summary: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None
     return np.asarray(x, np.float64), np.asarray(ds.y_train, np.int64)
 
 
-def measured(sizes: Sequence[int], x: np.ndarray, y: np.ndarray | None, weights: Mapping[str, np.ndarray],
-             activation: str, full_scale: float, fallback: Activity, bias: bool = True) -> Activity:
-    """Activity of a network with ``weights`` (weights.npz arrays) on inputs ``x`` (examples, n_in), labels
-    ``y`` (for the output errors; None: the backward duties stay assumed).  Conductances missing from the
-    weights (modes ideal, pcm-only) stay those of ``fallback``."""
-    n = len(sizes) - 1
+def _forward_backward(ws: list[np.ndarray], x: np.ndarray, y: np.ndarray | None, activation: str, bias: bool
+                      ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Each layer's row inputs (bias included) and, with labels, the error on each layer's outputs (layers after the
+    first): the chip's per-example SGD without noise."""
+    n = len(ws)
     f, df = _activation(activation)
-    ws = [np.asarray(weights[f"layer{k}_w"], np.float64) for k in range(n)]
     acts, pres = [], []
     h = x
     for k, w in enumerate(ws):
@@ -156,36 +154,66 @@ def measured(sizes: Sequence[int], x: np.ndarray, y: np.ndarray | None, weights:
             back = delta @ ws[k]
             back = back[:, :-1] if bias else back
             delta = back * df(pres[k - 1], f(pres[k - 1]))
+    return acts, errs
+
+
+CHUNK = 4096   # examples per pass: bounds the memory of a large data set
+
+
+def measured(sizes: Sequence[int], x: np.ndarray, y: np.ndarray | None, weights: Mapping[str, np.ndarray],
+             activation: str, full_scale: float, fallback: Activity, bias: bool = True) -> Activity:
+    """Activity of a network with ``weights`` (weights.npz arrays) on inputs ``x`` (examples, n_in), labels
+    ``y`` (for the output errors; None: the backward duties stay assumed).  Conductances missing from the
+    weights (modes ideal, pcm-only) stay those of ``fallback``."""
+    n = len(sizes) - 1
+    ws = [np.asarray(weights[f"layer{k}_w"], np.float64) for k in range(n)]
+    have_pcm = all(f"layer{k}_g_plus_siemens" in weights for k in range(n))
+    have_cell = all(f"layer{k}_g_siemens" in weights for k in range(n))
+    gp = [np.asarray(weights[f"layer{k}_g_plus_siemens"], np.float64)
+          + np.asarray(weights[f"layer{k}_g_minus_siemens"], np.float64) for k in range(n)] if have_pcm else None
+    gc = [np.asarray(weights[f"layer{k}_g_siemens"], np.float64) for k in range(n)] if have_cell else None
+    fwd_sum, bwd_sum = np.zeros(n), np.zeros(n)
+    fwd_cells, bwd_cells = np.zeros(n), np.zeros(n)
+    fp, fc = list(fallback.fwd_pcm_sum_max_siemens), list(fallback.fwd_cell_sum_max_siemens)
+    bp, bc = list(fallback.bwd_pcm_sum_max_siemens), list(fallback.bwd_cell_sum_max_siemens)
+    if have_pcm:
+        fp, bp = [0.0] * n, [0.0] * n if y is not None else bp
+    if have_cell:
+        fc, bc = [0.0] * n, [0.0] * n if y is not None else bc
+    for s0 in range(0, x.shape[0], CHUNK):
+        acts, errs = _forward_backward(ws, x[s0:s0 + CHUNK], None if y is None else y[s0:s0 + CHUNK], activation,
+                                       bias)
+        for k in range(n):
+            d = _duty(acts[k], full_scale)
+            fwd_sum[k] += d.sum()
+            fwd_cells[k] += d.size
+            de = None if errs[k] is None else _duty(errs[k], full_scale)
+            if de is not None:
+                bwd_sum[k] += de.sum()
+                bwd_cells[k] += de.size
+            if have_pcm:
+                fp[k] = max(fp[k], float((d @ gp[k].T).max()))
+                if de is not None:
+                    bp[k] = max(bp[k], float((de @ gp[k]).max()))
+            if have_cell:
+                fc[k] = max(fc[k], float((d @ gc[k].T).max()))
+                if de is not None:
+                    bc[k] = max(bc[k], float((de @ gc[k]).max()))
     src = dict(fallback.sources)
-    duty_in = [_duty(a, full_scale) for a in acts]
-    fwd = tuple(float(d.mean()) for d in duty_in)
+    fwd = tuple(float(v) for v in fwd_sum / np.maximum(fwd_cells, 1))
     src["input_mean_duty"] = src["update_row_activity"] = "run"
     if y is not None:
-        bwd = (0.0,) + tuple(float(_duty(errs[k], full_scale).mean()) for k in range(1, n))
+        bwd = (0.0,) + tuple(float(bwd_sum[k] / max(bwd_cells[k], 1)) for k in range(1, n))
         src["backward_mean_duty"] = "run"
     else:
         bwd = fallback.backward_mean_duty
     g_pcm, g_cell, g_sh = (list(fallback.pcm_mean_conductance_siemens), list(fallback.cell_mean_conductance_siemens),
                            list(fallback.g_shared_mean_conductance_siemens))
-    fp, fc = list(fallback.fwd_pcm_sum_max_siemens), list(fallback.fwd_cell_sum_max_siemens)
-    bp, bc = list(fallback.bwd_pcm_sum_max_siemens), list(fallback.bwd_cell_sum_max_siemens)
-    have_pcm = all(f"layer{k}_g_plus_siemens" in weights for k in range(n))
-    have_cell = all(f"layer{k}_g_siemens" in weights for k in range(n))
     for k in range(n):
-        d = duty_in[k]
         if have_pcm:
-            gp = np.asarray(weights[f"layer{k}_g_plus_siemens"], np.float64) + \
-                np.asarray(weights[f"layer{k}_g_minus_siemens"], np.float64)
-            g_pcm[k] = float(gp.mean() / 2)
-            fp[k] = float((d @ gp.T).max())
-            if errs[k] is not None:
-                bp[k] = float((_duty(errs[k], full_scale) @ gp).max())
+            g_pcm[k] = float(gp[k].mean() / 2)
         if have_cell:
-            g = np.asarray(weights[f"layer{k}_g_siemens"], np.float64)
-            g_cell[k] = float(g.mean())
-            fc[k] = float((d @ g.T).max())
-            if errs[k] is not None:
-                bc[k] = float((_duty(errs[k], full_scale) @ g).max())
+            g_cell[k] = float(gc[k].mean())
             if f"layer{k}_g_shared_siemens" in weights:
                 g_sh[k] = float(np.mean(weights[f"layer{k}_g_shared_siemens"]))
     if have_pcm:
