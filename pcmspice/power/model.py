@@ -7,31 +7,43 @@ with a cited default (:class:`PowerConfig`; ``pcmspice power --describe``
 prints them all with their sources).
 
 What is counted, per layer of ``n_in`` inputs (+1 bias row) and ``n_out``
-outputs, for one example (see :func:`estimate`):
+outputs, for one example (see :func:`estimate`; the arithmetic is in
+:mod:`pcmspice.power.energy`):
 
-* forward   - every synapse read once (pulse-width-encoded inputs on the rows,
-              currents integrated on the columns), one ADC conversion and one
-              activation per output, row drivers, buffers and routing;
+* forward   - every synapse read once (pulse-width-encoded inputs on the rows at
+              the layer's read duty, currents integrated on the columns), one
+              ADC conversion and one activation per output, row drivers,
+              buffers and routing;
 * backward  - the same through the transposed array for every layer but the
               first (no error is needed at the network's input), one derivative
               per hidden neuron, plus the output error;
 * update    - the 3T1C up/down pulses (counts from a training run, or estimated)
-              at the SPICE-measured energy per pulse, and the line drivers that
-              fire the coincident row/column pulses;
+              at the SPICE-measured energy per pulse, and the line drivers: both
+              the up and the down line of every active row, the column lines in
+              their error's sub-phase;
 * transfer  - every ``transfer_every`` examples each cell is read
               (g - g_shared), its PCM pair is tuned by program-and-verify (SET
-              and RESET pulses at the SPICE energies, one verify read per SET)
-              and g is reset; the cost is amortized per example.
+              and RESET pulses at the SPICE energies plus the bit line's charge,
+              one verify read per SET) and g is reset; amortized per example.
+
+The activity (read duty per layer, update row activity) and the conductances
+come from the training run when one is given (:mod:`pcmspice.power.activity`),
+else from the config's assumptions; ``activity`` in the summary says which.
+Every level is costed through what makes it from the supply (regulators,
+charge pumps; ``drivers.levels_from_supply``), integrators are sized for the
+worst-case charge of one read, and F is made by separate PCM and 3T1C
+conversions when it differs from the read-voltage ratio (component gain_f).
 
 Components: array_read (the synapses' own conductance during reads),
-g_shared, adc, integrator, neuron, pulse_drivers, routing_buffers,
+g_shared, adc, integrator, gain_f, neuron, pulse_drivers, routing_buffers,
 cell_update_3t1c, pcm_program, g_reset.  The breakdown by phase and by
 component sums exactly to the total.
 
 Operations: a multiply-accumulate is ``ops_per_mac`` (2) operations, the
 usual convention behind GOP/s and GPU FLOP/s.  Training counts forward,
 backward and the weight update (one multiply-add per synapse), like the
-3x-forward FLOP count of a GPU training step; inference counts forward only.
+3x-forward FLOP count of a GPU training step; inference counts forward only;
+``gops_per_watt_forward_backward`` leaves the update products out.
 """
 from __future__ import annotations
 
