@@ -187,8 +187,9 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
             rows.append([g["name"], f"{g['fp32_tflops']:g} / {g['fp16_tensor_tflops']:g}",
                          f"{g['board_power_watts']:g}",
                          fmt_si(g["energy_per_example_fp16_peak_joules"], "J"),
-                         fmt_si(g["energy_per_example_batch1_joules"], "J"), f"{100 * g['utilization_batch1']:.3g} %",
-                         fmt_si(g["energy_per_example_large_batch_joules"], "J"),
+                         fmt_si(g["energy_per_example_batch1_joules"], "J") + _tdp(g, "batch1"),
+                         f"{100 * g['utilization_batch1']:.3g} %",
+                         fmt_si(g["energy_per_example_large_batch_joules"], "J") + _tdp(g, "large_batch"),
                          f"{100 * g['utilization_large_batch']:.3g} %"])
         if cpu:
             rows.append(["this CPU, measured (batch 1)", "-", f"{cpu['watts_per_core']:g} per core", "-",
@@ -240,6 +241,11 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
                             src=text))
     return blocks
 
+
+
+def _tdp(g: dict[str, Any], label: str) -> str:
+    frac = g.get(f"board_power_fraction_{label}")
+    return "" if frac is None else f" at {100 * frac:.0f} % of TDP"
 
 
 _ACTIVITY_ROWS = (("input_mean_duty", "read duty of the forward rows", None),
