@@ -1,0 +1,123 @@
+"""Issue 21: honest answers.  A run whose PCM never received a transfer says so (summary.json, console,
+report); a report over corners headlines the worst corner (accuracy as mean ± sd over its seeds, energy and
+area of the worst costed corner) and names it, the same in report.json, index.md, the HTML and the console."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_report import make_luts, training_summary
+
+from pcmspice import report as rep
+from pcmspice.cli.main import cli
+from pcmspice.lut.format import LutSet, save_lut_set
+from pcmspice.power.config import PowerConfig
+from pcmspice.power.outputs import write_power_run
+from pcmspice.train.outputs import pcm_training
+
+TINY = ["--dataset", "digits", "--epochs", "1", "--max-train", "200", "--max-test", "100", "--no-figures"]
+
+
+def test_pcm_training_flags_follow_the_transfer_log():
+    # cell mode, no transfer in 1,438 examples at the paper's 8,000: the 3T1C alone learned
+    f = pcm_training("cell", 8000, 1438, [])
+    assert f["pcm_trained"] is False and f["examples_since_last_transfer"] is None
+    assert "the PCM never learned" in f["pcm_caveat"] and "8,000" in f["pcm_caveat"]
+    # transfers at 500 and 1,000 of 1,438: trained, 438 examples after the last (not "just after")
+    f = pcm_training("cell", 500, 1438, [{"examples": 500}, {"examples": 1000}])
+    assert f == {"pcm_trained": True, "examples_since_last_transfer": 438, "ended_after_transfer": False,
+                 "pcm_caveat": None}
+    # ended 10 examples after a transfer (fewer than 5 % of 1,000): measured right after it
+    f = pcm_training("cell", 1000, 1010, [{"examples": 1000}])
+    assert f["pcm_trained"] is True and f["ended_after_transfer"] is True and "10 examples after" in f["pcm_caveat"]
+    assert pcm_training("ideal", 8000, 1438, [])["pcm_trained"] is None
+    assert pcm_training("pcm-only", 8000, 1438, [])["pcm_trained"] is True    # its updates are the PCM's
+
+
+def test_a_digits_run_without_a_transfer_is_flagged_in_summary_console_and_report(tmp_path):
+    r = CliRunner().invoke(cli, ["train", *TINY, "--quiet", "--out", str(tmp_path / "none")])
+    assert r.exit_code == 0, r.output
+    assert "warning: the 3T1C alone was trained; the PCM never learned" in r.output
+    s = json.loads((tmp_path / "none" / "summary.json").read_text())
+    assert s["transfers_total"] == 0 and s["pcm_trained"] is False and s["examples_since_last_transfer"] is None
+    res = rep.build_report([tmp_path / "none"], tmp_path / "report")
+    assert res.headline["pcm_trained"] is False
+    verdict = res.markdown.read_text().split("## ", 2)[1]
+    assert "The 3T1C alone was trained; the PCM never learned" in verdict
+    assert "the PCM never learned" in res.html.read_text()
+    assert any(line.startswith("warning: the 3T1C alone") for line in rep.headline_lines(res))
+    # the same run with a transfer every 60 examples: 3 transfers, the last 20 examples before the end
+    r = CliRunner().invoke(cli, ["train", *TINY, "--quiet", "--transfer-every", "60", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "x" / "summary.json").read_text())
+    assert s["transfers_total"] == 3 and s["pcm_trained"] is True and s["examples_since_last_transfer"] == 20
+    assert "never learned" not in r.output
+    res = rep.build_report([tmp_path / "x"], tmp_path / "report-x")
+    assert res.headline["pcm_trained"] is True and "never learned" not in res.markdown.read_text()
+
+
+def _corner_luts(corner: str, energy_scale: float) -> LutSet:
+    luts = make_luts()
+    cell = dataclasses.replace(luts.cell, e_up_joules=luts.cell.e_up_joules * energy_scale,
+                               e_down_joules=luts.cell.e_down_joules * energy_scale,
+                               provenance={"technology": "generic65", "corner": corner, "temp_c": 27.0})
+    return LutSet(cell, luts.pcm, f"generic65_{corner}_27C")
+
+
+def _corner_runs(base: Path) -> list[Path]:
+    """tt (95.1, 94.7 %) and ss (60.2, 66.4 %: it collapses) at two seeds each, and each corner costed on its own
+    LUTs (ss's 3T1C pulses cost 4x tt's)."""
+    dirs = []
+    for corner, accs, scale in (("tt", (0.951, 0.947), 1.0), ("ss", (0.602, 0.664), 4.0)):
+        lut_dir = base / f"luts_{corner}"
+        save_lut_set(_corner_luts(corner, scale), lut_dir)
+        for seed, a in enumerate(accs):
+            d = base / corner / f"seed{seed}"
+            d.mkdir(parents=True)
+            s = {**training_summary("64-250-10"), "analog_test_accuracy": a, "seed": seed, "mode": "cell",
+                 "config": {"lr": 0.1, "seed": seed, "luts": str(lut_dir)}, "lut_sha256": corner,
+                 "lut_provenance": {"technology": "generic65", "corner": corner, "temp_c": 27.0}}
+            (d / "summary.json").write_text(json.dumps(s))
+            dirs.append(d)
+        write_power_run(base / "power" / corner, lut_dir, "64-250-10", base / corner / "seed0", PowerConfig(),
+                        measure_cpu=False)
+        dirs.append(base / "power" / corner)
+    return dirs
+
+
+def test_a_collapsed_ss_corner_is_the_headline_everywhere(tmp_path):
+    res = rep.build_report(_corner_runs(tmp_path), tmp_path / "report")
+    h = res.headline
+    assert h["accuracy_corner"] == "ss, 27 °C" and h["accuracy_groups"] == 2 and h["accuracy_seeds"] == 2
+    assert h["analog_test_accuracy"] == pytest.approx(0.633)
+    assert h["analog_test_accuracy_sd"] == pytest.approx(float(np.std([0.602, 0.664], ddof=1)))
+    tt = json.loads((tmp_path / "power" / "tt" / "summary.json").read_text())["headline"]
+    ss = json.loads((tmp_path / "power" / "ss" / "summary.json").read_text())["headline"]
+    assert ss["energy_per_example_joules"] > tt["energy_per_example_joules"]
+    assert h["energy_corner"] == "ss, 27 °C" and h["energy_per_example_joules"] == ss["energy_per_example_joules"]
+    assert h["tops_per_mm2_training"] == min(tt["tops_per_mm2_training"], ss["tops_per_mm2_training"])
+    line = "Accuracy (the worst of 2 corners: ss, 27 °C; mean ± sd over 2 seeds): 63.30 ± 4.38 % analog"
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["headline"]["accuracy_corner"] == "ss, 27 °C" and line in saved["verdict"][0]
+    assert line in res.markdown.read_text().split("## ", 2)[1]
+    assert line in res.html.read_text()
+    assert "Energy (the worst of 2 corners: ss, 27 °C)" in res.html.read_text()
+    lines = rep.headline_lines(res)
+    assert lines[0].startswith("accuracy: 63.30 ± 4.38 % (mean ± sd over 2 seeds) analog")
+    assert "at ss, 27 °C" in lines[0]
+    assert "at ss, 27 °C" in lines[1]
+
+
+def test_the_quick_look_design_of_the_docs_exercises_the_pcm():
+    from pcmspice.pipeline import DesignConfig
+    from pcmspice.train.datasets import load_dataset
+    d = DesignConfig.from_toml(Path(__file__).resolve().parent.parent / "characterization" / "design_c50.toml")
+    n = d.task.epochs * load_dataset(d.task.dataset).y_train.size
+    every = d.task.array.transfer_every
+    log = [{"examples": k * every} for k in range(1, n // every + 1)]
+    f = pcm_training(d.task.array.mode, every, n, log)
+    assert f["pcm_trained"] is True and f["pcm_caveat"] is None and len(log) >= 5
