@@ -60,26 +60,30 @@ def test_a_digits_run_without_a_transfer_is_flagged_in_summary_console_and_repor
     assert res.headline["pcm_trained"] is True and "never learned" not in res.markdown.read_text()
 
 
-def _corner_luts(corner: str, energy_scale: float) -> LutSet:
+def _corner_luts(corner: str, energy_scale: float, tech: str = "generic65", bias: str = "fixed") -> LutSet:
     luts = make_luts()
     cell = dataclasses.replace(luts.cell, e_up_joules=luts.cell.e_up_joules * energy_scale,
                                e_down_joules=luts.cell.e_down_joules * energy_scale,
-                               provenance={"technology": "generic65", "corner": corner, "temp_c": 27.0})
-    return LutSet(cell, luts.pcm, f"generic65_{corner}_27C")
+                               dv_down_volts=luts.cell.dv_down_volts / energy_scale,
+                               provenance={"technology": tech, "corner": corner, "temp_c": 27.0,
+                                           "sweep": {"bias": bias}})
+    return LutSet(cell, luts.pcm, f"{tech}_{corner}_27C")
 
 
-def _corner_runs(base: Path) -> list[Path]:
+def _corner_runs(base: Path, corners=(("tt", (0.951, 0.947), 1.0), ("ss", (0.602, 0.664), 4.0)),
+                 tech: str = "generic65", bias: str = "fixed") -> list[Path]:
     """tt (95.1, 94.7 %) and ss (60.2, 66.4 %: it collapses) at two seeds each, and each corner costed on its own
-    LUTs (ss's 3T1C pulses cost 4x tt's)."""
+    LUTs (ss's 3T1C pulses cost 4x tt's, its down steps are 4x smaller)."""
     dirs = []
-    for corner, accs, scale in (("tt", (0.951, 0.947), 1.0), ("ss", (0.602, 0.664), 4.0)):
+    for corner, accs, scale in corners:
         lut_dir = base / f"luts_{corner}"
-        save_lut_set(_corner_luts(corner, scale), lut_dir)
+        save_lut_set(_corner_luts(corner, scale, tech, bias), lut_dir)
         for seed, a in enumerate(accs):
             d = base / corner / f"seed{seed}"
             d.mkdir(parents=True)
             s = {**training_summary("64-250-10"), "analog_test_accuracy": a, "seed": seed, "mode": "cell",
                  "config": {"lr": 0.1, "seed": seed, "luts": str(lut_dir)}, "lut_sha256": corner,
+                 "lut_dir": str(lut_dir), "accuracy_gap_percentage_points": 100 * (a - 0.958),
                  "lut_provenance": {"technology": "generic65", "corner": corner, "temp_c": 27.0}}
             (d / "summary.json").write_text(json.dumps(s))
             dirs.append(d)
@@ -121,3 +125,29 @@ def test_the_quick_look_design_of_the_docs_exercises_the_pcm():
     log = [{"examples": k * every} for k in range(1, n // every + 1)]
     f = pcm_training(d.task.array.mode, every, n, log)
     assert f["pcm_trained"] is True and f["pcm_caveat"] is None and len(log) >= 5
+
+
+def test_compare_gives_one_row_per_design_and_corner(tmp_path):
+    from pcmspice.report.compare import compare
+    _corner_runs(tmp_path / "a")
+    _corner_runs(tmp_path / "b", (("tt", (0.93, 0.92), 1.0),), tech="sky130", bias="replica")
+    res = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "cmp")
+    rows = {r["column"]: r for r in res.rows}
+    assert sorted(rows) == ["a (ss, 27 °C)", "a (tt, 27 °C)", "b"]     # the folders' order (a/ss/ before a/tt/)
+    att, ass, btt = rows["a (tt, 27 °C)"], rows["a (ss, 27 °C)"], rows["b"]
+    # seeds pooled only within a corner; each corner's numbers from its own runs and LUTs
+    assert att["seeds"] == ass["seeds"] == btt["seeds"] == [0, 1]
+    assert ass["accuracy_percent_mean"] == pytest.approx(63.3) and att["accuracy_percent_mean"] == pytest.approx(94.9)
+    power = {c: json.loads((tmp_path / "a" / "power" / c / "summary.json").read_text())["headline"]
+             for c in ("tt", "ss")}
+    for row, c in ((att, "tt"), (ass, "ss")):
+        assert row["energy_per_example_joules"] == power[c]["energy_per_example_joules"]
+        assert Path(row["lut_dir"]) == (tmp_path / "a" / f"luts_{c}").resolve()
+    assert ass["energy_per_example_joules"] > att["energy_per_example_joules"]
+    assert ass["asymmetry_mean"] != att["asymmetry_mean"]
+    s = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert {"technology", "bias mode", "corner"} <= set(s["differing_fields"])
+    md = (tmp_path / "cmp" / "index.md").read_text()
+    assert "| quantity | a (ss, 27 °C) | a (tt, 27 °C) | b |" in md
+    assert "| **technology** (differs) | **generic65** | **generic65** | **sky130** |" in md
+    assert "| **bias mode** (differs) | **fixed** | **fixed** | **replica** |" in md

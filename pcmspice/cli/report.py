@@ -164,5 +164,5 @@ def compare(designs, out, title):
     click.echo(f"comparison: {res.html}")
     for r in res.rows:
         gap = r["accuracy_gap_points_mean"]
-        click.echo(f"  {r['design']}: gap {gap:+.2f} pp over {len(r['seeds'])} seed(s); LUTs {r.get('lut_dir')}"
-                   if gap == gap else f"  {r['design']}: LUTs {r.get('lut_dir')}")
+        click.echo(f"  {r['column']}: gap {gap:+.2f} pp over {len(r['seeds'])} seed(s); LUTs {r.get('lut_dir')}"
+                   if gap == gap else f"  {r['column']}: LUTs {r.get('lut_dir')}")
