@@ -151,3 +151,58 @@ def test_compare_gives_one_row_per_design_and_corner(tmp_path):
     assert "| quantity | a (ss, 27 °C) | a (tt, 27 °C) | b |" in md
     assert "| **technology** (differs) | **generic65** | **generic65** | **sky130** |" in md
     assert "| **bias mode** (differs) | **fixed** | **fixed** | **replica** |" in md
+
+
+def _corner_table(folder: Path) -> Path:
+    from pcmspice.characterize.corners import write_table
+    rows = [{"combination": f"generic65_{c}_27C_1V", "corner": c, "temp_c": 27.0, "vdd_volts": 1.0,
+             "g_mean_siemens": g, "dv_up_sigma_volts": 1e-4, "lut_dir": str(folder / c), "seeds": "0,1",
+             "final_accuracy_mean_percent": a, "final_accuracy_sd_percent": sd, "best_accuracy_mean_percent": a + 1,
+             "best_accuracy_sd_percent": 0.5, "software_accuracy_mean_percent": 95.8, "last_epoch_transfer_seeds": 0,
+             "energy_per_example_joules": e, "gops_per_watt": 6e4}
+            for c, g, a, sd, e in (("tt", 2.9e-6, 94.9, 0.28, 1.3e-8), ("ss", 2.1e-6, 63.3, 4.38, 1.9e-8))]
+    write_table(folder, rows)
+    return folder
+
+
+def test_reports_for_reading(tmp_path, monkeypatch):
+    import matplotlib
+
+    from pcmspice.core.units import fmt_si
+    from pcmspice.report import figures
+    figs = []
+
+    def keep(fig, path):     # the corners chart as drawn, before it is saved and closed
+        figs.append(fig)
+        return Path(path)
+    monkeypatch.setattr(figures, "_save", keep)
+    design = {"design": "two", "design_hash": "abcd1234", "design_sha256": "ab" * 32, "lut_dir": str(tmp_path),
+              "toml": 'name = "two"\n' + "# a long design file\n" * 190}
+    res = rep.build_report([*_corner_runs(tmp_path), _corner_table(tmp_path / "corners")], tmp_path / "report",
+                           design=design)
+    md = res.markdown.read_text()
+    # the verdict first, the design file last
+    assert md.index("## Verdict") < md.index("a long design file")
+    assert md.index("a long design file") > md.index("## Inputs, configuration and provenance")
+    # every training section names its corner and seed
+    for c in ("tt", "ss"):
+        for seed in (0, 1):
+            assert f"## Training: seed{seed} (corner {c}, 27 °C, seed {seed})" in md
+    # the corner table: human headers, units in the cells
+    table = md[md.index("## Corners: corners"):]
+    table = table[:table.index("\n## ", 5)]
+    header = next(line for line in table.splitlines() if line.startswith("| corner"))
+    assert "final_accuracy_mean_percent" not in header and "_" not in header, header
+    assert "| g mean |" in header and "| final acc. (%) |" in header and "| software acc. |" in header
+    assert "2.9 µS" in table and "uS" not in table and fmt_si(2.9e-6, "S") == "2.9 µS"
+    # the corners chart: bars from 0, the software reference drawn, the legend below the panels
+    fig = figs[-1]
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.0, 100.0)
+    soft = [line for line in ax.get_lines() if line.get_label().startswith("software")]
+    assert len(soft) == 1 and soft[0].get_xdata()[0] == pytest.approx(95.8)
+    fig.canvas.draw()
+    leg = fig.legends[0].get_window_extent()
+    bars = [p.get_window_extent() for a in fig.axes for p in a.patches]
+    assert bars and not any(leg.overlaps(b) for b in bars)
+    matplotlib.pyplot.close(fig)

@@ -246,10 +246,15 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
 
 
 def _design_blocks(design: dict[str, Any]) -> list[Block]:
+    """The line naming the design (above the verdict); its file goes to the end (:func:`_design_file`)."""
     reuse = " (reused: nothing was simulated)" if design.get("luts_reused") else ""
     return [Block("p", f"Design {design['design']}, hash {design['design_hash']} (sha256 "
-                       f"{design['design_sha256']}), on the LUTs {display_path(Path(design['lut_dir']))}{reuse}."),
-            Block("details", f"design {design['design']}: the design file", src=design.get("toml", ""))]
+                       f"{design['design_sha256']}), on the LUTs {display_path(Path(design['lut_dir']))}{reuse}; "
+                       "its design file is the last section.")]
+
+
+def _design_file(design: dict[str, Any]) -> list[Block]:
+    return [Block("details", f"design {design['design']}: the design file", src=design.get("toml", ""))]
 
 
 def _build(runs: list[RunInput], out: Path, title: str,
@@ -322,6 +327,8 @@ def _build(runs: list[RunInput], out: Path, title: str,
                 info["summary_sha256"] = sha256_file(r.path / "summary.json")
         blocks.append(Block("details", f"{r.label}: config and provenance",
                             src=json.dumps(to_jsonable(info), indent=2, sort_keys=True, default=str)))
+    if design:
+        blocks += _design_file(design)
     blocks.append(Block("details", "This report's own environment",
                         src=json.dumps(versions(), indent=2, sort_keys=True)))
     md = render_markdown(blocks)
