@@ -3,9 +3,10 @@
 The names a script needs, imported on first use (``import pcmspice`` itself loads nothing)::
 
     import pcmspice as ps
+    run = ps.train_run(ps.TrainConfig(dataset="digits", epochs=2), "runs/my-train")   # as `pcmspice train`
+    print(run.summary["analog_test_accuracy"])
     luts = ps.load_luts()                                   # the committed default LUTs
-    res = ps.train_network(ps.TrainConfig(dataset="digits", epochs=2), luts)
-    ps.save_run(res, "runs/my-train")
+    res = ps.train_network(run.config, luts)                # the training loop alone, with the run's config
 
 The layers (``pcmspice.core`` ... ``pcmspice.cli``) are subpackages; docs/development.md gives
 their order and what each may import.

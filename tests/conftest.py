@@ -38,9 +38,9 @@ seeds = [0]
 """
 
 
-#: the time limit of a test marked slow that does not mark its own (the default of every other test, 300 s, is
+#: the time limit of a test marked slow that does not mark its own (the default of every other test, 600 s, is
 #: pytest-timeout's `timeout` in pyproject.toml)
-SLOW_TIMEOUT_SECONDS = 900
+SLOW_TIMEOUT_SECONDS = 1200
 
 
 def pytest_collection_modifyitems(config, items):

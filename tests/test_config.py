@@ -49,7 +49,8 @@ def test_power_config_round_trips_through_its_commented_toml(tmp_path):
     ({"n": True}, "toy: n = True is invalid; expected an integer from 1 to 10"),
     ({"x": 0.0}, "toy: x = 0.0 is invalid; expected a finite number > 0 V"),
     ({"x": float("nan")}, "toy: x = nan is invalid; expected a finite number > 0 V"),
-    ({"x": "1"}, "toy: x = '1' is invalid; expected a finite number > 0 V"),
+    ({"x": "1V"}, "toy: x = '1V' is invalid; expected a finite number > 0 V"),   # text: a SPICE number or nothing
+    ({"x": "-1m"}, "toy: x = '-1m' is invalid; expected a finite number > 0 V"),
     ({"kind": "c"}, "toy: kind = 'c' is invalid; expected one of a, b"),
     ({"flag": 1}, "toy: flag = 1 is invalid; expected true or false"),
     ({"xs": [1.0, -1.0]}, "toy: xs = [1.0, -1.0] is invalid; expected a list of numbers > 0 s"),

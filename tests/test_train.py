@@ -111,7 +111,7 @@ def test_config_round_trip_and_errors():
     with pytest.raises(ConfigError, match="activation = 'gelu' is invalid; expected one of sigmoid, tanh, relu"):
         T.TrainConfig(activation="gelu").validate()
     with pytest.raises(ConfigError, match=r"w_max = \[0.3\] is invalid; expected 2 positive numbers"):
-        T.TrainConfig(w_max=(0.3,)).validate()
+        T.TrainConfig(network="784-250-10", w_max=(0.3,)).validate()
     with pytest.raises(ConfigError, match="epochs = 0 is invalid"):
         T.TrainConfig(epochs=0).validate()
     with pytest.raises(ConfigError, match="unknown key"):
@@ -127,7 +127,10 @@ def test_config_round_trip_and_errors():
 
 def test_network_must_fit_the_data(digits):
     with pytest.raises(ConfigError, match="takes 784 inputs but data set digits has 64 features"):
-        T.prepare_data(T.TrainConfig(dataset="digits"), digits)
+        T.prepare_data(T.TrainConfig(dataset="digits", network="784-250-10"), digits)
+    # unset, the network is fitted to the data set
+    assert T.prepare_data(T.TrainConfig(dataset="digits"), digits).n_features == 64
+    assert T.fitted(T.TrainConfig(dataset="digits"), digits).network == "64-250-10"
     with pytest.raises(ConfigError, match="has 5 outputs but data set digits has 10 classes"):
         T.prepare_data(T.TrainConfig(dataset="digits", network="64-5"), digits)
     assert T.default_network(digits) == "64-250-10"

@@ -8,6 +8,11 @@ from pcmspice.core.config import Config, param
 MODES = ("cell", "pcm-only", "ideal")
 ROUNDINGS = ("stochastic", "nearest")
 OFFSET_SCHEMES = ("signed", "magnitude", "none")
+#: the PCM's conductance range (0 to ~25 uS in the paper; the committed LUTs' devices saturate at 30-35 uS): a
+#: verify tolerance or a transfer offset above it is a value in the wrong unit (0.5 meant as 0.5e-6)
+PCM_RANGE_SIEMENS = 25e-6
+#: no PCM device conducts this much: the bound of a programming target
+PCM_LIMIT_SIEMENS = 100e-6
 
 
 @dataclass(frozen=True)
@@ -54,17 +59,18 @@ class ArrayConfig(Config):
     w_max: float = param(1.0, unit="1", gt=0, doc="weight mapped to the PCM programming span")
     siemens_per_unit_weight: float | None = param(None, unit="S", gt=0, legacy=0.0,
                                                   doc="unset: derived from w_max")
-    pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0,
+    pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0, le=PCM_LIMIT_SIEMENS,
                                              source="the paper: programming control degrades above ~20 uS")
     rounding: str = param("stochastic", choices=ROUNDINGS, doc="pulse-count quantization")
     max_pulses_per_example: int = param(16, ge=1, le=1000,
                                         doc="pulse slots per example (the largest update of one cell)")
     transfer_every: int = param(8000, ge=0, source="the paper: 8,000 examples between transfers",
                                 doc="examples between g -> PCM transfers (0 = never)")
-    transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, source="the paper's 2 uS offset")
+    transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, le=PCM_RANGE_SIEMENS,
+                                           source="the paper's 2 uS offset")
     offset_scheme: str = param("none", choices=OFFSET_SCHEMES,
                                doc="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)")
-    pcm_tolerance_siemens: float | None = param(None, unit="S", gt=0, legacy=0.0,
+    pcm_tolerance_siemens: float | None = param(None, unit="S", gt=0, le=PCM_RANGE_SIEMENS, legacy=0.0,
                                                 doc="unset: half the largest SET step (see AnalogArray)")
     pcm_max_pulses: int = param(100, ge=1, le=100_000, doc="SET pulses per device per programming, restarts included")
     time_per_example_seconds: float = param(1e-6, unit="s", gt=0,

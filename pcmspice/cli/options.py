@@ -16,11 +16,34 @@ def given(ctx: click.Context, name: str) -> bool:
     return src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
+class SpiceNumber(click.ParamType):
+    """A number option read as every numeric input is (:func:`pcmspice.core.units.parse_spice_number`):
+    ``--time-per-example 1.16u`` is ``1.16e-6``."""
+
+    def __init__(self, integer: bool = False) -> None:
+        self.integer = integer
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from pcmspice.core.units import parse_spice_number
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        try:
+            v = parse_spice_number(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if self.integer:
+            if not v.is_integer():
+                self.fail(f"{value!r} is not an integer", param, ctx)
+            return int(v)
+        return v
+
+
 def _click_type(row: dict[str, Any], choices: tuple[Any, ...] | None) -> Any:
     if choices:
         return click.Choice([str(c) for c in choices])
     base = row["type"].replace(" or None", "")
-    return {"int": int, "float": float}.get(base, str)
+    return {"int": SpiceNumber(integer=True), "float": SpiceNumber()}.get(base, str)
 
 
 def field_option(cls: type, path: str, decl: str | None = None, **overrides: Any) -> dict[str, Any]:

@@ -1,18 +1,15 @@
-"""`pcmspice train` and `pcmspice ablate`: thin wrappers over pcmspice.train."""
+"""`pcmspice train` and `pcmspice ablate`: options (generated from the config fields, :mod:`pcmspice.cli.options`)
+-> a :class:`~pcmspice.train.TrainConfig` -> :func:`pcmspice.pipeline.train_run`, which holds the run's logic."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from pcmspice.cli.options import field_option, given
 from pcmspice.core.errors import ConfigError
-from pcmspice.train.config import TrainConfig as _TrainConfig
-
-if TYPE_CHECKING:
-    from pcmspice.train import TrainConfig
+from pcmspice.train.config import TrainConfig
 
 _STOP_AFTER_EPOCHS: int | None = None   # tests: stop after this many checkpointed epochs, as Ctrl-C would
 _WITH_RESUME = {"out", "resume", "quiet", "no_figures", "force"}
@@ -42,7 +39,6 @@ SWITCHES = {"--no-read-noise": ("array.read_noise", "switch off PCM read noise")
 
 
 def _train_options() -> dict[str, dict]:
-    from pcmspice.train import TrainConfig
     opts = {decl: field_option(TrainConfig, path) for decl, path in FIELDS.items() if decl != "--mode"}
     opts["--luts"].update(type=click.Path(file_okay=False))
     opts["--no-read-noise"] = dict(is_flag=True, help=SWITCHES["--no-read-noise"][1])
@@ -99,7 +95,7 @@ def _echo_epoch(epochs: int):
 
 @click.command()
 @_common
-@click.option("--mode", **field_option(_TrainConfig, "array.mode"))
+@click.option("--mode", **field_option(TrainConfig, "array.mode"))
 @click.option("--no-polarity-inversion", is_flag=True, help=SWITCHES["--no-polarity-inversion"][1])
 @click.option("--no-baseline", is_flag=True, help="skip the float software baseline")
 @click.option("--no-figures", is_flag=True)

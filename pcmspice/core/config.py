@@ -42,6 +42,7 @@ import tomli_w
 
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.files import not_regular
+from pcmspice.core.units import did_you_mean, parse_spice_number
 
 _MISSING = dataclasses.MISSING
 
@@ -153,7 +154,13 @@ def _in_range(v: float, m: Mapping[str, Any]) -> bool:
 
 
 def _number(v: Any, integer: bool) -> float | int | None:
-    """``v`` as the field's number type, or None when it is not one (bools are not numbers)."""
+    """``v`` as the field's number type, or None when it is not one (bools are not numbers; a text is one
+    when it is a number as SPICE writes it, ``"50f"``: TOML files)."""
+    if isinstance(v, str):
+        try:
+            v = parse_spice_number(v)
+        except ValueError:
+            return None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     if integer:
@@ -228,7 +235,9 @@ class Config:
         if isinstance(d, (int, float)):
             x = _number(v, isinstance(d, int))
             if x is None or not math.isfinite(x) or not _in_range(x, m):
-                raise self._bad(f.name, v, want)
+                physical = x is not None and m.get("unit") not in ("", "1")   # a value in the wrong SI scale?
+                hint = did_you_mean(x, lambda g: _in_range(g, m)) if physical else ""
+                raise self._bad(f.name, v, want + (f": did you mean {hint}?" if hint else ""))
             return x
         return v
 
@@ -393,12 +402,10 @@ def field_table(cls: type, prefix: str = "") -> list[dict[str, Any]]:
     return rows
 
 
-_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-
-
 def parse_value(raw: str, like: Any, name: str) -> Any:
     """A command-line ``NAME=VALUE`` value as the type of ``like``: strict ASCII numbers (no ``1_0``,
-    no full-width digits), ``true``/``false`` for booleans, text as given."""
+    no full-width digits) with SPICE's suffixes (``50f``, ``1.2u``: :func:`pcmspice.core.units.parse_spice_number`),
+    ``true``/``false`` for booleans, text as given."""
     raw = raw.strip()
     if isinstance(like, bool):
         if raw.lower() in ("true", "1", "yes", "on"):
@@ -407,10 +414,11 @@ def parse_value(raw: str, like: Any, name: str) -> Any:
             return False
         raise ConfigError(f"{name} = {raw!r} must be true or false")
     if isinstance(like, (int, float)):
-        if not _NUMBER.fullmatch(raw):
-            raise ConfigError(f"{name} = {raw!r} is not a number")
-        v = float(raw)
-        return int(v) if isinstance(like, int) and v == int(v) else v
+        try:
+            v = parse_spice_number(raw)   # 50e-15 or, as SPICE writes it, 50f
+        except ValueError as exc:
+            raise ConfigError(f"{name} = {exc}") from None
+        return int(v) if isinstance(like, int) and math.isfinite(v) and v == int(v) else v
     return raw
 
 

@@ -10,6 +10,7 @@ software baseline's are :class:`FloatLayer`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +58,15 @@ class FloatLayer(Layer):
 
     def advance(self, n_examples: int = 1) -> None:
         return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"format": "pcmspice-float-layer", "version": 1, "w": self._w.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or state.get("format") != "pcmspice-float-layer" or state.get("version") != 1:
+            raise ConfigError("float layer state of another format or version cannot be loaded (expected "
+                              "pcmspice-float-layer version 1)")
+        self._w = np.array(state["w"], dtype=np.float64)
 
 
 def _act(name: str) -> tuple[Callable, Callable]:
