@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from test_report import make_luts, training_summary
 
 from pcmspice import report as rep
 from pcmspice.cli.main import cli
+from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import LutSet, save_lut_set
 from pcmspice.power.config import PowerConfig
 from pcmspice.power.outputs import write_power_run
@@ -206,3 +208,35 @@ def test_reports_for_reading(tmp_path, monkeypatch):
     bars = [p.get_window_extent() for a in fig.axes for p in a.patches]
     assert bars and not any(leg.overlaps(b) for b in bars)
     matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize("change, want", [
+    ('dataset = "digit"', r"\[task\] dataset = 'digit': unknown data set 'digit'"),
+    ('network = "32-250-10"', r"\[task\] network = '32-250-10': network 32-250-10 takes 32 inputs"),
+    ("[sweep.params]\nc_stor_farads = 50e-15", r"\[sweep.params\] c_stor_farads: not a parameter of the cell's "
+                                                 r"netlists .*did you mean c_store_farads"),
+])
+def test_a_design_is_checked_whole_before_any_work(tmp_path, monkeypatch, capsys, change, want):
+    from pcmspice.pipeline import run as run_mod
+    from pcmspice.pipeline import run_design
+    from pcmspice.pipeline import training as training_mod
+    monkeypatch.setattr(run_mod.ch, "run_sweep", lambda *a, **k: pytest.fail("characterized before the check"))
+    monkeypatch.setattr(training_mod, "train_run", lambda *a, **k: pytest.fail("trained before the check"))
+    task = {"dataset": 'dataset = "digits"', "network": "", "[sweep.params]": ""}
+    body = {k: v for k, v in task.items()}
+    key = next(k for k in task if change.startswith(k))
+    body[key] = change
+    sweep = body.pop("[sweep.params]")
+    f = tmp_path / "bad.toml"
+    f.write_text(f'name = "bad"\nluts = "characterize"\n[sweep]\nname = "bad"\n{sweep}\n[task]\n'
+                 f'{body["dataset"]}\n{body["network"]}\nepochs = 1\n')
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(f))}: {want}"):
+        run_design(f, tmp_path / "out", measure_cpu=False, progress=False, echo=lambda m: None)
+    assert not (tmp_path / "out").exists()
+    # the command line: one line, exit status 2, naming the file and the key
+    from pcmspice.cli.main import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(f), "--no-cpu", "--quiet", "--out", str(tmp_path / "cli")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and err.startswith(f"error: {f}: "), err
+    assert not (tmp_path / "cli").exists()

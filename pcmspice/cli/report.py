@@ -145,7 +145,8 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
     if out is None:
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
     res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,
-                     progress=not quiet, echo=click.echo, force=force)
+                     progress=not quiet, echo=click.echo, force=force,
+                     source=str(design_file) if design_file is not None else "the default design")
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)

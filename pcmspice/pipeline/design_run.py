@@ -25,6 +25,7 @@ from pcmspice.characterize.sweep import combo_name
 from pcmspice.core import executor, paths
 from pcmspice.core.outputs import run_key
 from pcmspice.core.provenance import atomic_write_text, write_json
+from pcmspice.pipeline.checks import check_design
 from pcmspice.pipeline.corners import corner_row
 from pcmspice.pipeline.design import DesignConfig, design_key, design_summary, load_design
 from pcmspice.pipeline.run import _run_folders, characterize_design, default_out_dir
@@ -55,7 +56,7 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
 
 def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
                jobs: int = 2, scheduler: str | None = None, measure_cpu: bool = True, progress: bool = True,
-               echo: Callable[[str], Any] = print, force: bool = False) -> ReportResult:
+               echo: Callable[[str], Any] = print, force: bool = False, source: str | None = None) -> ReportResult:
     """``pcmspice run [DESIGN.toml]``: a design (a file, a :class:`~pcmspice.pipeline.DesignConfig`, or None
     for the embedded default) -> LUTs -> a training run per seed (per combination) -> power -> one report.
 
@@ -63,8 +64,11 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     ``out/report``), which names the design, its hash and its LUT folder(s), and with several combinations
     the worst corner (the lowest final accuracy).  ``jobs`` processes (or the Dask ``scheduler``) train the
     runs and simulate the batches.  ``out`` is checked first (absent, empty or this design's run, else
-    ``force``)."""
+    ``force``).  The design is checked whole first (:func:`~pcmspice.pipeline.checks.check_design`: data
+    set, network, netlist parameters, LUT folder); an error names ``source`` (the design file) and the key."""
     d = load_design(design)
+    # every check before any work: an error names the design file (``source``) and the key
+    check_design(d, source or (str(design) if isinstance(design, (str, Path)) else f"design {d.name}"))
     if scheduler:
         executor.check_scheduler(scheduler)
     dkey = design_key(d)
