@@ -154,7 +154,8 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
     if out is None:
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
     res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,
-                     progress=not quiet, echo=click.echo, force=force)
+                     progress=not quiet, echo=click.echo, force=force,
+                     source=str(design_file) if design_file is not None else "the default design")
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)
@@ -173,5 +174,5 @@ def compare(designs, out, title):
     click.echo(f"comparison: {res.html}")
     for r in res.rows:
         gap = r["accuracy_gap_points_mean"]
-        click.echo(f"  {r['design']}: gap {gap:+.2f} pp over {len(r['seeds'])} seed(s); LUTs {r.get('lut_dir')}"
-                   if gap == gap else f"  {r['design']}: LUTs {r.get('lut_dir')}")
+        click.echo(f"  {r['column']}: gap {gap:+.2f} pp over {len(r['seeds'])} seed(s); LUTs {r.get('lut_dir')}"
+                   if gap == gap else f"  {r['column']}: LUTs {r.get('lut_dir')}")
