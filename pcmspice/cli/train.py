@@ -139,6 +139,8 @@ def train(ctx, **opts):
                f"example); PCM drift: G now / G programmed = {s['pcm_drift_ratio_mean']:.4f} on average"
                if s.get("pcm_drift_ratio_mean") is not None else
                f"hardware time {s['hardware_time_seconds']:.3g} s")
+    if s.get("pcm_caveat"):
+        click.echo(f"warning: {s['pcm_caveat']}", err=True)
     click.echo(f"wrote {run.out_dir}")
 
 
