@@ -10,6 +10,18 @@ from pcmspice.core import paths
 _PATH_DIR = click.Path(file_okay=False, path_type=Path)
 
 
+def _task_option(path: str) -> dict:
+    """The option of ``pcmspice run`` for the design's ``[task]`` field ``path``, generated from the field (its
+    type and help); unset, the design's own value stays."""
+    from pcmspice.cli.options import field_option
+    from pcmspice.pipeline.design import TaskConfig
+    opt = field_option(TaskConfig, path)
+    default = opt.get("default")
+    return {**opt, "default": None, "show_default": False,
+            "help": f"{opt.get('help') or ''} (default: the design's; the embedded default's is {default})".strip()
+            if default is not None else f"{opt.get('help') or ''} (default: the design's)".strip()}
+
+
 def _config(config_file: Path | None, sets: tuple[str, ...]):
     from pcmspice.power.config import load_config
     return load_config(config_file, sets)
@@ -100,16 +112,13 @@ def report(run_dirs, out, title, force):
 @click.option("--fresh-mc", type=click.IntRange(min=2), default=None,
               help="Characterize a fresh Monte Carlo population of this many cells (tt, 27 C) instead of using the "
                    "committed LUTs.")
-@click.option("--dataset", default=None, help="Data set (default: the design's; the embedded default's is mnist5k).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the design's).")
-@click.option("--network", default=None, help="Layer sizes (default: the design's, else the trainer's for the "
-                                               "data set).")
+@click.option("--dataset", **_task_option("dataset"))
+@click.option("--epochs", **_task_option("epochs"))
+@click.option("--network", **_task_option("network"))
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="One seed of the training (and of a --fresh-mc population) instead of the design's seeds "
                    "(the embedded default's: 0, as for `train`).")
-@click.option("--transfer-every", type=click.IntRange(min=0), default=None,
-              help="Examples between transfers to PCM (default: the design's; the embedded default's is the "
-                   "paper's 8000: on mnist5k's 4,000 training images, every second epoch).")
+@click.option("--transfer-every", **_task_option("array.transfer_every"))
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
               help="Parallel processes: ngspice batches, then the training runs (seeds x corners).")
 @click.option("--scheduler", default=None,
