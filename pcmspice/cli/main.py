@@ -75,8 +75,10 @@ def cli():
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pcmspice.core import locks
     try:
-        cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+        with locks.scope():   # every folder lock the command took is released when it ends
+            cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
     except Interrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(130)
