@@ -98,6 +98,14 @@ def _resolve(cfg, ctx: click.Context, fit_network: bool = True):
     return cfg, data, luts
 
 
+def _inputs(cfg, opts: dict, luts) -> list[tuple[str, str | None]]:
+    """What a run reads from disk, for the output folder never to be, hold or be inside one of them."""
+    from pcmspice.core import paths
+    kind, _, where = cfg.dataset.partition(":")
+    return [("--luts", cfg.luts or (str(paths.default_lut_dir()) if luts is not None else None)),
+            ("--config", opts.get("config")), ("--dataset", where if kind in ("idx", "features") else None)]
+
+
 def _hardware_time(cfg, ctx: click.Context, luts):
     """The run's hardware time: the latency model's time per example and transfer event (the call
     pcmspice.pipeline.run makes, with the run's own array settings), unless --time-per-example or a
@@ -219,7 +227,7 @@ def train(ctx, **opts):
         ck_path = resume_dir(out) / FILE
         if not opts["out"]:   # the default folder of these options: a finished run there is this run
             refuse_same_run(out, KIND, run_folder_key(cfg, baseline), opts["force"])
-    prepare_out_dir(out, KIND, run_folder_key(cfg, baseline), opts["force"])
+    prepare_out_dir(out, KIND, run_folder_key(cfg, baseline), opts["force"], inputs=_inputs(cfg, opts, luts))
     if not opts["resume"] and ck_path.exists():   # an older interrupted run of this folder: start afresh
         Checkpointer(ck_path, "", "", baseline).remove()
 

@@ -98,6 +98,13 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
     return got
 
 
+def _check_task(d: DesignConfig) -> None:
+    """Refuse a task its data set cannot train (e.g. 7 outputs for 10 classes) before any folder is made."""
+    from pcmspice import train
+    tc = d.task.train_config(d.task.seeds[0], "").validate()
+    train.prepare_data(tc, train.load_dataset(tc.dataset))
+
+
 def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
                jobs: int = 2, scheduler: str | None = None, measure_cpu: bool = True, progress: bool = True,
                echo: Callable[[str], Any] = print, force: bool = False) -> ReportResult:
@@ -110,6 +117,7 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     runs and simulate the batches.  ``out`` is checked first (absent, empty or this design's run, else
     ``force``)."""
     d = load_design(design)
+    _check_task(d)   # a network that does not fit the data set is refused before OUT is touched
     if scheduler:
         executor.check_scheduler(scheduler)
     dkey = design_key(d)
