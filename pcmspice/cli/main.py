@@ -97,11 +97,14 @@ def main(argv: list[str] | None = None) -> None:
     import os
 
     from pcmspice.core import locks
-    signals.install()                     # SIGTERM stops a command as Ctrl-C does; SIGXFSZ becomes EFBIG
+    handlers = signals.install()          # SIGTERM stops a command as Ctrl-C does; SIGXFSZ becomes EFBIG
     os.environ["MPLBACKEND"] = "Agg"      # pcmspice only writes figures to files: any other backend is moot
     try:
-        with locks.scope():   # every folder lock the command took is released when it ends
-            cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+        try:
+            with locks.scope():   # every folder lock the command took is released when it ends
+                cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+        finally:
+            signals.restore(handlers)
         _flush_stdout()
     except Interrupted as exc:
         click.echo(str(exc), err=True)

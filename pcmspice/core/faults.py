@@ -21,6 +21,14 @@ def _limit(which: int) -> str:
     return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
 
 
+def _memory_limit() -> str:
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ValueError, OSError):
+        return ""
+    return "" if soft == resource.RLIM_INFINITY else f" (the address-space limit is {soft / 1e9:.3g} GB)"
+
+
 def _where(exc: OSError) -> str:
     name = exc.filename if exc.filename is not None else None
     return f" ({name})" if name is not None else ""
@@ -31,7 +39,7 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, MemoryError):   # numpy's _ArrayMemoryError too
         what = f": {' '.join(str(exc).split())[:200]}" if str(exc) else ""
         return (f"out of memory{what}; use a smaller run (--max-train, --batch-size, --mc, a smaller network) or "
-                f"raise the memory limit (ulimit -v {_limit(resource.RLIMIT_AS)}); {_KEPT}")
+                f"raise the memory limit{_memory_limit()}; {_KEPT}")
     if isinstance(exc, UnicodeError):
         return (f"a file name or text cannot be encoded in this locale ({' '.join(str(exc).split())[:200]}); use "
                 f"plain ASCII names or a UTF-8 locale (LANG=C.UTF-8); {_KEPT}")
@@ -59,6 +67,6 @@ def describe(exc: BaseException) -> str | None:
     if e in (errno.EACCES, errno.EPERM):
         return f"permission denied{where}; choose a folder you can write; {_KEPT}"
     if e == errno.ENOMEM:
-        return f"out of memory{where}; use a smaller run or raise the memory limit; {_KEPT}"
+        return f"out of memory{where}; use a smaller run or raise the memory limit{_memory_limit()}; {_KEPT}"
     name = errno.errorcode.get(e or 0, "OSError")
     return f"{exc.strerror or ' '.join(str(exc).split())} ({name}){where}; {_KEPT}"

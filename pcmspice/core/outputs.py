@@ -253,8 +253,10 @@ def atomic_dir(path: str | Path, kind: str, key: str, force: bool = False) -> It
             fsync_dir(stage)
             _swap_dir(stage, dest)
             fsync_dir(dest.absolute().parent)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.filename is None:   # a failed write names no file: name the run
+                exc.filename = str(dest)
             raise
     finally:
         if taken:

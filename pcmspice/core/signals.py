@@ -39,19 +39,28 @@ def _handler(signum: int, frame) -> None:   # noqa: ARG001 - the signal module's
     _pending = signum
 
 
-def install() -> None:
+def install() -> dict[int, object]:
     """SIGINT and SIGTERM raise KeyboardInterrupt / :class:`Terminated` (main thread only; an ignored SIGINT,
     as in a background job of a shell, stays ignored).  SIGXFSZ is ignored, so a file-size limit
-    (``ulimit -f``) makes a write fail with EFBIG (one line) instead of killing the process."""
+    (``ulimit -f``) makes a write fail with EFBIG (one line) instead of killing the process.  Returns the
+    handlers it replaced, for :func:`restore`."""
     global _pending
     _pending = None
     if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return {}
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ)}
+    if old[signal.SIGINT] is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _handler)
     signal.signal(signal.SIGTERM, _handler)
-    if hasattr(signal, "SIGXFSZ"):
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    return old
+
+
+def restore(old: dict[int, object]) -> None:
+    """Put back the handlers :func:`install` replaced (a command run inside another program, e.g. a test)."""
+    for s, h in old.items():
+        if h is not None:
+            signal.signal(s, h)
 
 
 def check() -> None:
