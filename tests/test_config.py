@@ -53,7 +53,7 @@ def test_power_config_round_trips_through_its_commented_toml(tmp_path):
     ({"kind": "c"}, "toy: kind = 'c' is invalid; expected one of a, b"),
     ({"flag": 1}, "toy: flag = 1 is invalid; expected true or false"),
     ({"xs": [1.0, -1.0]}, "toy: xs = [1.0, -1.0] is invalid; expected a list of numbers > 0 s"),
-    ({"inner": {"gain_f": -1}}, "array config: gain_f = -1 is invalid; expected a finite number > 0"),
+    ({"inner": {"gain_f": -1}}, "array config: gain_f = -1 is invalid; expected a finite number > 0 and <= 1000"),
 ])
 def test_bad_values_name_field_value_and_range(kwargs, message):
     with pytest.raises(ConfigError) as e:

@@ -35,6 +35,7 @@ import tomli_w
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.files import not_regular
 
+MAX_TOML_BYTES = 10_000_000   # a config file is a few kB; anything this large is not one
 _MISSING = dataclasses.MISSING
 
 
@@ -232,6 +233,9 @@ class Config:
             problem = not_regular(path)
             if problem:
                 raise ConfigError(f"{path}: {cls._where} file {problem}")
+            if path.stat().st_size > MAX_TOML_BYTES:
+                raise ConfigError(f"{path}: {path.stat().st_size} bytes is too large for a {cls._where} file "
+                                  f"(at most {MAX_TOML_BYTES})")
             try:
                 text_or_path = path.read_text()
             except (OSError, UnicodeDecodeError) as exc:
@@ -241,6 +245,8 @@ class Config:
             data = tomllib.loads(text_or_path)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+        except RecursionError:   # parsing is bounded: a config is a few tables deep, never thousands
+            raise ConfigError(f"{source}: nested too deeply to be a {cls._where} file") from None
         return cls.from_dict(data, source)
 
     # ---- description ------------------------------------------------------------

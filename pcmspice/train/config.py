@@ -30,13 +30,14 @@ class TrainConfig(Config):
     network: str = param("784-250-10", doc="layer sizes, input to output")
     activation: str = param("relu", choices=ACTIVATIONS)
     epochs: int = param(20, ge=1, le=MAX_EPOCHS, source="the paper: 20 epochs of MNIST")
-    learning_rate: float = param(0.01, unit="1", gt=0)
+    learning_rate: float = param(0.01, unit="1", gt=0, le=100,
+                                 doc="larger values saturate every update at the pulse limit (and overflow)")
     lr_decay: float = param(1.0, unit="1", gt=0, le=1, doc="learning rate x this after every epoch")
     batch_size: int = param(1, ge=1, le=100_000, doc="1 = the chip's per-example SGD")
     seed: int = param(0, ge=0, le=MAX_SEED)
     max_train: int = param(0, ge=0, doc="0 = all training examples")
     max_test: int = param(0, ge=0, doc="0 = all test examples")
-    w_max: tuple[float, ...] = param((), unit="1", gt=0, doc="per layer; empty = default_w_max")
+    w_max: tuple[float, ...] = param((), unit="1", gt=0, le=1e3, doc="per layer; empty = default_w_max")
     luts: str = param("", doc='LUT directory ("" = the committed default)')
     array: ArrayConfig = param(default_factory=ArrayConfig)
 
