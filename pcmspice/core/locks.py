@@ -63,7 +63,13 @@ def hold(path: str | Path, wait: float = 0.0, what: str = "writing",
 
     Another process holding it: wait up to ``wait`` seconds (``-1``: as long as it takes; ``on_wait`` is told
     once, with the holder), then a one-line :class:`OutputError` naming the holder."""
+    import multiprocessing as mp
+
     from filelock import FileLock, Timeout
+    if getattr(mp.current_process(), "_inheriting", False):
+        # a spawned worker importing a user's script without the __main__ guard, which runs pcmspice again:
+        # end it quietly (the parent, holding this lock, says why: pcmspice.core.processes.spawn_pool)
+        raise SystemExit(1)
     lf = lock_file(path)
     if str(lf) in _held:
         return False
