@@ -34,9 +34,23 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] installing pcmspice and its dependencies"
+  extras="test,docs,torch,cluster,parquet"
+  echo "[setup] installing pcmspice (editable) with the extras $extras and their dependencies"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e ".[test,docs,torch]"
+  before="$("$VENV/bin/python" -m pip freeze --exclude-editable 2>/dev/null | sort)"
+  log="$VENV/pip-install.log"
+  if ! "$VENV/bin/python" -m pip install -q -e ".[$extras]" >"$log" 2>&1; then
+    cat "$log" >&2; echo "[setup] pip install failed (its whole output is above and in $log)" >&2; exit 1
+  fi
+  # pip -q prints only warnings and errors: show them all but setuptools' notice that every editable install of a
+  # flat layout gets ("BuildBackendWarning: Editable installation ... may take precedence during imports")
+  awk '/BuildBackendWarning: Editable installation/ {skip = 1} !skip {print} skip && /with strategy, WheelFile/ {skip = 0}' \
+    "$log" >&2
+  added="$(comm -13 <(echo "$before") <("$VENV/bin/python" -m pip freeze --exclude-editable 2>/dev/null | sort))"
+  if [ -n "$added" ]; then
+    echo "[setup] installed or upgraded $(echo "$added" | wc -l) packages: $(echo "$added" | tr '\n' ' ')"
+  fi
+  echo "[setup] installed $("$VENV/bin/pcmspice" --version 2>/dev/null || echo pcmspice) (editable: $ROOT)"
   echo "$want" > "$stamp"
 fi
 # the SkyWater 130 nm models (only the SPICE files, unpacked into a cache)

@@ -83,7 +83,7 @@ def cell_model(x: np.ndarray, y: np.ndarray, w0: list[np.ndarray], lr: float, lu
                 for k in ("pulses_up", "pulses_down", "transfers")}
     counters["leak_every"] = net.layers[0].leak_every
     counters["drift_refreshes"] = sum(l.drift_refreshes for l in net.layers)
-    counters["noise"] = all(l._var is not None for l in net.layers)
+    counters["noise"] = all(l.cache.var is not None for l in net.layers)
     return dt, counters
 
 
@@ -124,8 +124,9 @@ def main(argv=None):
     lat = pw.latency("784-250-10", pcfg, pw.device_costs(luts, pcfg).circuit)
     tpe = a.time_per_example or lat.time_per_example_seconds
     acfg = acfg.replace(time_per_example_seconds=tpe, transfer_seconds=lat.transfer_event_seconds)
-    cfgs = {"on": T.TrainConfig(array=acfg).validate(),
-            "off": T.TrainConfig(array=acfg.replace(read_noise=False, pcm_drift=False)).validate()}
+    quiet = acfg.replace(read_noise=False, pcm_drift=False)
+    cfgs = {"on": T.TrainConfig(network="784-250-10", array=acfg).validate(),
+            "off": T.TrainConfig(network="784-250-10", array=quiet).validate()}
     cfg = cfgs["on"]
     w0 = T.init_weights((784, 250, 10), np.random.default_rng(0))
     lr = cfg.learning_rate

@@ -3,9 +3,10 @@
 The names a script needs, imported on first use (``import pcmspice`` itself loads nothing)::
 
     import pcmspice as ps
+    run = ps.train_run(ps.TrainConfig(dataset="digits", epochs=2), "runs/my-train")   # as `pcmspice train`
+    print(run.summary["analog_test_accuracy"])
     luts = ps.load_luts()                                   # the committed default LUTs
-    res = ps.train_network(ps.TrainConfig(dataset="digits", epochs=2), luts)
-    ps.save_run(res, "runs/my-train")
+    res = ps.train_network(run.config, luts)                # the training loop alone, with the run's config
 
 The layers (``pcmspice.core`` ... ``pcmspice.cli``) are subpackages; docs/development.md gives
 their order and what each may import.
@@ -42,6 +43,9 @@ _EXPORTS = {
     "run_pipeline": ("pcmspice.pipeline", "run_pipeline"),
     "DesignConfig": ("pcmspice.pipeline", "DesignConfig"),
     "run_design": ("pcmspice.pipeline", "run_design"),
+    "TaskConfig": ("pcmspice.pipeline", "TaskConfig"),
+    "train_run": ("pcmspice.pipeline", "train_run"),
+    "run_corners": ("pcmspice.pipeline", "run_corners"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -36,3 +36,14 @@ max_train = 200
 max_test = 100
 seeds = [0]
 """
+
+
+#: the time limit of a test marked slow that does not mark its own (the default of every other test, 600 s, is
+#: pytest-timeout's `timeout` in pyproject.toml)
+SLOW_TIMEOUT_SECONDS = 1200
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_SECONDS))

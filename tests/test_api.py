@@ -8,10 +8,22 @@ import pcmspice
 
 
 def test_every_public_name_resolves():
-    for name in pcmspice.__all__:
-        assert getattr(pcmspice, name) is not None, name
+    import importlib
+    import importlib.metadata
+    import inspect
+    assert set(pcmspice.__all__) == {"__version__", *pcmspice._EXPORTS} and dir(pcmspice) == sorted(pcmspice.__all__)
+    assert pcmspice.__version__ == importlib.metadata.version("pcmspice")
+    for name, (module, attr) in pcmspice._EXPORTS.items():
+        obj = getattr(pcmspice, name)
+        assert obj is getattr(importlib.import_module(module), attr), name
+        assert inspect.isclass(obj) or inspect.isfunction(obj), (name, obj)
+        # defined in the layer it is exported from (pcmspice.<layer>...), not re-exported from elsewhere
+        assert obj.__module__.split(".")[:2] == module.split(".")[:2], (name, obj.__module__)
     assert pcmspice.load_luts is pcmspice.lut.load_lut_set
     assert pcmspice.train_network is pcmspice.train.train
+    assert issubclass(pcmspice.ConfigError, pcmspice.PcmSpiceError)
+    # and they work together: the committed LUTs load as a LutSet
+    assert isinstance(pcmspice.load_luts(pcmspice.default_lut_dir()), pcmspice.LutSet)
 
 
 def test_import_pcmspice_loads_no_layer():

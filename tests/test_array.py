@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pcmspice.array import cell as array_module
+from pcmspice.array import capacitors as capacitors_module
 from pcmspice.array.config import ArrayConfig
 from pcmspice.array.crossbar import AnalogArray, Pulses
 from pcmspice.array.tables import RowTable, leak_flow_map, leak_time_constant_seconds
@@ -183,7 +183,7 @@ def test_negative_polarity_turns_weight_increase_into_down_pulses():
     luts = synthetic_luts(n_cells=4)
     arr = AnalogArray(1, 1, luts, _quiet(), seed=0)
     arr.polarity = -1
-    arr._refresh_w()
+    arr.cache.invalidate()           # the polarity is array state the cache reads
     w0 = arr.weights()[0, 0]
     arr.apply_pulses(np.array([[2]]))
     assert arr.vc[0, 0] < arr.v_start
@@ -421,7 +421,7 @@ def test_config_errors_and_toml_round_trip():
     with pytest.raises(ConfigError, match="unknown key"):
         ArrayConfig.from_dict({"modee": "cell"})
     cfg = ArrayConfig(mode="pcm-only", transfer_every=1000, leak_scale=2.5, polarity_inversion=False)
-    assert ArrayConfig.from_toml(cfg.to_toml()) == cfg
+    assert ArrayConfig.from_toml_text(cfg.to_toml()) == cfg
     with pytest.raises(LutError, match="needs lookup tables"):
         AnalogArray(2, 2, None, ArrayConfig())
     with pytest.raises(ConfigError, match="array shape"):
@@ -455,11 +455,11 @@ def _both_kernels(shape, luts, cfg, seed=5):
 def _assert_same_state(a: AnalogArray, b: AnalogArray):
     np.testing.assert_array_equal(a.vc, b.vc)
     np.testing.assert_array_equal(a.vref, b.vref)
-    np.testing.assert_array_equal(a._w, b._w)                  # the float32 W cache the MACs read
-    if b._var is None:
-        assert a._var is None
+    np.testing.assert_array_equal(a.cache.w, b.cache.w)                  # the float32 W cache the MACs read
+    if b.cache.var is None:
+        assert a.cache.var is None
     else:
-        np.testing.assert_array_equal(a._var, b._var)          # read-noise variances
+        np.testing.assert_array_equal(a.cache.var, b.cache.var)          # read-noise variances
     np.testing.assert_array_equal(a.gp, b.gp)
     np.testing.assert_array_equal(a.gm, b.gm)
     assert a.counters == b.counters and a.polarity == b.polarity
@@ -519,17 +519,19 @@ def test_a_zero_count_is_no_pulse_with_either_kernel():
 
 
 def test_every_mode_is_a_weight_model_behind_one_interface():
-    """AnalogArray(...) builds the model the config's mode names; every model is a Layer."""
-    from pcmspice.array import CellArray, IdealArray, Layer, PcmOnlyArray
+    """AnalogArray(...) composes the parts of the model the config's mode names; every one is a Layer."""
+    from pcmspice.array import Capacitors, CellWeights, IdealWeights, Layer, PcmOnlyWeights, PcmPairs
     luts = synthetic_luts()
-    for mode, cls in (("ideal", IdealArray), ("pcm-only", PcmOnlyArray), ("cell", CellArray)):
+    for mode, cls, pairs, caps in (("ideal", IdealWeights, None, None), ("pcm-only", PcmOnlyWeights, PcmPairs, None),
+                                   ("cell", CellWeights, PcmPairs, Capacitors)):
         arr = AnalogArray(2, 3, luts, _quiet(mode=mode), seed=0)
-        assert type(arr) is cls and arr.mode == mode and isinstance(arr, Layer)
+        assert type(arr) is AnalogArray and type(arr.model) is cls and arr.mode == mode and isinstance(arr, Layer)
+        assert type(arr.pcm_pairs) is (pairs or type(None)) and type(arr.capacitors) is (caps or type(None))
         assert arr.summary()["shape"] == [2, 3] and arr.state()["w"].shape == (2, 3)
         assert (arr.pcm_pair_siemens() is None) == (mode == "ideal")
         assert (arr.capacitor_volts() is None) == (mode != "cell")
-    with pytest.raises(ConfigError, match="weight model of mode 'cell', not of mode 'ideal'"):
-        CellArray(2, 3, luts, ArrayConfig(mode="ideal"))
+    with pytest.raises(LutError, match="array mode 'cell' needs lookup tables"):
+        AnalogArray(2, 3, None, ArrayConfig(mode="cell"))
 
 
 def test_training_is_identical_with_both_kernels():
@@ -568,7 +570,7 @@ def test_kernel_choice(monkeypatch):
     assert AnalogArray(2, 3, bent, seed=0).kernel == "numpy"
     with pytest.raises(ConfigError, match="grid is not uniform"):
         AnalogArray(2, 3, bent, seed=0, kernel="numba")
-    monkeypatch.setattr(array_module, "_compiled_kernel", lambda: None)   # as without numba
+    monkeypatch.setattr(capacitors_module, "compiled_kernel", lambda: None)   # as without numba
     assert AnalogArray(2, 3, luts, seed=0).kernel == "numpy"
     with pytest.raises(ConfigError, match="numba is not installed"):
         AnalogArray(2, 3, luts, seed=0, kernel="numba")

@@ -33,7 +33,7 @@ def test_every_config_uses_the_idiom_and_round_trips(cls):
     assert issubclass(cls, Config)
     cfg = cls()
     if cls is not PowerConfig:   # PowerConfig's TOML is a commented file: the next test
-        assert cls.from_toml(cfg.to_toml()) == cfg
+        assert cls.from_toml_text(cfg.to_toml()) == cfg
     assert cls.from_dict(cfg.to_dict()) == cfg
 
 
@@ -49,7 +49,8 @@ def test_power_config_round_trips_through_its_commented_toml(tmp_path):
     ({"n": True}, "toy: n = True is invalid; expected an integer from 1 to 10"),
     ({"x": 0.0}, "toy: x = 0.0 is invalid; expected a finite number > 0 V"),
     ({"x": float("nan")}, "toy: x = nan is invalid; expected a finite number > 0 V"),
-    ({"x": "1"}, "toy: x = '1' is invalid; expected a finite number > 0 V"),
+    ({"x": "1V"}, "toy: x = '1V' is invalid; expected a finite number > 0 V"),   # text: a SPICE number or nothing
+    ({"x": "-1m"}, "toy: x = '-1m' is invalid; expected a finite number > 0 V"),
     ({"kind": "c"}, "toy: kind = 'c' is invalid; expected one of a, b"),
     ({"flag": 1}, "toy: flag = 1 is invalid; expected true or false"),
     ({"xs": [1.0, -1.0]}, "toy: xs = [1.0, -1.0] is invalid; expected a list of numbers > 0 s"),
@@ -67,14 +68,14 @@ def test_coercions_keep_types():
     assert t.x == 1.0 and isinstance(t.x, float)
     assert t.xs == (3.0, 4.0) and isinstance(t.xs, tuple)
     assert t.inner == ArrayConfig(mode="ideal")
-    assert Toy.from_toml(t.to_toml()) == t
+    assert Toy.from_toml_text(t.to_toml()) == t
 
 
 def test_unknown_keys_and_bad_toml_are_one_line_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"^toy: unknown key\(s\) m; known keys are n, x, kind, flag, xs, inner$"):
         Toy.from_dict({"m": 1})
     with pytest.raises(ConfigError, match="not valid TOML"):
-        Toy.from_toml("n = = 1\n")
+        Toy.from_toml_text("n = = 1\n")
     with pytest.raises(ConfigError, match="file does not exist"):
         Toy.from_toml(tmp_path / "missing.toml")
 
@@ -110,3 +111,46 @@ def test_command_line_values(raw, like, want):
 def test_command_line_numbers_are_strict(raw):
     with pytest.raises(ConfigError, match="is not a number"):
         parse_value(raw, 0.0, "p")
+
+
+def test_optional_fields_are_none_absent_from_toml_and_old_sentinels_still_load(tmp_path):
+    from pcmspice.train import TrainConfig
+    cfg = TrainConfig(array=ArrayConfig(pcm_tolerance_siemens=0.3e-6))
+    text = cfg.to_toml()
+    # unset fields are absent (TOML has no null); a set one is written
+    assert "luts" not in text and "siemens_per_unit_weight" not in text and "pcm_tolerance_siemens = 3e-07" in text
+    assert cfg.to_dict()["array"]["g_read_noise_rel"] is None and TrainConfig.from_toml_text(text) == cfg
+    # a config.toml written before: its sentinels (0, -1, "") read as unset, a set value as itself
+    old = ('luts = ""\nmax_train = 0\n[array]\nsiemens_per_unit_weight = 0.0\npcm_tolerance_siemens = 0.0\n'
+           'leak_every_examples = 0\ng_read_noise_rel = -1.0\n')
+    assert TrainConfig.from_toml_text(old) == TrainConfig()
+    assert TrainConfig.from_toml_text("[array]\nleak_every_examples = 7\n").array.leak_every_examples == 7
+    # the sentinels are no longer values: 0 S per unit weight is refused, with what is allowed
+    with pytest.raises(ConfigError, match=r"siemens_per_unit_weight = 0.0 is invalid; expected a finite number "
+                                          r"> 0 S \(or none: unset\)"):
+        ArrayConfig(siemens_per_unit_weight=0.0)
+
+
+def test_from_toml_takes_a_path_even_with_an_equals_sign(tmp_path):
+    from pcmspice.train import TrainConfig
+    d = tmp_path / "runs" / "lr=0.1"
+    d.mkdir(parents=True)
+    cfg = TrainConfig(learning_rate=0.1)
+    (d / "config.toml").write_text(cfg.to_toml())
+    assert TrainConfig.from_toml(d / "config.toml") == cfg
+    assert TrainConfig.from_toml(str(d / "config.toml")) == cfg
+    with pytest.raises(ConfigError, match="file does not exist"):   # text is not a path
+        TrainConfig.from_toml("epochs = 3")
+
+
+def test_field_table_lists_every_field_with_its_metadata():
+    from pcmspice.core.config import field_table
+    from pcmspice.train import TrainConfig
+    rows = {r["name"]: r for r in field_table(TrainConfig)}
+    assert set(rows["epochs"]) == {"name", "type", "default", "unit", "range", "doc", "source"}
+    assert rows["epochs"] == {"name": "epochs", "type": "int", "default": 20, "unit": "",
+                              "range": "an integer from 1 to 10000", "doc": "passes over the training examples",
+                              "source": "the paper: 20 epochs of MNIST"}
+    tol = rows["array.pcm_tolerance_siemens"]
+    assert (tol["type"], tol["default"], tol["unit"]) == ("float or None", None, "S")
+    assert len(rows) == len(fields(TrainConfig)) - 1 + len(fields(ArrayConfig))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pcmspice import cosim as cs
+from pcmspice.array.config import ArrayConfig
 from pcmspice.array.crossbar import AnalogArray
 from pcmspice.core.errors import ConfigError
 from pcmspice.cosim import coincidence_schedule
@@ -74,8 +75,8 @@ def test_small_cosim_meets_the_must_show_bounds(small_run):
     assert {r["polarity"] for r in res.rows} == {1, -1}
     vs = res.final["vc_history_spice_volts"]
     assert np.ptp(vs) > 0.02, "the update pulses must actually move Vc"
-    # the SPICE path is far slower than the LUT path, and both were timed
-    assert s["spice_seconds"] > s["lut_seconds"] > 0
+    # both paths were timed (which is faster is a benchmark's question, benchmarks/bench_cosim.py, not a test's)
+    assert s["spice_seconds"] > 0 and s["lut_seconds"] > 0
 
 
 def test_outputs_are_complete(small_run):
@@ -84,9 +85,13 @@ def test_outputs_are_complete(small_run):
     for key in ("vc_rms_error_volts", "prediction_agreement", "spice_seconds_per_example", "lut_seconds_per_example",
                 "netlist_hashes", "versions", "config"):
         assert key in s
-    assert 0.0 <= s["prediction_agreement"] <= 1.0
+    assert s["prediction_agreement_bound"] == cs.AGREEMENT_BOUND and s["passed"] is True
     assert s["netlist_hashes"]["testbenches/array_read.cir.j2"]
     lines = (out / "table.csv").read_text().splitlines()
+    # the summary's per-example agreement is the table's, recomputed from its rows
+    import pandas as pd
+    table = pd.read_csv(out / "table.csv")
+    assert s["train_prediction_agreement"] == pytest.approx(table["prediction_agree"].mean())
     assert len(lines) == 1 + SMALL["examples"]
     for col in ("vc_rms_diff_volts", "vc_max_diff_volts", "w_rms_diff", "prediction_agree", "test_agreement"):
         assert col in lines[0].split(",")
@@ -187,12 +192,19 @@ def test_coincidence_counts_follow_the_requested_update():
         coincidence_schedule(np.array([1.5]), delta, lr, dw, bl, rng)
 
 
-def test_spice_transfer_target_mirrors_the_array_simulator():
-    from test_array import synthetic_luts
-    arr = AnalogArray(3, 5, synthetic_luts(), seed=0)
-    t = np.linspace(-5e-6, 5e-6, 41)
-    for p_next in (1, -1):
-        np.testing.assert_array_equal(cs.offset_target(t, p_next, arr.config), arr._offset(t, p_next))
+def test_one_transfer_offset_rule_for_the_chip_and_the_array():
+    """The SPICE chip's transfer and the LUT array's take their offset from one function; its
+    schemes against hand values (2 uS offset; "signed" leaves g an up correction under p_next)."""
+    from pcmspice.array import transfer as tr
+    from pcmspice.cosim import chip
+    assert chip.offset_target is tr.offset_target and cs.offset_target is tr.offset_target
+    t = np.array([-5.0, -1.0, 0.0, 1.0, 5.0]) * 1e-6
+    want = {("signed", 1): [-7, -3, 0, 0, 3], ("signed", -1): [-3, 0, 0, 3, 7],
+            ("magnitude", 1): [-3, 0, 0, 0, 3], ("magnitude", -1): [-3, 0, 0, 0, 3],
+            ("none", 1): [-5, -1, 0, 1, 5]}
+    for (scheme, p_next), w in want.items():
+        acfg = ArrayConfig(transfer_offset_siemens=2e-6, offset_scheme=scheme)
+        np.testing.assert_allclose(tr.offset_target(t, p_next, acfg), np.array(w) * 1e-6, rtol=0, atol=1e-18)
 
 
 def test_explicit_assignment_is_checked():

@@ -45,7 +45,7 @@ def test_a_technology_folder_is_relative_to_the_design_file(tmp_path, monkeypatc
     assert d.combos() == [("tt", 27.0, 1.0), ("ss", 27.0, 1.0)]
     assert [c.corners for c in (d.combo_sweep(*x) for x in d.combos())] == [("tt",), ("ss",)]
     # one combination: its sweep is the [sweep] itself, so the single-corner cache key is today's
-    one = DesignConfig.from_toml(f.read_text().replace('["tt", "ss"]', '["ss"]').replace("techs/g65lib",
+    one = DesignConfig.from_toml_text(f.read_text().replace('["tt", "ss"]', '["ss"]').replace("techs/g65lib",
                                                                                           str(d.sweep.technology)))
     assert sweep_key(one.combo_sweep(*one.combos()[0])) == sweep_key(one.sweep)
 

@@ -4,12 +4,18 @@
   line runs, in a fresh temporary folder (with ``characterization/`` and ``benchmarks/`` copied in, as in
   the repository root), and must exit with status 0.  ``pcmspice`` there runs this checkout's code, so a
   worktree is tested against itself and not against whatever the virtual environment's script points at.
+* The blocks of a page marked ``<!-- doc-test: NAME -->`` are one chain: they run in page order in one
+  folder, each on what the ones before it wrote (the tutorial, end to end).  After the tutorial, every
+  top-level key of every ``summary.json`` it wrote must be listed in docs/outputs.md, and its training must
+  have transferred into the PCMs.
+* docs/results.md quotes the committed example report's headline numbers as they are in its report.json.
 * README.md's relative links point at files that exist, and their ``#anchors`` at headings that exist.
 * ``mkdocs build --strict`` passes (skipped when mkdocs is not installed: ``pip install -e ".[docs]"``).
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -25,6 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARKER = "<!-- doc-test -->"
+CHAIN_MARKER = re.compile(r"^<!-- doc-test: ([\w-]+) -->$")
 BLOCK_TIMEOUT_SECONDS = 180     # marked blocks take well under 20 s; the margin is for a loaded machine
 COPIED_FOLDERS = ("characterization", "benchmarks")
 
@@ -36,6 +43,7 @@ class Block:
     lang: str
     code: str
     tested: bool
+    chain: str = ""    # the chain a ``<!-- doc-test: NAME -->`` block belongs to
 
     @property
     def name(self) -> str:
@@ -56,13 +64,19 @@ def blocks(page: Path) -> list[Block]:
         while j < len(lines) and lines[j].strip() != "```":
             j += 1
         prev = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
-        out.append(Block(page, i + 1, m.group(1), "\n".join(lines[i + 1:j]) + "\n", prev == MARKER))
+        chain = CHAIN_MARKER.match(prev)
+        out.append(Block(page, i + 1, m.group(1), "\n".join(lines[i + 1:j]) + "\n", prev == MARKER,
+                         chain.group(1) if chain else ""))
         i = j + 1
     return out
 
 
 ALL_BLOCKS = [b for p in PAGES for b in blocks(p)]
 TESTED = [b for b in ALL_BLOCKS if b.tested]
+CHAINS: dict[str, list[Block]] = {}
+for _b in ALL_BLOCKS:
+    if _b.chain:
+        CHAINS.setdefault(f"{_b.page.relative_to(ROOT)}:{_b.chain}", []).append(_b)
 
 
 def test_some_examples_are_marked():
@@ -85,14 +99,15 @@ def _environment(tmp: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("block", TESTED, ids=[b.name for b in TESTED])
-def test_example_runs(block: Block, tmp_path: Path):
+def _work_folder(tmp_path: Path) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     for folder in COPIED_FOLDERS:
         shutil.copytree(ROOT / folder, work / folder)
-    env = _environment(tmp_path)
+    return work
+
+
+def _run_block(block: Block, work: Path, env: dict[str, str], tmp_path: Path) -> None:
     if block.lang == "bash":
         script = tmp_path / "example.sh"
         script.write_text("set -euo pipefail\n" + block.code)
@@ -108,6 +123,71 @@ def test_example_runs(block: Block, tmp_path: Path):
         pytest.fail(f"{block.name}: the example did not finish in {BLOCK_TIMEOUT_SECONDS} s:\n{block.code}")
     assert res.returncode == 0, (f"{block.name}: exit status {res.returncode}\n--- example\n{block.code}"
                                  f"--- stdout (end)\n{res.stdout[-2000:]}\n--- stderr (end)\n{res.stderr[-3000:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", TESTED, ids=[b.name for b in TESTED])
+def test_example_runs(block: Block, tmp_path: Path):
+    work = _work_folder(tmp_path)
+    _run_block(block, work, _environment(tmp_path), tmp_path)
+
+
+def test_the_tutorial_is_one_chain():
+    assert "docs/tutorial.md:tutorial" in CHAINS
+    steps = CHAINS["docs/tutorial.md:tutorial"]
+    assert len(steps) >= 6 and not any(b.tested for b in steps)
+    code = "".join(b.code for b in steps)
+    for command in ("simulate", "characterize", "train", "power", "report", "compare"):
+        assert f"pcmspice {command} " in code, f"the tutorial does not run pcmspice {command}"
+
+
+def _summary_keys(work: Path) -> dict[str, set[str]]:
+    """The top-level keys of every summary.json (and report.json) a chain wrote, by file."""
+    out = {}
+    for f in sorted([*work.rglob("summary.json"), *work.rglob("report.json")]):
+        rel = f.relative_to(work)
+        if rel.parts[0] in COPIED_FOLDERS or "batches" in rel.parts:
+            continue
+        out[str(rel)] = set(json.loads(f.read_text()))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chain", sorted(CHAINS), ids=sorted(CHAINS))
+def test_chain_runs(chain: str, tmp_path: Path):
+    work = _work_folder(tmp_path)
+    env = _environment(tmp_path)
+    for block in CHAINS[chain]:
+        _run_block(block, work, env, tmp_path)
+    if chain != "docs/tutorial.md:tutorial":
+        return
+    # the tutorial's settings exercise the PCM: its trainings transferred g into the PCMs (see its text)
+    for run in ("designs/default/train-s0", "designs/c50/train-s1"):
+        s = json.loads((work / run / "summary.json").read_text())
+        assert s["transfers_total"] >= 5 and s["pcm_drift_ratio_mean"] < 1.0, (run, s["transfers_total"])
+    # the output reference lists every key the commands wrote
+    listed = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", (ROOT / "docs" / "outputs.md").read_text()))
+    keys = _summary_keys(work)
+    assert len(keys) >= 8, sorted(keys)
+    missing = {f: sorted(k - listed) for f, k in keys.items() if k - listed}
+    assert not missing, f"summary keys not listed in docs/outputs.md: {missing}"
+
+
+def test_results_page_quotes_the_example_report():
+    """The headline numbers docs/results.md states are the committed report's own (report.json)."""
+    head = json.loads((ROOT / "reports" / "example" / "report.json").read_text())["headline"]
+    page = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    quoted = {
+        "analog test accuracy": f"{100 * head['analog_test_accuracy']:.2f} %",
+        "software test accuracy": f"{100 * head['baseline_test_accuracy']:.2f} %",
+        "energy per training example": f"{1e9 * head['energy_per_example_joules']:.1f} nJ",
+        "GOP/s/W (training)": f"{head['gops_per_watt_training']:,.0f} GOP/s/W",
+        "TOP/s/mm² (training)": f"{head['tops_per_mm2_training']:.4f} TOP/s/mm²",
+    }
+    wrong = {k: v for k, v in quoted.items() if v not in page.replace("**", "")}
+    assert not wrong, f"docs/results.md does not state the example report's {wrong}"
+    for section in ("Verdict", "Accuracy over seeds: verdict"):
+        assert f"<!-- report-section: {section} -->" in page
 
 
 def _slug(heading: str) -> str:
@@ -161,3 +241,38 @@ def test_mkdocs_build_strict(tmp_path: Path):
     assert res.returncode == 0, f"mkdocs build --strict failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "python-api" / "index.html").is_file()
+
+
+def _flat_fields(cls: type, prefix: str = "") -> list[str]:
+    """Every field of a config, nested configs flattened as ``section.name`` (read from the dataclass itself)."""
+    import dataclasses
+    names = []
+    for f in dataclasses.fields(cls):
+        d = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        if dataclasses.is_dataclass(d):
+            names += _flat_fields(type(d), prefix + f.name + ".")
+        else:
+            names.append(prefix + f.name)
+    return names
+
+
+def test_config_tables_list_every_field():
+    """The generated tables of docs/config.md hold one row per config field (none dropped, none invented)."""
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e \".[docs]\")")
+    spec = importlib.util.spec_from_file_location("pcmspice_docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+    markers = hooks._CONFIG_MARKER.findall(page)
+    assert len(markers) >= 6, markers
+    for module, name, without in markers:
+        if module.startswith("pcmspice.torch") and importlib.util.find_spec("torch") is None:
+            continue
+        cls = getattr(importlib.import_module(module), name)
+        table = hooks.config_table(module, name, without or None)
+        rows = re.findall(r"^\| `([\w.]+)` \|", table, flags=re.M)
+        skip = tuple(s + "." for s in (without or "").split(",") if s)
+        expected = [n for n in _flat_fields(cls) if not (skip and n.startswith(skip))]
+        assert rows == expected, (name, sorted(set(rows) ^ set(expected)))

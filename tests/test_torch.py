@@ -120,6 +120,16 @@ def test_a_state_of_another_shape_is_refused(luts):
         AnalogLinear(8, 5, luts=luts).load_state_dict(st)
 
 
+def test_a_state_of_the_earlier_format_is_refused_by_name(luts):
+    """AnalogLinear states that stored the array's private attributes (format 1) are refused in one line."""
+    st = AnalogLinear(8, 4, luts=luts).state_dict()
+    st["_extra_state"] = dict(st["_extra_state"], schema="pcmspice-torch-analog-linear-1")
+    with pytest.raises(ConfigError, match=r"AnalogLinear\(8, 4\): the state is of format "
+                                          r"'pcmspice-torch-analog-linear-1', not this pcmspice's "
+                                          r"'pcmspice-torch-analog-linear-2'; refusing it"):
+        AnalogLinear(8, 4, luts=luts).load_state_dict(st)
+
+
 class _SmallCnn(nn.Module):
     def __init__(self):
         super().__init__()

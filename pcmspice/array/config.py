@@ -4,11 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pcmspice.core.config import Config, param
-from pcmspice.core.errors import ConfigError
 
 MODES = ("cell", "pcm-only", "ideal")
 ROUNDINGS = ("stochastic", "nearest")
 OFFSET_SCHEMES = ("signed", "magnitude", "none")
+#: the PCM's conductance range (0 to ~25 uS in the paper; the committed LUTs' devices saturate at 30-35 uS): a
+#: verify tolerance or a transfer offset above it is a value in the wrong unit (0.5 meant as 0.5e-6)
+PCM_RANGE_SIEMENS = 25e-6
+#: no PCM device conducts this much: the bound of a programming target
+PCM_LIMIT_SIEMENS = 100e-6
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class ArrayConfig(Config):
 
         w = [F (G+ - G-) + p (g(Vc) - g_shared(Vref))] / spu,   p = +1 or -1
 
-    With ``siemens_per_unit_weight`` unset, spu is chosen so that the PCM
+    With ``siemens_per_unit_weight`` unset (None), spu is chosen so that the PCM
     programming span maps onto ``w_max``:
     spu = F (pcm_g_program_max_siemens - median G_RESET) / w_max.  The
     training layer sets w_max per layer (see pcmspice.train.config.default_w_max).
@@ -43,32 +47,31 @@ class ArrayConfig(Config):
     Read noise (``read_noise``): every MAC read, every verify read and every
     transfer read draws a PCM's std G read_noise_rel(G) from the PCM LUT and
     the 3T1C's std g read_noise_rel(cell, Vc) from the cell LUT (or
-    ``g_read_noise_rel`` x g, when that is set >= 0).  Drift (``pcm_drift``):
+    ``g_read_noise_rel`` x g, when that is set).  Drift (``pcm_drift``):
     see :mod:`pcmspice.array.pcm_pair`.
     """
 
     _where = "array config"
 
-    def _check(self) -> None:
-        if -1 < self.g_read_noise_rel < 0:
-            raise ConfigError(f"{self._where}: g_read_noise_rel = {self.g_read_noise_rel:g} is invalid; expected "
-                              "-1 (the cell LUT's read noise) or a number >= 0")
-
-    mode: str = param("cell", choices=MODES)
+    mode: str = param("cell", choices=MODES, doc="cell = 2PCM + 3T1C; pcm-only = no 3T1C; ideal = float weights")
     polarity_inversion: bool = param(True, source="the paper: alternate the sign of g every transfer interval")
     gain_f: float = param(3.0, unit="1", gt=0, le=1e3, source="F, the PCM pair gain: not published; ~3")
     w_max: float = param(1.0, unit="1", gt=0, le=1e3, doc="weight mapped to the PCM programming span")
-    siemens_per_unit_weight: float = param(0.0, unit="S", ge=0, le=1e-3, doc="0: derive from w_max")
-    pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0, le=1e-3,
+    siemens_per_unit_weight: float | None = param(None, unit="S", gt=0, le=1e-3, legacy=0.0,
+                                                  doc="unset: derived from w_max")
+    pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0, le=PCM_LIMIT_SIEMENS,
                                              source="the paper: programming control degrades above ~20 uS")
-    rounding: str = param("stochastic", choices=ROUNDINGS)
+    rounding: str = param("stochastic", choices=ROUNDINGS, doc="pulse-count quantization")
     max_pulses_per_example: int = param(16, ge=1, le=1000,
                                         doc="pulse slots per example (the largest update of one cell)")
-    transfer_every: int = param(8000, ge=0, le=10**9, source="the paper: 8,000 examples between transfers; 0 = never")
-    transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, le=1e-3, source="the paper's 2 uS offset")
-    offset_scheme: str = param("none", choices=OFFSET_SCHEMES, doc='"signed" is the paper\'s (see AnalogArray._offset)')
-    pcm_tolerance_siemens: float = param(0.0, unit="S", ge=0, le=1e-3,
-                                         doc="0: half the largest SET step (see AnalogArray)")
+    transfer_every: int = param(8000, ge=0, le=10**9, source="the paper: 8,000 examples between transfers",
+                                doc="examples between g -> PCM transfers (0 = never)")
+    transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, le=PCM_RANGE_SIEMENS,
+                                           source="the paper's 2 uS offset")
+    offset_scheme: str = param("none", choices=OFFSET_SCHEMES,
+                               doc="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)")
+    pcm_tolerance_siemens: float | None = param(None, unit="S", gt=0, le=PCM_RANGE_SIEMENS, legacy=0.0,
+                                                doc="unset: half the largest SET step (see AnalogArray)")
     pcm_max_pulses: int = param(100, ge=1, le=100_000, doc="SET pulses per device per programming, restarts included")
     time_per_example_seconds: float = param(1e-6, unit="s", gt=0, le=1e3,
                                             doc="hardware time per training example (`pcmspice train` takes the "
@@ -77,13 +80,14 @@ class ArrayConfig(Config):
                                     doc="hardware time of one transfer event (`pcmspice train` takes the "
                                         "latency model's)")
     leak_scale: float = param(1.0, unit="1", ge=0, le=1e4, doc="multiplies every leakage rate")
-    leak_every_examples: int = param(0, ge=0, le=10**9, doc="0: automatic (see AnalogArray.leak_every)")
+    leak_every_examples: int | None = param(None, ge=1, le=10**9, legacy=0,
+                                            doc="unset: automatic (see AnalogArray.leak_every)")
     cells_per_reference: int = param(8, ge=1, le=100_000,
                                      source="design assumption: cells sharing one g_shared (not published)")
     read_noise: bool = param(True, doc="read noise (PCM and 3T1C, from the LUTs) on every MAC and verify read")
-    g_read_noise_rel: float = param(-1.0, unit="1", ge=-1, le=1,
-                                    doc="relative read noise of the 3T1C (std / g): -1 = the cell LUT's "
-                                        "read_noise_rel(cell, Vc); >= 0 overrides it with this constant")
+    g_read_noise_rel: float | None = param(None, unit="1", ge=0, le=1, legacy=-1.0,
+                                           doc="relative read noise of the 3T1C (std / g): unset = the cell LUT's "
+                                               "read_noise_rel(cell, Vc); a number overrides it with this constant")
     pcm_drift: bool = param(True, doc="G(t) = G_prog ((t + t0) / t0)^-nu, t from the end of programming")
     pcm_drift_refresh_rel: float = param(0.01, unit="1", ge=0, le=0.1,
                                          doc="the cached drifted conductances are recomputed before drift can "

@@ -2,47 +2,51 @@
 through the array interface (``ArrayConfig(mode="ideal")``; no LUTs needed)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from pcmspice.array.crossbar import AnalogArray, Pulses
-from pcmspice.array.layer import TransferReport
-from pcmspice.core.errors import ConfigError
-from pcmspice.lut.format import LutSet
+from pcmspice.array.cache import WeightCache
+
+_Array = Any   # a pcmspice.array.crossbar.AnalogArray (that module imports this one)
 
 
-class IdealArray(AnalogArray, mode="ideal"):
-    """W is a float64 matrix; updates are exact, reads noiseless, and hardware time
-    changes nothing (no leakage, no transfers)."""
+class IdealWeights:
+    """W is a float64 matrix (the cache is the state: always valid); updates are exact, reads
+    noiseless, and hardware time changes nothing (no leakage, no transfers)."""
 
-    def _build(self, luts: LutSet | None, assignment: dict[str, np.ndarray], kernel: str) -> None:
-        self.spu = 1.0
-        self.dw_nominal = 0.0
-        self._w = np.zeros(self.shape)
+    mode = "ideal"
+    pairs = None
+    capacitors = None
+    kernel = "numpy"
+    spu = 1.0
+    dw_nominal = 0.0
 
-    def read_weights(self) -> np.ndarray:
-        return self.weights()
+    def __init__(self, shape: tuple[int, int]):
+        self.shape = shape
 
-    def set_weights(self, w: np.ndarray) -> None:
-        """Set W exactly."""
-        self._w = np.array(w, dtype=np.float64).reshape(self.shape)
+    def rebuild_w(self, cache: WeightCache, polarity: int) -> None:
+        cache.w = np.zeros(self.shape)
 
-    def program(self, w: np.ndarray) -> TransferReport | None:
-        """W = ``w`` exactly; there is no programming to report."""
-        self.set_weights(np.asarray(w, dtype=np.float64).reshape(self.shape))
+    def drift_w(self, cache: WeightCache, polarity: int) -> None:
         return None
 
-    def apply_pulses(self, pulses: Pulses | np.ndarray) -> None:
-        raise ConfigError("an ideal array has no pulses; use update() or set_weights()")
+    def rebuild_var(self, cache: WeightCache) -> None:
+        cache.var = None
 
-    def update(self, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
+    def set(self, cache: WeightCache, w: np.ndarray) -> None:
+        cache.w = np.array(w, dtype=np.float64).reshape(self.shape)
+
+    def update(self, arr: _Array, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
         """Exact float SGD; no pulses (returns 0)."""
-        self._w -= lr * np.outer(delta, x)
+        arr.cache.w -= lr * np.outer(delta, x)
         return 0
 
-    def update_batch(self, x: np.ndarray, delta: np.ndarray, lr: float) -> int:
-        dw = -(lr / x.shape[0]) * (delta.T @ x)
-        self._w += dw
-        return 0
+    def idle(self, seconds: float) -> bool:
+        return False
 
-    def _transfer(self) -> TransferReport | None:
-        return None
+    def after_examples(self, n_examples: int) -> bool:
+        return False
+
+    def before_transfer(self) -> bool:
+        return False

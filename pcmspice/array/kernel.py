@@ -1,11 +1,11 @@
 """Compiled (numba) pulse kernels of the full cell.
 
-:class:`~pcmspice.array.cell.CellArray` (mode ``cell``) spends most of a
+:class:`~pcmspice.array.cell.CellWeights` (mode ``cell``) spends most of a
 training example on its update: quantizing dW = -lr delta x^T into pulse
-counts over the coincident cells (:meth:`~pcmspice.array.pcm_pair.PcmPairArray.pulse_counts`),
+counts over the coincident cells (:meth:`~pcmspice.array.quantize.PulseQuantizer.pulse_counts`),
 then stepping every pulsed cell's Vc through the LUT, one step per pulse at
 the present Vc, and rewriting its cached weight (and read-noise variance)
-(:meth:`~pcmspice.array.cell.CellArray._pulse_cells_numpy`).  In numpy that is
+(:meth:`~pcmspice.array.capacitors.Capacitors.pulse_numpy`).  In numpy that is
 ~30 passes over temporaries the size of the candidate or pulse set (tens of
 thousands of entries per example) and a Python loop over the pulse number.
 Here it is two compiled loops (:func:`update_cells` runs both in one call),
@@ -21,7 +21,7 @@ whose only scratch arrays are one row or one pulse list long:
     read noise) its variance entry rewritten.
 
 Equivalence with the numpy path.  The results are bit-for-bit those of the
-numpy reference (``kernel="numpy"``, kept in pcmspice.array.cell and tested
+numpy reference (``kernel="numpy"``, kept in pcmspice.array.capacitors and tested
 against this one in tests/test_array.py), because every value goes through
 the same IEEE operations in the same order:
 

@@ -94,6 +94,16 @@ class Layer(ABC):
     def advance(self, n_examples: int = 1) -> TransferReport | None:
         """``n_examples`` examples of hardware time; the transfer report if one happened."""
 
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """The layer's complete mutable state: a tree of dicts, lists, arrays, numbers and
+        :class:`TransferReport` records with a ``version`` (see :mod:`pcmspice.array.snapshot`)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Write a :meth:`state_dict` over a layer built the same way (refused if of another
+        format or version)."""
+
     def state(self) -> dict[str, np.ndarray]:
         """Every state array, for saving (.npz)."""
         return {"w": self.weights()}

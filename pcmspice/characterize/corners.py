@@ -1,14 +1,14 @@
 """The corner table: one row per corner x temperature x supply of a characterization run.
 
-With a ``train_fn`` each row also trains a network on that combination's LUTs (once per seed)
-and costs it (the CLI passes :func:`pcmspice.pipeline.corner_trainer`): the final and best test
-accuracy in % as mean and sd over the seeds, how many seeds had a transfer in their last epoch,
-energy per example and GOP/s/W next to the circuit numbers.
+With ``training`` rows (computed by the pipeline layer, :func:`pcmspice.pipeline.run_corners`: each
+combination trained once per seed on its LUTs and costed) each row also has the final and best test
+accuracy in % as mean and sd over the seeds, how many seeds had a transfer in their last epoch, energy
+per example and GOP/s/W next to the circuit numbers.  :func:`write_table` is the one writer of a corner
+table (``pcmspice corners`` and the corner designs of ``pcmspice run`` both use it).
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -33,39 +33,60 @@ COLUMNS = {
 }
 
 
-TrainFn = Callable[[list[tuple[Path, Path]]], list[dict]]
-
-
-def write_corner_table(run_dir: str | Path, train_fn: TrainFn | None = None) -> pd.DataFrame:
-    """Write corners.csv / corners.md / corners.json for a characterization run.
-
-    ``train_fn(combos)`` (given by the caller: training and power are higher
-    layers) gets every combination's ``(lut_dir, out_dir)`` at once (so it can
-    run them in parallel) and returns one dict per combination; its keys become
-    columns, except ``runs`` (the per-seed records), which goes to corners.json.
-    """
+def corner_combos(run_dir: str | Path) -> list[tuple[Path, Path]]:
+    """Every combination of a characterization run as ``(lut_dir, train_dir)``, in the order of its summary
+    (``train_dir`` = ``run_dir/train/<combination>``: where ``pcmspice corners --train`` trains it)."""
     run_dir = Path(run_dir)
+    return [(run_dir / c["lut_dir"], run_dir / "train" / Path(c["lut_dir"]).name)
+            for c in _summary(run_dir)["combos"]]
+
+
+def _summary(run_dir: Path) -> dict:
     sp = run_dir / "summary.json"
     if not sp.exists():
         raise ConfigError(f"{run_dir}: no summary.json (run `pcmspice characterize` or `pcmspice corners` first)")
-    summary = json.loads(sp.read_text())
-    df = pd.DataFrame(summary["combos"])
+    return json.loads(sp.read_text())
+
+
+def write_corner_table(run_dir: str | Path, training: list[dict] | None = None) -> pd.DataFrame:
+    """Write corners.csv / corners.md / corners.json for a characterization run: one row per combination
+    with its circuit numbers, and (``training``, one dict per combination in the order of
+    :func:`corner_combos`, e.g. from :func:`pcmspice.pipeline.corners.corner_row`) its training columns;
+    a ``runs`` entry (the per-seed records) goes to corners.json."""
+    run_dir = Path(run_dir)
+    summary = _summary(run_dir)
+    df = _ordered(pd.DataFrame(summary["combos"]))
+    if training is not None:
+        df = pd.concat([df.reset_index(drop=True), pd.DataFrame([dict(r) for r in training])], axis=1)
+    return write_table(run_dir, df, {"source_summary": str(run_dir / "summary.json"), "config": summary.get("config"),
+                                     "versions": summary.get("versions")}, key="lut_dir", reorder=False)
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     first = [c for c in COLUMNS if c in df.columns]
-    df = df[first + [c for c in df.columns if c not in first]]
-    if train_fn is not None:
-        rows = train_fn([(run_dir / r["lut_dir"], run_dir / "train" / Path(r["lut_dir"]).name)
-                         for _, r in df.iterrows()])
-        runs = {Path(r["lut_dir"]).name: row.pop("runs", None) for (_, r), row in zip(df.iterrows(), rows)}
-        df = pd.concat([df.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
-    else:
-        runs = {}
-    atomic_write_text(run_dir / "corners.csv", df.to_csv(index=False))
-    atomic_write_text(run_dir / "corners.md", to_markdown(df))
-    summary["kind"] = summary.get("kind", "characterization")
-    write_json(run_dir / "corners.json", {"kind": "corners", "rows": df.to_dict(orient="records"),
-                                          "source_summary": str(sp), "config": summary.get("config"),
-                                          "training_runs": runs,
-                                          "versions": summary.get("versions")})
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def write_table(out: str | Path, rows: pd.DataFrame | list[dict], meta: dict | None = None,
+                key: str = "combination", reorder: bool = True) -> pd.DataFrame:
+    """The one corner-table writer: ``out/corners.csv``, ``corners.md`` and ``corners.json`` from one row per
+    combination (the known columns first, in :data:`COLUMNS` order); each row's ``runs`` (the per-seed
+    records) goes to corners.json's ``training_runs`` under the row's ``key`` column (its folder name)."""
+    out = Path(out)
+    df = pd.DataFrame(rows).reset_index(drop=True)
+    runs = {}
+    if "runs" in df.columns:
+        runs = {Path(str(k)).name: r for k, r in zip(df[key], df["runs"])}
+        df = df.drop(columns=["runs"])
+    if reorder:
+        df = _ordered(df)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "corners.csv", df.to_csv(index=False))
+    atomic_write_text(out / "corners.md", to_markdown(df))
+    m = dict(meta or {})
+    write_json(out / "corners.json", {"kind": "corners", "rows": df.to_dict(orient="records"),
+                                      **{k: m.pop(k) for k in ("source_summary", "config") if k in m},
+                                      "training_runs": runs, **m})
     return df
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from pcmspice.cli.options import given
 from pcmspice.cli.train import train_option
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.limits import MAX_CELLS, MAX_EPOCHS, MAX_PCM_DEVICES, MAX_SEED
@@ -129,8 +130,7 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 @click.option("--force", is_flag=True, help="Write into OUT even if it holds another run.")
 @click.option("--quiet", is_flag=True)
 @click.pass_context
-def corners(ctx, technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, resume, scheduler, do_train, dataset,
-            network, epochs, transfer_every, learning_rate, max_train, max_test, seeds, bias, out, force, quiet):
+def corners(ctx, **opts):
     """Characterize every corner x temperature (x supply) and write a corner table (CSV + Markdown).
 
     With --train, every combination is trained once per seed of --seeds (the runs in parallel on
@@ -139,35 +139,24 @@ def corners(ctx, technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, r
     """
     from pcmspice import characterize as ch
     from pcmspice.characterize import corners as cmod
-    from pcmspice.pipeline import CornerTraining, corner_trainer
-    from pcmspice.pipeline.corners import parse_seeds
+    from pcmspice.pipeline.corners import run_corners
     from pcmspice.spice import tech as techmod
-    cfg = ch.SweepConfig(name=f"corners_{techmod.load(technology).name}", technology=technology,
-                         corners=tuple(c.strip() for c in corners.split(",") if c.strip()),
-                         temps_c=_floats(temps, "temps"), vdd_volts=_floats(vdd, "vdd") if vdd else (),
-                         n_cells=mc, seed=seed, pcm_devices=pcm_devices, bias=bias)
-    train_fn = None
-    if do_train:
-        def given(name: str) -> bool:
-            src = ctx.get_parameter_source(name)
-            return src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")
-        training = CornerTraining(dataset=dataset, epochs=epochs, network=network or None,
-                                  transfer_every=transfer_every if given("transfer_every") else None,
-                                  learning_rate=learning_rate if given("learning_rate") else None,
-                                  max_train=max_train if given("max_train") else None,
-                                  max_test=max_test if given("max_test") else None, seeds=parse_seeds(seeds))
-        _check_training(training)
-        train_fn = corner_trainer(training, jobs=jobs, scheduler=scheduler, echo=click.echo)
+    sweep = ch.SweepConfig(name=f"corners_{techmod.load(opts['technology']).name}", technology=opts["technology"],
+                           corners=tuple(c.strip() for c in opts["corners"].split(",") if c.strip()),
+                           temps_c=_floats(opts["temps"], "temps"),
+                           vdd_volts=_floats(opts["vdd"], "vdd") if opts["vdd"] else (),
+                           n_cells=opts["mc"], seed=opts["seed"], pcm_devices=opts["pcm_devices"], bias=opts["bias"])
+    task = _task(ctx, opts) if opts["do_train"] else None
+    out = opts["out"]
     if out is None:
-        import dataclasses
-
         from pcmspice.core.outputs import default_dir, run_key
-        out = default_dir("corners", [cfg.tech().name], run_key(
-            ch.sweep.sweep_key(cfg), dataclasses.asdict(training) if do_train else None))
+        out = default_dir("corners", [sweep.tech().name], run_key(
+            ch.sweep.sweep_key(sweep), task.to_dict() if task is not None else None))
     _on_interrupt(out)
-    res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet, force=force)
-    table = cmod.write_corner_table(out, train_fn=train_fn)
-    click.echo(f"{res.computed} batches computed, {res.reused} reused, {res.seconds:.1f} s")
+    res = run_corners(sweep, out, task, jobs=opts["jobs"], scheduler=opts["scheduler"], resume=opts["resume"],
+                      force=opts["force"], progress=not opts["quiet"], echo=click.echo)
+    table = res.table
+    click.echo(f"{res.sweep.computed} batches computed, {res.sweep.reused} reused, {res.sweep.seconds:.1f} s")
     shown = cmod.accuracy_columns(table)
     cols = [c for c in ("corner", "temp_c", "vdd_volts", "v_up_on_volts", "v_dn_on_volts", "g_mean_siemens",
                         "dv_up_mean_volts", "dv_down_mean_volts",
@@ -180,14 +169,18 @@ def corners(ctx, technology, corners, temps, vdd, mc, pcm_devices, seed, jobs, r
     click.echo(f"corner table: {out / 'corners.csv'} and {out / 'corners.md'}")
 
 
-def _check_training(training) -> None:
-    """The training options, checked before any cell is simulated (one line, as `pcmspice train` says it)."""
+# the options of `corners --train` -> the task's fields (set when given; dataset and epochs always)
+_TASK_OPTIONS = {"network": "network", "transfer_every": "array.transfer_every", "learning_rate": "learning_rate",
+                 "max_train": "max_train", "max_test": "max_test"}
+
+
+def _task(ctx, opts):
+    """The training task of --train, checked before any cell is simulated (one line, as `pcmspice train` says
+    it): the data set loads and the network fits it."""
     from pcmspice import train
-    from pcmspice.train.datasets import load_dataset
-    cfg = train.TrainConfig(dataset=training.dataset, **training.options())
-    cfg = cfg.replace(network=training.network or train.default_network(load_dataset(training.dataset)))
-    if training.epochs is not None:
-        cfg = cfg.replace(epochs=training.epochs)
-    if training.transfer_every is not None:
-        cfg = cfg.replace(array=cfg.array.replace(transfer_every=training.transfer_every))
-    cfg.validate()
+    from pcmspice.pipeline import TaskConfig
+    from pcmspice.pipeline.corners import parse_seeds
+    task = TaskConfig(dataset=opts["dataset"], epochs=opts["epochs"], seeds=parse_seeds(opts["seeds"]))
+    task = task.with_overrides({path: opts[name] for name, path in _TASK_OPTIONS.items() if given(ctx, name)})
+    train.prepare_data(train.fitted(task.train_config(task.seeds[0], None)))
+    return task

@@ -116,7 +116,10 @@ def report(run_dirs, out, title, force):
               help="Dask distributed scheduler address (tcp://HOST:PORT): batches and training runs go there.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Power parameters (TOML) instead of the design's.")
-@click.option("--set", "sets", multiple=True, metavar="SECTION.NAME=VALUE", help="Override one power parameter.")
+@click.option("--set", "sets", multiple=True, metavar="SECTION.NAME=VALUE",
+              help="Override one field of the design by its dotted path, e.g. task.epochs=2, "
+                   "task.array.transfer_every=500, sweep.n_cells=50, power.adc.enob_bits=6 (a power section "
+                   "alone, adc.enob_bits=6, is a power parameter). Repeatable.")
 @click.option("--cpu/--no-cpu", "measure_cpu", default=True, show_default=True)
 @click.option("--force", is_flag=True, help="Replace the runs of OUT even if they were made with other options.")
 @click.option("--quiet", is_flag=True)
@@ -132,12 +135,13 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
     the design's fields. Ends with the report's path and its headline numbers.
     """
     from pcmspice.pipeline import default_out_dir, load_design, run_design
-    from pcmspice.pipeline.design import apply_run_options
+    from pcmspice.pipeline.design import apply_run_options, apply_sets
     from pcmspice.report import headline_lines
     design = load_design(design_file)
     design = apply_run_options(design, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset, epochs=epochs,
                                network=network, seed=seed, transfer_every=transfer_every,
-                               power=_config(config_file, sets) if (config_file or sets) else None)
+                               power=_config(config_file, ()) if config_file else None)
+    design = apply_sets(design, sets)
     if out is None:
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
     res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,

@@ -22,14 +22,27 @@ _SCHEDULER = re.compile(r"(?:(?P<scheme>tcp|tls|ws|wss)://)?(?P<host>[A-Za-z0-9]
                         r"|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
 
 
+#: the one line when the optional cluster scheduler is not installed (the ``cluster`` extra of pyproject.toml)
+NEEDS_CLUSTER_EXTRA = ("--scheduler needs dask.distributed, which comes with the 'cluster' extra: "
+                       "pip install 'pcmspice[cluster]' (in a checkout: pip install -e '.[cluster]')")
+
+
 def check_scheduler(address: str) -> str:
     """A Dask scheduler address (``tcp://HOST:PORT``, also tls/ws/wss, or ``HOST:PORT``), checked before
-    anything connects: a one-line :class:`ConfigError` otherwise."""
+    anything connects, and dask.distributed installed: a one-line :class:`ConfigError` otherwise."""
     m = _SCHEDULER.fullmatch(address.strip()) if isinstance(address, str) else None
     if not m or not 1 <= int(m.group("port")) <= 65535:
         raise ConfigError(f"--scheduler {address!r} is not a Dask scheduler address; expected tcp://HOST:PORT, "
                           "e.g. tcp://scheduler.example.org:8786")
+    _require_dask()
     return address.strip()
+
+
+def _require_dask() -> None:
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise ConfigError(NEEDS_CLUSTER_EXTRA) from None
 
 
 def worker_init() -> None:
@@ -76,10 +89,8 @@ def execute(tasks: Sequence[Task], jobs: int = 1, scheduler: str | None = None) 
 
 
 def _dask(tasks: list[Task], scheduler: str) -> Iterator[tuple[Hashable, Any]]:
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError:
-        raise ConfigError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+    _require_dask()
+    from dask.distributed import Client, as_completed
     try:
         client = Client(check_scheduler(scheduler), timeout=os.environ.get("PCMSPICE_DASK_TIMEOUT", "10s"))
     except ConfigError:

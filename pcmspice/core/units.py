@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -56,3 +57,49 @@ def fmt_pct(v: Any) -> str:
 def fmt_ratio(v: float) -> str:
     """How many times more: 1234.5 -> "1,234x", 2.5 -> "2.5x"."""
     return f"{v:,.0f}x" if v >= 10 else f"{v:.2g}x"
+
+
+#: SPICE's scale suffixes, as ngspice reads them: case-insensitive, so M and m are both milli, MEG is mega
+SPICE_SUFFIXES = ("f", "p", "n", "u", "m", "k", "meg", "g", "t")
+_SPICE_NUMBER = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(meg|[fpnumkgt])?",
+                           re.IGNORECASE)
+
+
+def parse_spice_number(text: str) -> float:
+    """A number as a SPICE user writes it: ``50e-15``, ``50f``, ``1.2u``, ``3meg``, ``10k`` (the suffixes
+    f p n u m k meg g t, case-insensitive as in SPICE: ``M`` is milli, ``MEG`` mega).  Strict ASCII, no
+    unit letters after the suffix, no ``1_0``; else a ValueError saying what is accepted.
+
+    The value is the plain number times the suffix's power of ten, computed as ``float("50e-15")`` is: the
+    mantissa and the exponent are combined in the text, so ``50f`` gives exactly the float of ``50e-15``."""
+    raw = text.strip() if isinstance(text, str) else text
+    m = _SPICE_NUMBER.fullmatch(raw) if isinstance(raw, str) and raw.isascii() else None
+    if not m:
+        raise ValueError(f"{text!r} is not a number (write 50e-15 or, as in SPICE, 50f; suffixes: "
+                         + " ".join(SPICE_SUFFIXES) + ")")
+    number, suffix = m.group(1), m.group(2)
+    if not suffix:
+        return float(number)
+    return float(_shifted(number, _POWERS[suffix.lower()]))
+
+
+_POWERS = {"f": -15, "p": -12, "n": -9, "u": -6, "m": -3, "k": 3, "meg": 6, "g": 9, "t": 12}
+
+
+def _shifted(number: str, power: int) -> str:
+    """``"50"``, -15 -> ``"50e-15"``; ``"1.5e-3"``, 6 -> ``"1.5e3"``: the decimal text scaled by 10**power."""
+    mant, _, exp = number.lower().partition("e")
+    return f"{mant}e{int(exp or 0) + power}"
+
+
+def did_you_mean(value: float, fits) -> str:
+    """For a number outside its range: the same digits at the SI scale that ``fits`` accepts, as a hint
+    (``0.5`` for a conductance of at most 25 µS: ``"0.5e-6"``), or "" when no single scale fits."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value == 0:
+        return ""
+    for power in (-6, -9, -3, -12, -15, 3, 6, 9, 12):
+        digits = repr(value)
+        text = _shifted(digits[:-2] if digits.endswith(".0") else digits, power)
+        if fits(float(text)):
+            return text
+    return ""

@@ -9,6 +9,7 @@ import numpy as np
 
 from pcmspice.array.config import ArrayConfig
 from pcmspice.array.crossbar import AnalogArray
+from pcmspice.array.transfer import offset_target
 from pcmspice.circuits import pcm as pcmmod
 from pcmspice.core.errors import ConfigError
 from pcmspice.cosim.cells import ArrayCells
@@ -47,17 +48,6 @@ class PulseNoise:
         n = np.minimum(self.used[devices], self.m.shape[2] - 1)
         self.used[devices] += 1
         return self.m[devices, self.event, n], self.z[devices, self.event, n]
-
-
-def offset_target(t: np.ndarray, p_next: int, acfg: ArrayConfig) -> np.ndarray:
-    """The paper's transfer offset, as :meth:`AnalogArray.transfer` applies it."""
-    off, scheme = acfg.transfer_offset_siemens, acfg.offset_scheme
-    if off == 0 or scheme == "none":
-        return t
-    if scheme == "signed":
-        t2 = t - p_next * off
-        return np.where(np.sign(t2) == np.sign(t), t2, 0.0)
-    return np.sign(t) * np.maximum(np.abs(t) - off, 0.0)
 
 
 @dataclass

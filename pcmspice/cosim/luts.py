@@ -149,9 +149,9 @@ def lut_array(cfg: CosimConfig, cells: ArrayCells, luts: lutmod.LutSet) -> Analo
     assignment = {"lut_cell": k, "lut_cell_shared": cells.ref_index()[:, None], "pcm_device_plus": 2 * k,
                   "pcm_device_minus": 2 * k + 1}
     # the numpy kernel: same results as numba's, and no JIT compile in the LUT path's timing
-    arr = AnalogArray(C, R, luts, cfg.array_config(), seed=cfg.seed, assignment=assignment, kernel="numpy")
+    arr = AnalogArray(C, R, luts, cfg.array_config(), seed=cfg.seed, assignment=assignment, kernel="numpy",
+                      programmer=ReplayProgrammer())
     if not (np.array_equal(arr.cell_idx, k) and np.array_equal(arr.ref_idx, assignment["lut_cell_shared"])
             and np.array_equal(arr.dev_p, 2 * k) and np.array_equal(arr.dev_m, 2 * k + 1)):
         raise ConfigError("the LUT array did not take the identity cell assignment")
-    arr.programmer = ReplayProgrammer()
     return arr

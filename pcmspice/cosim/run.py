@@ -247,7 +247,7 @@ def run_cosim(cfg: CosimConfig, *, cache_dir: Path | None = None, progress: Call
 
 def _lut_pcm(arr: AnalogArray) -> tuple[np.ndarray, np.ndarray]:
     """(G+, G-) of the LUT array as they read now (drifted, no read noise), shape (C, R)."""
-    return arr._pcm_effective()
+    return arr.pcm_effective()
 
 
 def _transfer_row(event: int, example: int, sa: SpiceArray, arr: AnalogArray, sp: dict, rep) -> dict[str, Any]:

@@ -1,45 +1,26 @@
-"""``pcmspice corners --train``: every corner x seed training run, on the shared executor, summed up per corner.
+"""``pcmspice corners``: characterize every corner x temperature (x supply), and with a training task train
+every combination once per seed and sum each up in the corner table.
 
-:func:`corner_trainer` gives the ``train_fn`` that :func:`pcmspice.characterize.corners.write_corner_table`
-calls with all combinations at once; it runs one :func:`train_one` per combination and seed through
-:func:`pcmspice.core.executor.execute` (in this process, a process pool, or a Dask cluster) and returns one
-row per combination: the final and the best test accuracy in % as mean and sd over the seeds, how many seeds
-had a transfer in their last epoch, the software accuracy, energy per example and GOP/s/W.
+:func:`run_corners` is the flow (the CLI and Python call it with a :class:`~pcmspice.characterize.SweepConfig`
+and, for ``--train``, a :class:`~pcmspice.pipeline.TaskConfig`); the runs are trained as every flow trains
+them (:func:`pcmspice.pipeline.training.train_runs`: one :func:`~pcmspice.pipeline.training.train_run` per
+combination and seed, on the shared executor: in this process, a process pool, or a Dask cluster); one row
+per combination (:func:`corner_row`): the final and the best test accuracy in % as mean and sd over the seeds,
+how many seeds had a transfer in their last epoch, the software accuracy, energy per example and GOP/s/W;
+the table is written by the one corner-table writer (:func:`pcmspice.characterize.corners.write_table`).
 """
 from __future__ import annotations
 
-import csv
 import math
-import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pcmspice import power as pw
 from pcmspice.core import executor
 from pcmspice.core.errors import ConfigError
-from pcmspice.pipeline.run import train_on_luts
-
-
-@dataclass(frozen=True)
-class CornerTraining:
-    """The training options of a corner verdict (None = the trainer's default)."""
-
-    dataset: str = "digits"
-    epochs: int | None = 3
-    network: str | None = None
-    transfer_every: int | None = None
-    learning_rate: float | None = None
-    max_train: int | None = None
-    max_test: int | None = None
-    seeds: tuple[int, ...] = (0,)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def options(self) -> dict[str, Any]:
-        """The top-level training-config fields set here."""
-        named = {"learning_rate": self.learning_rate, "max_train": self.max_train, "max_test": self.max_test}
-        return {**{k: v for k, v in named.items() if v is not None}, **self.extra}
+from pcmspice.pipeline.training import train_runs
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -51,33 +32,6 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds {text!r} is invalid; expected distinct integers from 0, e.g. 0,1,2")
     return seeds
-
-
-def train_one(lut_dir: str, out_dir: str, training: CornerTraining, seed: int) -> dict[str, Any]:
-    """Train one seed on one combination's LUTs into ``out_dir``, cost it; its record (:func:`run_record`)."""
-    train_on_luts(lut_dir, out_dir, dataset=training.dataset, seed=seed, epochs=training.epochs,
-                  network=training.network, transfer_every=training.transfer_every, config=pw.PowerConfig(),
-                  progress=False, echo=lambda m: None, force=True, options=training.options())
-    return {**run_record(Path(lut_dir), Path(out_dir)), "worker_pid": os.getpid()}
-
-
-def run_record(lut_dir: Path, out: Path) -> dict[str, Any]:
-    """What the corner table takes from one finished training run in ``out`` (accuracies in %)."""
-    s = pw.load_summary(out)
-    with open(out / "history.csv", newline="") as fh:
-        hist = list(csv.DictReader(fh))
-    acc = [float(h["analog_test_accuracy"]) for h in hist]
-    best = max(range(len(acc)), key=acc.__getitem__)
-    cost = pw.estimate_for_run(lut_dir, out)
-    base = s.get("baseline_test_accuracy")
-    return {"seed": int(s["seed"]), "run_dir": str(out),
-            "final_accuracy_percent": 100 * float(s["analog_test_accuracy"]),
-            "best_accuracy_percent": 100 * acc[best], "best_epoch": int(hist[best]["epoch"]),
-            "software_accuracy_percent": 100 * float(base) if base is not None else math.nan,
-            "transfers_total": int(s["transfers_total"]),
-            "last_epoch_transfers": int(hist[-1].get("transfers") or 0),
-            "energy_per_example_joules": cost["training"]["energy_per_example_joules"],
-            "gops_per_watt": cost["training"]["gops_per_watt"]}
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -101,24 +55,38 @@ def corner_row(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def corner_trainer(training: CornerTraining, *, jobs: int = 1, scheduler: str | None = None,
-                   echo: Callable[[str], Any] = print) -> Callable[[list[tuple[Path, Path]]], list[dict]]:
-    """A ``train_fn(combos) -> rows`` for :func:`~pcmspice.characterize.corners.write_corner_table`: each
-    ``(lut_dir, out_dir)`` of ``combos`` is trained once per seed (into ``out_dir/seed<N>``), all runs on
-    the shared executor (``jobs`` processes, or the Dask ``scheduler``); one :func:`corner_row` per combination."""
+def train_combinations(combos: list[tuple[Path, Path]], task: Any, power: pw.PowerConfig | None = None, *,
+                       jobs: int = 1, scheduler: str | None = None,
+                       echo: Callable[[str], Any] = print) -> list[dict[str, Any]]:
+    """Train every ``(lut_dir, out_dir)`` of ``combos`` once per seed of ``task`` (a
+    :class:`~pcmspice.pipeline.TaskConfig`) into ``out_dir/seed<N>``; one :func:`corner_row` per combination."""
+    runs = [((i, s), task.train_config(s, lut), Path(out) / f"seed{s}", f"{Path(lut).name} seed {s}")
+            for i, (lut, out) in enumerate(combos) for s in task.seeds]
+    echo(f"training {len(runs)} runs ({len(combos)} combinations x {len(task.seeds)} seeds)")
+    got = train_runs(runs, power, jobs=jobs, scheduler=scheduler, progress=False, echo=echo)
+    return [corner_row([got[(i, s)] for s in task.seeds]) for i in range(len(combos))]
+
+
+@dataclass
+class CornersResult:
+    """A corner run: its folder, the table (one row per combination) and the characterization's result."""
+
+    out_dir: Path
+    table: Any
+    sweep: Any
+
+
+def run_corners(sweep: Any, out: str | Path, task: Any = None, power: pw.PowerConfig | None = None, *,
+                jobs: int = 1, scheduler: str | None = None, resume: bool = True, force: bool = False,
+                progress: bool = True, echo: Callable[[str], Any] = print) -> CornersResult:
+    """Characterize ``sweep`` into ``out`` (finished batches of an earlier run are reused with ``resume``), then,
+    with a ``task``, train each combination once per seed (costed with ``power``), and write the corner table."""
+    from pcmspice.characterize import corners as cmod
+    from pcmspice.characterize.execute import run_sweep
     if scheduler:
         executor.check_scheduler(scheduler)
-
-    def fn(combos: list[tuple[Path, Path]]) -> list[dict]:
-        tasks = [((i, seed), train_one, (str(lut), str(Path(out) / f"seed{seed}"), training, seed))
-                 for i, (lut, out) in enumerate(combos) for seed in training.seeds]
-        where = f"the Dask cluster {scheduler}" if scheduler else f"{min(jobs, len(tasks))} process(es)"
-        echo(f"training {len(tasks)} runs ({len(combos)} combinations x {len(training.seeds)} seeds) on {where}")
-        got: dict[tuple[int, int], dict] = {}
-        for (i, seed), rec in executor.execute(tasks, jobs, scheduler):
-            got[(i, seed)] = rec
-            flag = ", transfer in the last epoch" if rec["last_epoch_transfers"] else ""
-            echo(f"  {Path(combos[i][0]).name} seed {seed}: final {rec['final_accuracy_percent']:.2f} %, "
-                 f"best {rec['best_accuracy_percent']:.2f} % (epoch {rec['best_epoch']}){flag}")
-        return [corner_row([got[(i, s)] for s in training.seeds]) for i in range(len(combos))]
-    return fn
+    res = run_sweep(sweep, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=progress, force=force)
+    rows = None
+    if task is not None:
+        rows = train_combinations(cmod.corner_combos(out), task, power, jobs=jobs, scheduler=scheduler, echo=echo)
+    return CornersResult(Path(out), cmod.write_corner_table(out, rows), res)

@@ -16,6 +16,7 @@ Every section is an existing config nested as it is; :func:`design_key` is the c
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,6 @@ from pcmspice.core.config import Config, param, same_as
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.limits import MAX_SEED
 from pcmspice.core.provenance import sha256_text
-from pcmspice.train.datasets import load_dataset
 
 LUT_SOURCES = ("committed", "characterize")
 DESIGN_SCHEMA = "pcmspice-design-1"
@@ -47,16 +47,17 @@ class TaskConfig(Config):
     _where = "design [task]"
 
     dataset: str = same_as(_T, "dataset")
-    network: str = param("", doc='layer sizes, input to output; "" = the trainer\'s for the data set')
+    network: str | None = same_as(_T, "network")
     activation: str = same_as(_T, "activation")
     epochs: int = same_as(_T, "epochs")
     learning_rate: float = same_as(_T, "learning_rate")
     lr_decay: float = same_as(_T, "lr_decay")
     batch_size: int = same_as(_T, "batch_size")
     seeds: tuple[int, ...] = param((0,), ge=0, le=MAX_SEED, doc="one training run per seed")
-    max_train: int = same_as(_T, "max_train")
-    max_test: int = same_as(_T, "max_test")
+    max_train: int | None = same_as(_T, "max_train")
+    max_test: int | None = same_as(_T, "max_test")
     w_max: tuple[float, ...] = same_as(_T, "w_max")
+    time_per_example_seconds: float | None = same_as(_T, "time_per_example_seconds")
     array: ArrayConfig = param(default_factory=ArrayConfig)
 
     def _check(self) -> None:
@@ -68,11 +69,10 @@ class TaskConfig(Config):
             self.train_config(self.seeds[0], "")
 
     def train_config(self, seed: int, lut_dir: str | Path) -> train.TrainConfig:
-        """The training run of one seed on ``lut_dir`` (``network`` "" is filled in by the trainer's rule)."""
+        """The training run of one seed on ``lut_dir`` (an unset ``network`` is fitted to the data set when it
+        is trained)."""
         d = self.to_dict()
         d.pop("seeds")
-        if not d["network"]:
-            d["network"] = train.default_network(load_dataset(self.dataset))
         return train.TrainConfig.from_dict({**d, "seed": seed, "luts": str(lut_dir)}, self._where)
 
 
@@ -110,20 +110,19 @@ class DesignConfig(Config):
             raise self._bad("luts", self.luts, '"committed", "characterize" or a LUT folder')
 
     @classmethod
-    def from_toml(cls, text_or_path: str | Path) -> DesignConfig:
-        """From TOML text or a file; a bad field is one line naming the file, the section and the field."""
-        path = Path(text_or_path) if isinstance(text_or_path, Path) or (
-            isinstance(text_or_path, str) and "\n" not in text_or_path and "=" not in text_or_path) else None
-        if path is not None:
-            text_or_path = _tech_relative_to(path) or path
+    def from_toml(cls, path: str | Path) -> DesignConfig:
+        """From a design file; a bad field is one line naming the file, the section and the field.  A relative
+        ``[sweep] technology`` folder or ``luts`` folder is relative to the design file."""
+        path = Path(path)
+        text = _tech_relative_to(path)
         try:
-            design = super().from_toml(text_or_path)
+            design = super().from_toml(path) if text is None else cls.from_toml_text(text, str(path))
         except ConfigError as exc:
             msg = str(exc)
-            if path is not None and not msg.startswith(str(path)):
+            if not msg.startswith(str(path)):
                 msg = f"{path}: {msg}"
             raise ConfigError(msg) from None
-        if path is not None and design.luts not in LUT_SOURCES and not Path(design.luts).is_absolute():
+        if design.luts not in LUT_SOURCES and not Path(design.luts).is_absolute():
             # a LUT folder is relative to the design file, as a path written in a file is read
             design = design.replace(luts=str(path.parent / design.luts))
         return design
@@ -194,6 +193,15 @@ def design_summary(design: DesignConfig, lut_dir: Path, reused: bool) -> dict[st
             "luts_reused": reused, "lut_source": design.lut_source()}
 
 
+def apply_sets(design: DesignConfig, sets: list[str] | tuple[str, ...]) -> DesignConfig:
+    """``pcmspice run --set``: ``section.name=VALUE`` by dotted path into the design (``task.epochs=2``,
+    ``task.array.transfer_every=500``, ``sweep.n_cells=50``, ``power.adc.enob_bits=6``); a path that starts
+    with a power section (``adc.enob_bits=6``) is a power parameter, as before design files."""
+    names = {f.name for f in dataclasses.fields(DesignConfig)}
+    items = [s if str(s).partition(".")[0].partition("=")[0].strip() in names else f"power.{s}" for s in sets]
+    return design.with_overrides(items)
+
+
 def apply_run_options(design: DesignConfig, *, luts: str | Path | None = None, fresh_mc: int | None = None,
                       dataset: str | None = None, epochs: int | None = None, network: str | None = None,
                       seed: int | None = None, transfer_every: int | None = None,
@@ -202,18 +210,10 @@ def apply_run_options(design: DesignConfig, *, luts: str | Path | None = None, f
 
     ``fresh_mc``: characterize that many cells of the ``[sweep]`` at tt, 27 °C with the seed ``seed``
     (else the first training seed), as ``pcmspice run --fresh-mc`` always did."""
+    changes = {"task.dataset": dataset, "task.epochs": epochs, "task.network": network,
+               "task.seeds": (seed,) if seed is not None else None, "task.array.transfer_every": transfer_every}
+    design = design.with_overrides({k: v for k, v in changes.items() if v is not None})
     task = design.task
-    if dataset is not None:
-        task = task.replace(dataset=dataset)
-    if epochs is not None:
-        task = task.replace(epochs=epochs)
-    if network is not None:
-        task = task.replace(network=network)
-    if seed is not None:
-        task = task.replace(seeds=(seed,))
-    if transfer_every is not None:
-        task = task.replace(array=task.array.replace(transfer_every=transfer_every))
-    design = design.replace(task=task)
     if power is not None:
         design = design.replace(power=power)
     if fresh_mc is not None:

@@ -19,63 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pcmspice import power as pw
+from pcmspice.characterize.corners import write_table
 from pcmspice.characterize.sweep import combo_name
 from pcmspice.core import executor, paths
 from pcmspice.core.outputs import run_key
 from pcmspice.core.provenance import atomic_write_text, write_json
-from pcmspice.pipeline.corners import corner_row, run_record
+from pcmspice.pipeline.corners import corner_row
 from pcmspice.pipeline.design import DesignConfig, design_key, design_summary, load_design
-from pcmspice.pipeline.run import _run_folders, characterize_design, default_out_dir, train_config_on_luts
+from pcmspice.pipeline.run import _run_folders, characterize_design, default_out_dir
+from pcmspice.pipeline.training import train_runs
 from pcmspice.power.outputs import write_power_run
 from pcmspice.report.build import ReportResult, build_report
-
-
-def train_seed(tcfg: Any, out_dir: str, power: pw.PowerConfig, echo: Callable[[str], Any] | None,
-               progress: bool) -> dict[str, Any]:
-    """One training run of a design (``tcfg``, one seed on one LUT set) into ``out_dir``, costed: its record
-    (:func:`~pcmspice.pipeline.corners.run_record`).  Module level: it is pickled to pool and Dask workers."""
-    train_config_on_luts(tcfg, out_dir, config=power, progress=progress, echo=echo or (lambda m: None),
-                         force=True)
-    return run_record(Path(tcfg.luts), Path(out_dir))
-
-
-def train_runs(runs: list[tuple[Any, Any, Path, str]], power: pw.PowerConfig, *, jobs: int, scheduler: str | None,
-               progress: bool, echo: Callable[[str], Any]) -> dict[Any, dict[str, Any]]:
-    """Train every ``(key, TrainConfig, out_dir, label)`` of ``runs`` on the shared executor; their records by key.
-    One run (or ``jobs`` 1) trains in this process with its progress; more go to a pool or Dask."""
-    workers = 1 if scheduler is None and len(runs) == 1 else min(jobs, len(runs))
-    inline = scheduler is None and workers <= 1
-    if not inline:
-        where = f"the Dask cluster {scheduler}" if scheduler else f"{workers} processes"
-        echo(f"[2/4] training {len(runs)} runs on {where}")
-    tasks = [(k, train_seed, (tcfg, str(out), power, (lambda m: echo("[2/4] " + m)) if inline else None,
-                              progress and inline)) for k, tcfg, out, _ in runs]
-    labels = {r[0]: r[3] for r in runs}
-    got = {}
-    for k, rec in executor.execute(tasks, 1 if inline else workers, scheduler):
-        got[k] = rec
-        flag = ", transfer in the last epoch" if rec["last_epoch_transfers"] else ""
-        echo(f"[2/4]   {labels[k]}: final "
-             f"{rec['final_accuracy_percent']:.2f} %, best {rec['best_accuracy_percent']:.2f} % "
-             f"(epoch {rec['best_epoch']}){flag}")
-    return got
-
-
-def _corner_table(out: Path, rows: list[dict[str, Any]]) -> None:
-    """``out/corners.csv``, ``corners.md`` and ``corners.json``: one row per combination."""
-    import pandas as pd
-
-    from pcmspice.characterize.corners import COLUMNS, to_markdown
-    runs = {r["combination"]: r.pop("runs") for r in rows}
-    df = pd.DataFrame(rows)
-    first = [c for c in COLUMNS if c in df.columns]
-    df = df[first + [c for c in df.columns if c not in first]]
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "corners.csv", df.to_csv(index=False))
-    atomic_write_text(out / "corners.md", to_markdown(df))
-    write_json(out / "corners.json", {"kind": "corners", "rows": df.to_dict(orient="records"),
-                                      "training_runs": runs})
 
 
 def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: str | None, progress: bool,
@@ -102,7 +56,8 @@ def _check_task(d: DesignConfig) -> None:
     """Refuse a task its data set cannot train (e.g. 7 outputs for 10 classes) before any folder is made."""
     from pcmspice import train
     tc = d.task.train_config(d.task.seeds[0], "").validate()
-    train.prepare_data(tc, train.load_dataset(tc.dataset))
+    if tc.network:   # unset: fitted to the data set, so it fits
+        train.prepare_data(tc, train.load_dataset(tc.dataset))
 
 
 def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
@@ -146,13 +101,14 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
             tdir = (out_dir / "train" / name / f"seed{s}" if multi else
                     out_dir / ("train" if len(seeds) == 1 else f"train-seed{s}"))
             runs.append(((i, s), d.task.train_config(s, lut_dir), tdir, str(tdir.relative_to(out_dir))))
-    records = train_runs(runs, d.power, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo)
+    records = train_runs(runs, d.power, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo,
+                         prefix="[2/4] ")
     inputs += [r[2] for r in runs]
     if multi:
         rows = [{**circuit, "combination": name, "lut_dir": str(lut_dir),
                  **corner_row([records[(i, s)] for s in seeds])}
                 for i, (name, _, lut_dir, _, circuit) in enumerate(combos)]
-        _corner_table(out_dir / "corners", rows)
+        write_table(out_dir / "corners", rows)
         inputs.append(out_dir / "corners")
     # 3. power: the first combination's first seed, on the same LUTs
     echo("[3/4] energy, latency and area" + (f" (of {combos[0][0]})" if multi else ""))
@@ -170,3 +126,18 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     write_json(out_dir / "design.json", {k: v for k, v in info.items() if k != "toml"})
     echo(f"done in {time.perf_counter() - t0:.0f} s")
     return res
+
+
+def run_pipeline(out_dir: str | Path = "runs/default", report_dir: str | Path | None = None,
+                 luts: str | Path | None = None, fresh_mc: int | None = None, dataset: str = "mnist5k",
+                 epochs: int | None = None, network: str | None = None, seed: int = 0, jobs: int = 2,
+                 transfer_every: int | None = None, config: Any = None, measure_cpu: bool = True,
+                 progress: bool = True, echo: Callable[[str], Any] = print, force: bool = False) -> ReportResult:
+    """The embedded default design with ``pcmspice run``'s options, through :func:`run_design` (kept for the
+    keyword API of earlier versions): LUTs ``luts``, else a fresh Monte Carlo of ``fresh_mc`` cells, else
+    the committed population; ``config``: the power parameters."""
+    from pcmspice.pipeline.design import apply_run_options, default_design
+    design = apply_run_options(default_design(), luts=luts, fresh_mc=fresh_mc, dataset=dataset, epochs=epochs,
+                               network=network, seed=seed, transfer_every=transfer_every, power=config)
+    return run_design(design, out_dir, report_dir=report_dir, jobs=jobs, measure_cpu=measure_cpu,
+                      progress=progress, echo=echo, force=force)

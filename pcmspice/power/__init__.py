@@ -5,14 +5,18 @@
   (from a training run's ``summary.json``, or estimated);
 * :mod:`pcmspice.power.devices` - the cost of one operation from the SPICE lookup tables, and the cell's area;
 * :mod:`pcmspice.power.latency` - the time of each phase, and the time per example that leakage sees;
-* :mod:`pcmspice.power.model` - :func:`estimate`: energy by phase and component, area, the headline numbers;
+* :mod:`pcmspice.power.activity` - the read duty, update activity and conductances of a training run (or assumed);
+* :mod:`pcmspice.power.energy` - the energy by phase and component, the periphery circuits, the area;
+* :mod:`pcmspice.power.model` - :func:`estimate`: the estimate and its headline numbers;
 * :mod:`pcmspice.power.gpu` - the stated GPU model and one measured CPU point;
 * :mod:`pcmspice.power.outputs` and :mod:`pcmspice.power.figures` - a power run's files, report blocks and figures.
 
 May import: ``pcmspice.core`` and ``pcmspice.lut``; training results only as files (a run's
-``summary.json``) or plain dicts, never ``pcmspice.train`` or ``pcmspice.array``.
+``summary.json`` and ``weights.npz``) or plain dicts, and of ``pcmspice.train`` only its data sets
+(:mod:`pcmspice.train.datasets`, to measure a run's input activity); never ``pcmspice.array``.
 """
 from pcmspice.core.network import network_name, parse_network
+from pcmspice.power.activity import Activity
 from pcmspice.power.config import (
     SHARED_WITH_ARRAY_CONFIG,
     AdcParams,
@@ -63,7 +67,8 @@ __all__ = [
     "workload_from_training", "load_summary", "overrides_from_training_config",
     "DeviceCosts", "device_costs", "cell_area_m2", "Latency", "latency", "time_per_example_seconds",
     "with_hardware_time",
-    "PowerEstimate", "estimate", "estimate_for_run", "corner_row", "PHASES", "COMPONENTS", "AREA_COMPONENTS",
+    "Activity", "PowerEstimate", "estimate", "estimate_for_run", "corner_row", "PHASES", "COMPONENTS",
+    "AREA_COMPONENTS",
     "PAPER_GOPS_PER_WATT", "PAPER_TOPS_PER_MM2", "gpu_table", "gpu_assumptions", "measure_cpu",
     "write_power_run", "power_blocks", "summary_lines", "figure_power_breakdown", "figure_gpu_comparison",
 ]

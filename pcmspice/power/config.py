@@ -75,6 +75,18 @@ class CircuitParams(_Section):
     down_swing_volts: float = _p(0.648, 0.0, 10.0, "V",
                                  "down-pulse line swing v_dn_on_volts - v_dn_off_volts (0.498 + 0.15 V) of "
                                  "netlists/testbenches/_3t1c_drive.j2")
+    up_idle_volts: float = _p(1.15, -5.0, 10.0, "V",
+                              "idle (off) level of the up PMOS gate line v_up_off_volts of "
+                              "netlists/testbenches/_3t1c_drive.j2; the pulse level is this - up_swing_volts")
+    down_idle_volts: float = _p(-0.15, -5.0, 10.0, "V",
+                                "idle (off) level of the down NMOS gate line v_dn_off_volts of "
+                                "netlists/testbenches/_3t1c_drive.j2; the pulse level is this + down_swing_volts")
+    pcm_set_bitline_volts: float = _p(1.6, 0.0, 10.0, "V",
+                                      "bit-line level of a partial-SET pulse v_bl_set_volts of "
+                                      "netlists/testbenches/_pcm_drive.j2")
+    pcm_reset_bitline_volts: float = _p(1.8, 0.0, 10.0, "V",
+                                        "bit-line level of a RESET pulse v_bl_reset_volts of "
+                                        "netlists/testbenches/_pcm_drive.j2")
     w_up_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-up PMOS width w_up_um of netlists/cells/c3t1c.cir.j2")
     l_up_m: float = _p(4.0e-6, 1e-8, 1e-4, "m", "pull-up PMOS length l_up_um of netlists/cells/c3t1c.cir.j2")
     w_dn_m: float = _p(0.12e-6, 1e-8, 1e-4, "m", "pull-down NMOS width w_dn_um of netlists/cells/c3t1c.cir.j2")
@@ -94,13 +106,22 @@ class ArrayParams(_Section):
                                   "resistive processing unit by Gokmen & Vlasov, Front. Neurosci. 10, 333 (2016)")
     input_mean_duty: float = _p(0.5, 0.0, 1.0, "1",
                                 _ASSUME + "mean pulse-duration fraction of activations/errors encoded as "
-                                "read-pulse durations (values spread over [0, 1])")
+                                "read-pulse durations (values spread over [0, 1]); used only without a training "
+                                "run: a run's own duty is measured (power --training)")
+    input_full_scale: float = _p(1.0, 1e-6, 1e6, "1",
+                                 _ASSUME + "the value read as a full-duty pulse: a value v is a read pulse of duty "
+                                 "min(|v| / full scale, 1); 1 = the data sets' [0, 1] normalization")
     pcm_window_max_siemens: float = _p(20e-6, 1e-7, 1e-3, "S",
                                        "Ambrogio et al. 2018: programming control degrades above ~20 uS, most "
                                        "devices are programmed below it")
     pcm_mean_window_fraction: float = _p(0.25, 0.0, 1.0, "1",
                                          _ASSUME + "mean PCM conductance as a fraction of [G_reset, window max]: "
                                          "weights cluster near zero, so one device of a pair is usually low")
+    gain_f: float = _p(3.0, 0.01, 1000.0, "1",
+                       "F, the gain of the PCM pair over the 3T1C (Ambrogio et al. 2018 use F = 3); a training run's "
+                       "array.gain_f replaces it.  F = pcm_read_voltage / read_voltage is made by the read levels on "
+                       "one integrated line; any other F by converting the PCM and 3T1C currents separately (two "
+                       "integrators and two ADC conversions per line) and adding F x PCM + 3T1C digitally")
     cells_per_reference: int = _p(8, 1, 1_000_000, "cells",
                                   _ASSUME + "the paper shares g_shared among 'several' cells without a number")
 
@@ -116,12 +137,21 @@ class AdcParams(_Section):
     enob_bits: float = _p(8.0, 1.0, 20.0, "bit", _ASSUME + "8 effective bits per activation/error read-out")
     sample_rate_hz: float = _p(100e6, 1e3, 1e11, "Hz", "100 MS/s, inside the survey's range for 8-bit SAR ADCs")
     lines_per_adc: int = _p(8, 1, 100_000, "lines", _ASSUME + "one ADC time-multiplexed over 8 integrated lines")
-    area_m2: float = _p(2000e-12, 0.0, 1e-5, "m^2", _ASSUME + "~0.002 mm^2 for an 8-bit SAR ADC in 65 nm")
+    area_m2: float = _p(0.02e-6, 0.0, 1e-5, "m^2",
+                        "the same survey class as the figure of merit (Murmann, ADC Performance Survey 1997-2024, "
+                        "ENOB 7-9 at 10-300 MS/s): the smallest design 0.0058 mm^2, the five best by figure of merit "
+                        "0.006-0.075 mm^2; 0.02 mm^2 inside that range")
     integrator_power_watts: float = _p(10e-6, 0.0, 1e-2, "W",
                                        _ASSUME + "current-integrator OTA biased at 10 uA from the 1.0 V supply, "
                                        "on during the read time only")
     integrator_area_m2: float = _p(100e-12, 0.0, 1e-5, "m^2",
-                                   _ASSUME + "dominated by a ~200 fF integration capacitor at 2 fF/um^2 (MIM)")
+                                   _ASSUME + "dominated by a ~200 fF integration capacitor at 2 fF/um^2 (MIM); a "
+                                   "larger capacitor adds its MIM area (area.capacitor_density_farads_per_m2)")
+    integrator_capacitance_farads: float = _p(200e-15, 1e-16, 1e-8, "F",
+                                              _ASSUME + "the smallest integration capacitor; each line's is sized "
+                                              "up to hold the worst-case charge of one read: C = Q_max / swing")
+    integrator_swing_volts: float = _p(0.5, 0.01, 5.0, "V",
+                                       _ASSUME + "output swing of the integrator: half of the 1 V supply")
 
 
 @dataclass(frozen=True)
@@ -135,6 +165,9 @@ class NeuronParams(_Section):
                                          "(Horowitz, ISSCC 2014)")
     transfer_logic_energy_joules: float = _p(0.4e-12, 0.0, 1e-9, "J",
                                              "transfer target per cell: one 16-bit FP add (Horowitz, ISSCC 2014)")
+    gain_f_combine_energy_joules: float = _p(0.06e-12, 0.0, 1e-9, "J",
+                                             "F x PCM + 3T1C of two 8-bit conversions: a shift and two 8-bit adds "
+                                             "(0.03 pJ each, Horowitz, ISSCC 2014)")
     time_seconds: float = _p(10e-9, 0.0, 1e-3, "s", _ASSUME + "5 clock cycles at 500 MHz per neuron evaluation")
     area_m2: float = _p(3000e-12, 0.0, 1e-5, "m^2",
                         _ASSUME + "~2,000 NAND2-equivalent gates (16-bit FP multiply-add, pulse logic) at "
@@ -163,8 +196,20 @@ class DriverParams(_Section):
                                      "pulse slots of one update (BL = 10 in Gokmen & Vlasov, Front. Neurosci. 10, "
                                      "333 (2016)); one up and one down sub-phase")
     update_row_activity: float = _p(0.5, 1e-6, 1.0, "1", _ASSUME + "fraction of slots in which a row line fires "
-                                    "(activations average ~0.5); the column activity then follows from the pulse "
+                                    "(activations average ~0.5), used only without a training run (a run's is its "
+                                    "layers' mean input duty); the column activity then follows from the pulse "
                                     "count: pulses per synapse = slots x row activity x column activity")
+    levels_from_supply: bool = _p(True, 0, 1, "",
+                                  "true: every level (read 0.1 / 0.2 V, gate 1.15 / 0.40 / 0.498 / -0.15 V, PCM "
+                                  "1.6 / 1.8 V) is made from the 1 V supply: levels in [0, VDD] by linear regulators, "
+                                  "which draw their load charge from the supply (VDD x Q; Rincon-Mora & Allen, IEEE "
+                                  "JSSC 33, 36 (1998)), levels above VDD by an N-stage Dickson charge pump, which "
+                                  "draws N+1 times the charge it delivers, levels below 0 by an inverting pump, "
+                                  "which draws the charge it removes (Palumbo & Pappalardo, IEEE Circuits Syst. Mag. "
+                                  "10(1), 31 (2010)); false: ideal rails at each level (C dV^2 per pulse)")
+    charge_pump_efficiency: float = _p(0.8, 0.05, 1.0, "1",
+                                       _ASSUME + "fraction of the ideal charge ratio a pump reaches: bottom-plate "
+                                       "parasitics and switch losses take 10-30 % (Palumbo & Pappalardo 2010)")
     area_m2: float = _p(20e-12, 0.0, 1e-6, "m^2", _ASSUME + "an inverter-chain line driver, ~20 um^2 in 65 nm")
 
 
@@ -244,10 +289,20 @@ class GpuParams(_Section):
                                 _ASSUME + "fraction of FP32 peak reached by GEMMs this small when compute-bound")
     bytes_per_value: int = _p(4, 1, 16, "B", "FP32 training: 4 bytes per value (IEEE 754 single precision)")
     large_batch: int = _p(256, 2, 1_000_000, "examples", "a common large mini-batch")
-    small_batch_power_fraction: float = _p(0.3, 0.0, 1.0, "1",
-                                           _ASSUME + "board power at batch 1 (launch-bound, mostly idle SMs; a V100 "
-                                           "idles at ~40-50 W of its 300 W TDP)")
-    large_batch_power_fraction: float = _p(1.0, 0.0, 1.0, "1", "board power (TDP) when busy")
+    idle_power_fraction: float = _p(0.15, 0.0, 1.0, "1",
+                                    "board power of an idle GPU as a fraction of TDP: a V100 idles at ~40-50 W of "
+                                    "its 300 W (nvidia-smi readings; 45 / 300 = 0.15)")
+    active_power_floor_fraction: float = _p(0.3, 0.0, 1.0, "1",
+                                            _ASSUME + "board power while kernels run at almost no FP32 utilization "
+                                            "(clocks up, memory and launch traffic): the lower end of the 30-50 % of "
+                                            "TDP that GPUs draw at 5-20 % utilization (issue 23's independent "
+                                            "estimate); not a measurement of ours")
+    def board_power_fraction(self, utilization: float, busy_fraction: float = 1.0) -> float:
+        """Board power over a step as a fraction of TDP (a stated model): while kernels run (``busy_fraction``
+        of the step) floor + (1 - floor) x utilization of the busy time, idle power in the launch gaps."""
+        u = min(max(utilization, 0.0), 1.0)
+        busy = self.active_power_floor_fraction + (1 - self.active_power_floor_fraction) * u
+        return busy_fraction * busy + (1 - busy_fraction) * self.idle_power_fraction
 
 
 @dataclass(frozen=True)

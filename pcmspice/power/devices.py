@@ -22,6 +22,8 @@ _LUT_CIRCUIT_KEYS = {  # CircuitParams field -> (the cells' netlist parameter, s
 }
 
 
+_LEVELS = {"up_idle_volts": "v_up_off_volts", "down_idle_volts": "v_dn_off_volts"}  # may be negative
+
 _SWINGS = {"up_swing_volts": ("v_up_off_volts", "v_up_on_volts"),
            "down_swing_volts": ("v_dn_on_volts", "v_dn_off_volts")}
 
@@ -69,9 +71,14 @@ def device_costs(luts: LutSet, cfg: PowerConfig) -> DeviceCosts:
     g_top = float(min(np.mean(pcm.g_max_siemens), cfg.array.pcm_window_max_siemens))
     g_pcm = g_reset + cfg.array.pcm_mean_window_fraction * max(g_top - g_reset, 0.0)
     circuit = cfg.circuit
-    sources = {k: "config" for k in (*_LUT_CIRCUIT_KEYS, *_SWINGS)}
+    sources = {k: "config" for k in (*_LUT_CIRCUIT_KEYS, *_SWINGS, *_LEVELS)}
     if cfg.use_lut_circuit_params:
         found = {}
+        for fname, key in _LEVELS.items():
+            v = prov.cell_params.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                found[fname] = float(v)
+                sources[fname] = f"LUT provenance ({key})"
         for fname in _SWINGS:
             v = _swing(prov, fname)
             if v is not None and v > 0:

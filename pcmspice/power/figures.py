@@ -18,7 +18,8 @@ def _plt():
 
 
 _COLORS = {
-    "array_read": "#1f77b4", "g_shared": "#aec7e8", "adc": "#ff7f0e", "integrator": "#ffbb78", "neuron": "#2ca02c",
+    "array_read": "#1f77b4", "g_shared": "#aec7e8", "adc": "#ff7f0e", "integrator": "#ffbb78", "gain_f": "#bcbd22",
+    "neuron": "#2ca02c",
     "pulse_drivers": "#98df8a", "routing_buffers": "#d62728", "cell_update_3t1c": "#9467bd", "pcm_program": "#8c564b",
     "g_reset": "#c49c94",
 }

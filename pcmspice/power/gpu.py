@@ -51,6 +51,11 @@ GPUS: tuple[Gpu, ...] = (
 
 def _step_seconds(gpu: Gpu, sizes: Sequence[int], batch: int, cfg: PowerConfig) -> float:
     """One SGD step of ``batch`` examples: max(compute, memory) + kernel launches."""
+    return sum(_step_parts(gpu, sizes, batch, cfg))
+
+
+def _step_parts(gpu: Gpu, sizes: Sequence[int], batch: int, cfg: PowerConfig) -> tuple[float, float]:
+    """(kernel time, launch time) of one SGD step."""
     g = cfg.gpu
     ops = op_counts(sizes, cfg)
     ls = layers(sizes, cfg.workload.bias)
@@ -62,7 +67,7 @@ def _step_seconds(gpu: Gpu, sizes: Sequence[int], batch: int, cfg: PowerConfig) 
     act_bytes = 4 * batch * sum(l.n_in + l.n_out for l in ls) * g.bytes_per_value
     t_memory = (weight_bytes + act_bytes) / (gpu.memory_bandwidth_gb_per_s * 1e9)
     t_launch = g.kernels_per_layer * len(ls) * g.kernel_launch_seconds
-    return max(t_compute, t_memory) + t_launch
+    return max(t_compute, t_memory), t_launch
 
 
 def gpu_table(network: str | Sequence[int], cfg: PowerConfig | None = None) -> list[dict[str, Any]]:
@@ -78,11 +83,17 @@ def gpu_table(network: str | Sequence[int], cfg: PowerConfig | None = None) -> l
         row["peak_fp32_gops_per_watt"] = gpu.fp32_tflops * 1e3 / gpu.board_power_watts
         row["energy_per_example_fp16_peak_joules"] = ops / (gpu.fp16_tensor_tflops * 1e12) * gpu.board_power_watts
         row["energy_per_example_fp32_peak_joules"] = ops / (gpu.fp32_tflops * 1e12) * gpu.board_power_watts
-        for label, batch, frac in (("batch1", 1, g.small_batch_power_fraction),
-                                   ("large_batch", g.large_batch, g.large_batch_power_fraction)):
-            t = _step_seconds(gpu, sizes, batch, cfg) / batch
+        for label, batch in (("batch1", 1), ("large_batch", g.large_batch)):
+            t_k, t_l = _step_parts(gpu, sizes, batch, cfg)
+            t = (t_k + t_l) / batch
+            util = ops / t / (gpu.fp32_tflops * 1e12)
+            # power while kernels run at the kernels' own utilization, idle power in the launch gaps
+            frac = g.board_power_fraction(ops * batch / t_k / (gpu.fp32_tflops * 1e12) if t_k > 0 else 0.0,
+                                          t_k / (t_k + t_l))
             row[f"seconds_per_example_{label}"] = t
-            row[f"utilization_{label}"] = ops / t / (gpu.fp32_tflops * 1e12)
+            row[f"utilization_{label}"] = util
+            row[f"board_power_fraction_{label}"] = frac
+            row[f"board_power_watts_{label}"] = frac * gpu.board_power_watts
             row[f"energy_per_example_{label}_joules"] = t * gpu.board_power_watts * frac
             row[f"gops_per_watt_{label}"] = ops / (t * gpu.board_power_watts * frac) / 1e9
         rows.append(row)
@@ -97,8 +108,10 @@ def gpu_assumptions(cfg: PowerConfig | None = None) -> list[str]:
         f"batch 1 and batch {g.large_batch}: one SGD step takes max(compute at {g.gemm_efficiency:.0%} of FP32 "
         f"peak, memory traffic at the datasheet bandwidth) + {g.kernels_per_layer} kernels per layer x "
         f"{g.kernel_launch_seconds * 1e6:g} us launch overhead; FP32 ({g.bytes_per_value} B per value)",
-        f"board power at batch 1: {g.small_batch_power_fraction:.0%} of TDP (launch-bound, mostly idle); at batch "
-        f"{g.large_batch}: {g.large_batch_power_fraction:.0%} of TDP",
+        f"board power at both batch sizes from the step's own utilization u (a stated model, not a measurement): "
+        f"while kernels run TDP x ({g.active_power_floor_fraction:g} + {1 - g.active_power_floor_fraction:g} u), "
+        f"in the launch gaps the idle {g.idle_power_fraction:.0%} of TDP; GPUs at 5-20 % utilization draw 30-50 % "
+        "of TDP, not TDP",
         "host CPU, memory and data-loading energy are not counted for any GPU",
     ]
 

@@ -7,36 +7,47 @@ with a cited default (:class:`PowerConfig`; ``pcmspice power --describe``
 prints them all with their sources).
 
 What is counted, per layer of ``n_in`` inputs (+1 bias row) and ``n_out``
-outputs, for one example (see :func:`estimate`):
+outputs, for one example (see :func:`estimate`; the arithmetic is in
+:mod:`pcmspice.power.energy`):
 
-* forward   - every synapse read once (pulse-width-encoded inputs on the rows,
-              currents integrated on the columns), one ADC conversion and one
-              activation per output, row drivers, buffers and routing;
+* forward   - every synapse read once (pulse-width-encoded inputs on the rows at
+              the layer's read duty, currents integrated on the columns), one
+              ADC conversion and one activation per output, row drivers,
+              buffers and routing;
 * backward  - the same through the transposed array for every layer but the
               first (no error is needed at the network's input), one derivative
               per hidden neuron, plus the output error;
 * update    - the 3T1C up/down pulses (counts from a training run, or estimated)
-              at the SPICE-measured energy per pulse, and the line drivers that
-              fire the coincident row/column pulses;
+              at the SPICE-measured energy per pulse, and the line drivers: both
+              the up and the down line of every active row, the column lines in
+              their error's sub-phase;
 * transfer  - every ``transfer_every`` examples each cell is read
               (g - g_shared), its PCM pair is tuned by program-and-verify (SET
-              and RESET pulses at the SPICE energies, one verify read per SET)
-              and g is reset; the cost is amortized per example.
+              and RESET pulses at the SPICE energies plus the bit line's charge,
+              one verify read per SET) and g is reset; amortized per example.
+
+The activity (read duty per layer, update row activity) and the conductances
+come from the training run when one is given (:mod:`pcmspice.power.activity`),
+else from the config's assumptions; ``activity`` in the summary says which.
+Every level is costed through what makes it from the supply (regulators,
+charge pumps; ``drivers.levels_from_supply``), integrators are sized for the
+worst-case charge of one read, and F is made by separate PCM and 3T1C
+conversions when it differs from the read-voltage ratio (component gain_f).
 
 Components: array_read (the synapses' own conductance during reads),
-g_shared, adc, integrator, neuron, pulse_drivers, routing_buffers,
+g_shared, adc, integrator, gain_f, neuron, pulse_drivers, routing_buffers,
 cell_update_3t1c, pcm_program, g_reset.  The breakdown by phase and by
 component sums exactly to the total.
 
 Operations: a multiply-accumulate is ``ops_per_mac`` (2) operations, the
 usual convention behind GOP/s and GPU FLOP/s.  Training counts forward,
 backward and the weight update (one multiply-add per synapse), like the
-3x-forward FLOP count of a GPU training step; inference counts forward only.
+3x-forward FLOP count of a GPU training step; inference counts forward only;
+``gops_per_watt_forward_backward`` leaves the update products out.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +56,23 @@ from typing import Any
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.network import network_name, parse_network
 from pcmspice.lut.format import LutSet
-from pcmspice.power.config import CircuitParams, PowerConfig
-from pcmspice.power.devices import DeviceCosts, cell_area_m2, device_costs
+from pcmspice.power import activity as _activity
+from pcmspice.power.activity import Activity
+from pcmspice.power.config import PowerConfig
+from pcmspice.power.devices import DeviceCosts, device_costs
+from pcmspice.power.energy import (
+    AREA_COMPONENTS,
+    COMPONENTS,
+    PHASES,
+    area,
+    energy,
+    gain_f_separate,
+    integrator_size,
+    readout,
+)
 from pcmspice.power.latency import Latency, latency
 from pcmspice.power.workload import (
-    Layer,
+    OPS_CONVENTION,
     Workload,
     estimated_workload,
     layers,
@@ -57,12 +80,6 @@ from pcmspice.power.workload import (
     op_counts,
     workload_from_training,
 )
-
-PHASES = ("forward", "backward", "update", "transfer")
-COMPONENTS = ("array_read", "g_shared", "adc", "integrator", "neuron", "pulse_drivers",
-              "routing_buffers", "cell_update_3t1c", "pcm_program", "g_reset")
-AREA_COMPONENTS = ("cells", "g_shared_cells", "adc", "integrator", "neuron", "drivers", "buffers",
-                   "routing_overhead")
 
 # the paper's projection (Ambrogio et al., Nature 558, 60 (2018)), for comparison only
 PAPER_GOPS_PER_WATT = 28065.0
@@ -82,6 +99,8 @@ class PowerEstimate:
     devices: DeviceCosts
     config: PowerConfig
     notes: tuple[str, ...]
+    activity: Activity | None = None
+    circuits: dict[str, Any] | None = None
 
     # ---- headline numbers ---------------------------------------------------------
     @property
@@ -99,6 +118,11 @@ class PowerEstimate:
     @property
     def gops_per_watt_training(self) -> float:
         return self.ops["ops_training"] / self.energy_per_example_joules / 1e9
+
+    @property
+    def gops_per_watt_forward_backward(self) -> float:
+        """Forward + backward operations only (no update products) over the whole training energy."""
+        return self.ops["ops_forward_backward"] / self.energy_per_example_joules / 1e9
 
     @property
     def gops_per_watt_inference(self) -> float:
@@ -139,6 +163,7 @@ class PowerEstimate:
         return {
             "gops_per_watt_training": self.gops_per_watt_training,
             "gops_per_watt_inference": self.gops_per_watt_inference,
+            "gops_per_watt_training_forward_backward_ops": self.gops_per_watt_forward_backward,
             "tops_per_mm2_training": self.tops_per_mm2_training,
             "tops_per_mm2_inference": self.tops_per_mm2_inference,
             "energy_per_example_joules": self.energy_per_example_joules,
@@ -158,15 +183,23 @@ class PowerEstimate:
         a user override, the LUT (SPICE) or the LUT's recorded netlist parameters."""
         default = PowerConfig()
         out = {}
-        for dotted in ("adc.fom_joules_per_step", "adc.enob_bits", "drivers.wire_capacitance_farads_per_m",
-                       "array.read_time_seconds"):
+        for dotted in ("adc.fom_joules_per_step", "adc.enob_bits", "adc.area_m2",
+                       "drivers.wire_capacitance_farads_per_m", "array.read_time_seconds", "array.gain_f",
+                       "drivers.charge_pump_efficiency",
+                       "adc.integrator_capacitance_farads", "adc.integrator_swing_volts",
+                       "gpu.active_power_floor_fraction"):
             sec, name = dotted.split(".")
             v = getattr(getattr(self.config, sec), name)
             src = next(r["source"] for r in default.describe() if r["parameter"] == dotted)
             out[dotted] = (f"user override ({v:g})" if v != getattr(getattr(default, sec), name)
                            else f"config default ({v:g}): {src}")
         out["gate_load"] = self.devices.gate_load_source
-        for k in ("up_swing_volts", "down_swing_volts", "vdd_volts"):
+        sup = self.config.drivers.levels_from_supply
+        out["drivers.levels_from_supply"] = (
+            f"{'config default' if sup == default.drivers.levels_from_supply else 'user override'} ({sup}): "
+            + ("levels from the 1 V supply through regulators and charge pumps (Rincon-Mora & Allen 1998; "
+               "Palumbo & Pappalardo 2010)" if sup else "ideal rails at each level"))
+        for k in ("up_swing_volts", "down_swing_volts", "up_idle_volts", "down_idle_volts", "vdd_volts"):
             out[f"circuit.{k}"] = self.devices.circuit_sources.get(k, "config")
         return out
 
@@ -188,6 +221,7 @@ class PowerEstimate:
             "paper": {"gops_per_watt": PAPER_GOPS_PER_WATT, "tops_per_mm2": PAPER_TOPS_PER_MM2,
                       "source": "Ambrogio et al., Nature 558, 60 (2018), projected full chip"},
             "ops_per_example": self.ops,
+            "ops_convention": OPS_CONVENTION.format(k=self.config.workload.ops_per_mac),
             "energy_per_example_joules": {"by_phase_component": self.energy_joules, "by_phase": self.by_phase(),
                                           "by_component": self.by_component(),
                                           "inference_by_component": self.inference_energy_joules},
@@ -195,6 +229,8 @@ class PowerEstimate:
             "area_m2": {**self.area_m2, "total": self.area_total_m2},
             "cell_area_m2": self.cell_area,
             "workload": dataclasses.asdict(self.workload),
+            "activity": self.activity.to_dict() if self.activity else None,
+            "circuits": self.circuits,
             "devices": {
                 "lut": d.lut_name, "g_cell_siemens": d.g_cell_siemens, "g_shared_siemens": d.g_shared_siemens,
                 "g_pcm_siemens": d.g_pcm_siemens, "e_up_joules": d.e_up_joules, "e_down_joules": d.e_down_joules,
@@ -207,133 +243,6 @@ class PowerEstimate:
             },
             "notes": list(self.notes),
         }
-
-
-def pulse_line_energy_per_cell(dev: DeviceCosts, c_wire: float, wl: Workload) -> float:
-    """Energy (J) a pulse-line driver spends per cell on the line for one pulse: C dV^2.
-
-    The driver charges the line (the cell's switch gate plus its share of wire, C) by the swing dV
-    and discharges it again; its rails are the two levels of the pulse (the idle and the pulse gate
-    level, from the bias generator), so the charge C dV is drawn from the upper rail at its potential
-    and returned to the lower one: C dV (V_hi - V_lo) = C dV^2 per pulse, whatever the levels' offset
-    from ground.  (Generating the levels with linear regulators from the supply instead would cost
-    C dV V_supply.)  Up and down lines are weighted by the workload's up/down pulse counts."""
-    c = dev.circuit
-    n_up, n_dn = wl.pulses_up_per_example, wl.pulses_down_per_example
-    f_up = n_up / (n_up + n_dn) if n_up + n_dn > 0 else 0.5
-    return (f_up * (c_wire + dev.c_gate_up_farads) * c.up_swing_volts ** 2
-            + (1 - f_up) * (c_wire + dev.c_gate_down_farads) * c.down_swing_volts ** 2)
-
-
-def _zero() -> dict[str, float]:
-    return {c: 0.0 for c in COMPONENTS}
-
-
-def _energy(ls: list[Layer], wl: Workload, dev: DeviceCosts, cfg: PowerConfig,
-            notes: list[str]) -> dict[str, dict[str, float]]:
-    """Energy per training example: phase -> component -> J (see the module docstring)."""
-    c = dev.circuit
-    a, adc, neu, drv, rt, pcm, w = cfg.array, cfg.adc, cfg.neuron, cfg.drivers, cfg.routing, cfg.pcm, cfg.workload
-    v2t = c.read_voltage_volts ** 2 * a.read_time_seconds        # J per siemens of a full-duty 3T1C read
-    v2t_pcm = c.pcm_read_voltage_volts ** 2 * a.read_time_seconds
-    e_syn = v2t * dev.g_cell_siemens + v2t_pcm * 2 * dev.g_pcm_siemens   # J per full-duty synapse read
-    e_adc = adc.fom_joules_per_step * 2 ** adc.enob_bits
-    e_int = adc.integrator_power_watts * a.read_time_seconds
-    cell = cell_area_m2(c, cfg)
-    pitch = math.sqrt(cell["total_m2"])
-    c_read = pitch * drv.wire_capacitance_farads_per_m + drv.read_load_per_cell_farads   # per cell on a read line
-    c_wire = pitch * drv.wire_capacitance_farads_per_m          # per cell on a line
-    e_line = pulse_line_energy_per_cell(dev, c_wire, wl)
-    bits = rt.bits_per_value
-    e_route_bit = rt.route_activity * drv.wire_capacitance_farads_per_m * rt.route_distance_m * c.vdd_volts ** 2
-    e_buf_bit = rt.buffer_energy_joules_per_bit
-    n_total = sum(l.synapses for l in ls)
-
-    # stochastic coincidence: pulses per synapse = slots x p_row x p_col, so the column
-    # activity follows from the (measured or estimated) pulse count
-    pulses_per_synapse = (wl.pulses_up_per_example + wl.pulses_down_per_example) / n_total
-    col_activity = pulses_per_synapse / (drv.max_pulses_per_example * drv.update_row_activity)
-    if col_activity > 1.0:
-        notes.append(f"{pulses_per_synapse:.3g} update pulses per synapse and example exceed what "
-                     f"{drv.max_pulses_per_example} slots at row activity {drv.update_row_activity:g} can give: column "
-                     "activity capped at 1")
-        col_activity = 1.0
-
-    def n_shared(n: int) -> int:
-        return math.ceil(n / a.cells_per_reference)
-
-    E = {ph: _zero() for ph in PHASES}
-    for i, l in enumerate(ls):
-        # forward: rows driven with duration-encoded activations, columns integrated
-        f = E["forward"]
-        f["array_read"] += a.input_mean_duty * l.synapses * e_syn
-        f["g_shared"] += v2t * a.input_mean_duty * n_shared(l.synapses) * dev.g_shared_siemens
-        f["pulse_drivers"] += l.rows * (l.n_out * c_read * c.read_voltage_volts ** 2 + drv.pwm_logic_energy_joules)
-        f["adc"] += l.n_out * e_adc
-        f["integrator"] += l.n_out * e_int
-        f["neuron"] += l.n_out * neu.activation_energy_joules
-        f["routing_buffers"] += l.n_out * bits * (e_route_bit + e_buf_bit) + l.n_in * bits * e_buf_bit
-        # backward through the transposed array (not needed for the first layer)
-        b = E["backward"]
-        if i > 0:
-            b["array_read"] += a.input_mean_duty * l.n_in * l.n_out * e_syn
-            b["g_shared"] += v2t * a.input_mean_duty * n_shared(l.n_in * l.n_out) * dev.g_shared_siemens
-            b["pulse_drivers"] += l.n_out * (l.rows * c_read * c.read_voltage_volts ** 2 + drv.pwm_logic_energy_joules)
-            b["adc"] += l.n_in * e_adc
-            b["integrator"] += l.n_in * e_int
-            b["neuron"] += l.n_in * neu.derivative_energy_joules
-            b["routing_buffers"] += l.n_in * bits * (e_route_bit + e_buf_bit) + l.n_out * bits * e_buf_bit
-        if i == len(ls) - 1:
-            b["neuron"] += l.n_out * neu.derivative_energy_joules     # output error
-        # update: coincident row/column pulses; the cells' own pulse energy from SPICE
-        share = l.synapses / n_total
-        u = E["update"]
-        u["cell_update_3t1c"] += share * (wl.pulses_up_per_example * dev.e_up_joules
-                                          + wl.pulses_down_per_example * dev.e_down_joules)
-        # a row line carries n_out gates, a column line `rows` gates
-        u["pulse_drivers"] += drv.max_pulses_per_example * l.rows * l.n_out * e_line * (
-            drv.update_row_activity + col_activity)
-        u["routing_buffers"] += (l.n_in + l.n_out) * bits * e_buf_bit
-        u["pcm_program"] += share * wl.update_set_pulses_per_example * dev.e_set_joules
-        # transfer, amortized per example: read g - g_shared, program-and-verify the PCM pair, reset g
-        t = E["transfer"]
-        xfer = wl.cell_transfers_per_example * share
-        sets = wl.set_pulses_per_example * share
-        verify = sets * pcm.verify_reads_per_set
-        t["array_read"] += v2t * xfer * dev.g_cell_siemens + v2t_pcm * verify * dev.g_pcm_siemens
-        t["g_shared"] += v2t * xfer / a.cells_per_reference * dev.g_shared_siemens
-        t["adc"] += (xfer + verify) * e_adc
-        t["integrator"] += (xfer + verify) * e_int
-        t["pcm_program"] += sets * dev.e_set_joules + wl.reset_pulses_per_example * share * dev.e_reset_joules
-        t["g_reset"] += xfer * c.c_store_farads * c.vdd_volts * w.g_reset_mean_dv_volts
-        t["neuron"] += xfer * neu.transfer_logic_energy_joules
-        # the read line of the row being transferred: one row read serves its n_out cells
-        t["pulse_drivers"] += (xfer * c.read_voltage_volts ** 2 + verify * c.pcm_read_voltage_volts ** 2) * c_read
-
-    return E
-
-
-def _area(ls: list[Layer], c: CircuitParams, cfg: PowerConfig) -> tuple[dict[str, float], dict[str, float]]:
-    """Area by component (m^2) and the area of one synapse."""
-    a, adc, neu, drv, rt = cfg.array, cfg.adc, cfg.neuron, cfg.drivers, cfg.routing
-    cell = cell_area_m2(c, cfg)
-    bits = rt.bits_per_value
-    n_total = sum(l.synapses for l in ls)
-    n_sh_total = sum(math.ceil(l.synapses / a.cells_per_reference) for l in ls)
-    sh_cell = cell_area_m2(c, cfg, with_pcm=False)["total_m2"]
-    integrated = sum(l.n_out + (l.n_in if i > 0 else 0) for i, l in enumerate(ls))
-    n_adc = sum(math.ceil(l.n_out / adc.lines_per_adc) + (math.ceil(l.n_in / adc.lines_per_adc) if i > 0 else 0)
-                for i, l in enumerate(ls))
-    periphery = {
-        "adc": n_adc * adc.area_m2,
-        "integrator": integrated * adc.integrator_area_m2,
-        "neuron": sum(l.n_out for l in ls) * neu.area_m2,
-        "drivers": sum(2 * (l.rows + l.n_out) for l in ls) * drv.area_m2,   # read + update driver per line
-        "buffers": sum(l.n_in + l.n_out for l in ls) * bits * rt.sram_bit_area_m2 * rt.sram_overhead,
-    }
-    area = {"cells": n_total * cell["total_m2"], "g_shared_cells": n_sh_total * sh_cell, **periphery,
-            "routing_overhead": rt.periphery_routing_overhead * sum(periphery.values())}
-    return area, cell
 
 
 def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
@@ -384,9 +293,20 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
             notes.append(f"circuit.{k} not recorded in the LUT: the config value {getattr(c, k):g} is used")
             break
 
-    E = _energy(ls, wl, dev, cfg, notes)
+    act = _activity.assumed(sizes, cfg.array.input_mean_duty, cfg.drivers.update_row_activity, dev.g_pcm_siemens,
+                            dev.g_cell_siemens, dev.g_shared_siemens, cfg.workload.bias)
+    if isinstance(training, (str, Path)):
+        act, act_notes = _activity.from_run(training, summary, sizes, cfg.array.input_full_scale, act,
+                                            cfg.workload.bias)
+        notes += act_notes
+    elif training is not None:
+        notes.append("a training summary without its run folder: read duty, update activity and conductances "
+                     "are ASSUMED")
+    E = energy(ls, wl, dev, cfg, act, notes)
     inference = dict(E["forward"])
-    area, cell = _area(ls, dev.circuit, cfg)
+    charges = readout(ls, act, dev, cfg)
+    areas, cell = area(ls, dev.circuit, cfg, charges)
+    circuits = _circuits(ls, charges, dev, cfg)
 
     lat = latency(sizes, cfg, c, wl.set_pulses_per_example / wl.cell_transfers_per_example
                   if wl.cell_transfers_per_example > 0 else None,
@@ -396,11 +316,37 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
         if not 0.5 <= ratio <= 2.0:
             notes.append(f"the training run assumed {wl.training_time_per_example_seconds:.3g} s per example for "
                          f"leakage; this latency model gives {lat.time_per_example_seconds:.3g} s")
-    notes.append("the gain factor F is assumed to be applied in the periphery: it does not scale PCM read energy")
     notes.append("layers run one after another for one example (no pipelining across examples); "
                  "static leakage power of the periphery is not included")
-    return PowerEstimate(network=sizes, ops=ops, energy_joules=E, inference_energy_joules=inference, area_m2=area,
-                         cell_area=cell, latency=lat, workload=wl, devices=dev, config=cfg, notes=tuple(notes))
+    return PowerEstimate(network=sizes, ops=ops, energy_joules=E, inference_energy_joules=inference, area_m2=areas,
+                         cell_area=cell, latency=lat, workload=wl, devices=dev, config=cfg, notes=tuple(notes),
+                         activity=act, circuits=circuits)
+
+
+def _circuits(ls, charges, dev: DeviceCosts, cfg: PowerConfig) -> dict[str, Any]:
+    """What the periphery circuits are and how they are sized: the levels' source, the F circuit, and each
+    layer's integrators (worst-case charge of one read, capacitance, energy per read, area)."""
+    drv = cfg.drivers
+    integ = []
+    for i, l in enumerate(ls):
+        for name, n in (("forward", l.n_out), ("backward", l.n_in if i > 0 else 0)):
+            if not n:
+                continue
+            for part, qv in zip(("3t1c", "pcm") if len(charges[i][name]) > 1 else ("line",), charges[i][name]):
+                cap, e, ar = integrator_size(qv, cfg)
+                integ.append({"layer": i + 1, "direction": name, "part": part, "lines": n,
+                              "worst_case_charge_coulombs": qv, "capacitance_farads": cap,
+                              "energy_per_read_joules": e, "area_m2": ar,
+                              "resized": cap > cfg.adc.integrator_capacitance_farads})
+    sep = gain_f_separate(dev, cfg)
+    levels = ("from the supply: linear regulators for levels in [0, VDD], charge pumps (efficiency "
+              f"{drv.charge_pump_efficiency:g}) above VDD and below 0" if drv.levels_from_supply
+              else "ideal rails at each level")
+    return {"levels": levels, "levels_from_supply": drv.levels_from_supply,
+            "gain_f": cfg.array.gain_f,
+            "gain_f_circuit": ("separate PCM and 3T1C integrators and ADC conversions, F x PCM + 3T1C added "
+                               "digitally" if sep else "the read-voltage ratio on one integrated line"),
+            "integrators": integ}
 
 
 def estimate_for_run(lut_dir: str | Path, training_dir: str | Path | None, network: str | Sequence[int] | None = None,

@@ -113,6 +113,8 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
     blocks.append(Block("table", columns=["metric", "training", "inference", "paper's projection"], rows=[
         ["GOP/s/W", fmt_num(h["gops_per_watt_training"]), fmt_num(h["gops_per_watt_inference"]),
          fmt_num(paper.get("gops_per_watt"))],
+        ["GOP/s/W, forward + backward operations only", fmt_num(h.get("gops_per_watt_training_forward_backward_ops")),
+         "-", "-"],
         ["TOP/s/mm²", fmt_num(h["tops_per_mm2_training"]), fmt_num(h["tops_per_mm2_inference"]),
          fmt_num(paper.get("tops_per_mm2"))],
         ["energy per example", fmt_si(h["energy_per_example_joules"], "J"),
@@ -127,7 +129,8 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
                              f"({fmt_num(ops['macs_forward'])} forward and {fmt_num(ops['macs_backward'])} backward "
                              f"multiply-accumulates, {fmt_num(ops['update_products'])} update products, "
                              f"{fmt_num(s['config']['workload']['ops_per_mac'])} operations each), "
-                             f"{fmt_num(ops['ops_inference'])} for inference. Area {h['area_mm2']:.3g} mm², "
+                             f"{fmt_num(ops['ops_inference'])} for inference. Convention: "
+                             f"{s.get('ops_convention', '-')}. Area {h['area_mm2']:.3g} mm², "
                              f"power while training {fmt_si(h['power_training_watts'], 'W')}. "
                              f"Time between examples (what the array simulator's leakage uses): "
                              f"**{fmt_si(s['latency']['time_per_example_seconds'], 's')}**."))
@@ -184,8 +187,9 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
             rows.append([g["name"], f"{g['fp32_tflops']:g} / {g['fp16_tensor_tflops']:g}",
                          f"{g['board_power_watts']:g}",
                          fmt_si(g["energy_per_example_fp16_peak_joules"], "J"),
-                         fmt_si(g["energy_per_example_batch1_joules"], "J"), f"{100 * g['utilization_batch1']:.3g} %",
-                         fmt_si(g["energy_per_example_large_batch_joules"], "J"),
+                         fmt_si(g["energy_per_example_batch1_joules"], "J") + _tdp(g, "batch1"),
+                         f"{100 * g['utilization_batch1']:.3g} %",
+                         fmt_si(g["energy_per_example_large_batch_joules"], "J") + _tdp(g, "large_batch"),
                          f"{100 * g['utilization_large_batch']:.3g} %"])
         if cpu:
             rows.append(["this CPU, measured (batch 1)", "-", f"{cpu['watts_per_core']:g} per core", "-",
@@ -221,6 +225,7 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
         if d.get("parameter_sources"):
             blocks += [Block("h3", "Where the periphery values come from"),
                        table_from_pairs(list(d["parameter_sources"].items()), head=("value", "source"))]
+    blocks += activity_blocks(s)
     wl = s.get("workload", {})
     blocks += [Block("h3", "Counts and notes"), Block("ul", items=[
         f"update pulses per example: {fmt_num(wl.get('pulses_up_per_example'))} up, "
@@ -238,6 +243,46 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
 
 
 
+def _tdp(g: dict[str, Any], label: str) -> str:
+    frac = g.get(f"board_power_fraction_{label}")
+    return "" if frac is None else f" at {100 * frac:.0f} % of TDP"
+
+
+_ACTIVITY_ROWS = (("input_mean_duty", "read duty of the forward rows", None),
+                  ("backward_mean_duty", "read duty of the backward error lines", None),
+                  ("update_row_activity", "update row activity", None),
+                  ("pcm_mean_conductance_siemens", "PCM conductance (one device, mean)", "S"),
+                  ("cell_mean_conductance_siemens", "3T1C read conductance g (mean)", "S"),
+                  ("g_shared_mean_conductance_siemens", "g_shared (mean)", "S"))
+
+
+def activity_blocks(s: dict[str, Any]) -> list[Block]:
+    """The activity the energy was costed with (measured from the run or assumed) and the periphery circuits:
+    where the levels come from, how F is made, and each integrator's size."""
+    act, circ = s.get("activity"), s.get("circuits")
+    blocks: list[Block] = []
+    if act:
+        rows = []
+        for key, label, unit in _ACTIVITY_ROWS:
+            if key not in act:
+                continue
+            v = act[key]
+            vals = [v["value"], *v.get("per_layer", [])]
+            txt = [fmt_si(x, unit) if unit else f"{x:.3g}" for x in vals]
+            rows.append([label, txt[0], ", ".join(txt[1:]), v["source"]])
+        blocks += [Block("h3", "Activity the energy is costed with"),
+                   Block("table", columns=["quantity", "value", "per layer", "source"], rows=rows)]
+    if circ:
+        pairs = [("bias levels", circ["levels"]), ("gain factor F", f"{circ['gain_f']:g}: {circ['gain_f_circuit']}")]
+        for i in circ.get("integrators", []):
+            pairs.append((f"integrator, layer {i['layer']} {i['direction']} ({i['part']}, {i['lines']} lines)",
+                          f"worst-case {fmt_si(i['worst_case_charge_coulombs'], 'C')} per read -> "
+                          f"{fmt_si(i['capacitance_farads'], 'F')}, {fmt_si(i['energy_per_read_joules'], 'J')} per "
+                          f"read, {i['area_m2'] * 1e12:.4g} µm²" + (" (resized)" if i["resized"] else "")))
+        blocks += [Block("h3", "Periphery circuits"), table_from_pairs(pairs, head=("circuit", "what and how big"))]
+    return blocks
+
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """What ``pcmspice power`` prints of a summary: energy, efficiency, area, latency, the largest components."""
     h = summary["headline"]
@@ -245,7 +290,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     lines = [f"network {summary['network']}: {fmt_si(h['energy_per_example_joules'], 'J')} per training example, "
              f"{fmt_si(h['inference_energy_per_example_joules'], 'J')} per inference",
              f"  training : {fmt_num(h['gops_per_watt_training'])} GOP/s/W, "
-             f"{h['tops_per_mm2_training']:.3g} TOP/s/mm^2",
+             f"{h['tops_per_mm2_training']:.3g} TOP/s/mm^2 (operations: 2 per multiply-accumulate, forward + backward "
+             f"+ one update product per synapse; forward + backward only: "
+             f"{fmt_num(h.get('gops_per_watt_training_forward_backward_ops'))} GOP/s/W)",
              f"  inference: {fmt_num(h['gops_per_watt_inference'])} GOP/s/W, "
              f"{h['tops_per_mm2_inference']:.3g} TOP/s/mm^2",
              f"  (paper's projection: {fmt_num(summary['paper']['gops_per_watt'])} GOP/s/W, "
@@ -258,6 +305,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     by = summary["energy_per_example_joules"]["by_component"]
     top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
     lines.append("  largest components: " + ", ".join(f"{k} {fmt_si(v, 'J')}" for k, v in top))
+    act = summary.get("activity")
+    if act:
+        duty = act["input_mean_duty"]
+        lines.append(f"  activity: read duty {duty['value']:.3g} ({duty['source']}), "
+                     f"update row activity {act['update_row_activity']['value']:.3g} "
+                     f"({act['update_row_activity']['source']}), PCM "
+                     f"{fmt_si(act['pcm_mean_conductance_siemens']['value'], 'S')} "
+                     f"({act['pcm_mean_conductance_siemens']['source']})")
     cpu = summary.get("cpu_measured")
     if cpu:
         lines.append(f"  this CPU (measured, batch 1): {fmt_si(cpu['seconds_per_example'], 's')} and "

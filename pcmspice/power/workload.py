@@ -39,7 +39,14 @@ def op_counts(sizes: Sequence[int], cfg: PowerConfig | None = None) -> dict[str,
     upd = fwd
     k = cfg.workload.ops_per_mac
     return {"macs_forward": fwd, "macs_backward": bwd, "update_products": upd,
-            "ops_training": k * (fwd + bwd + upd), "ops_inference": k * fwd, "synapses": fwd}
+            "ops_training": k * (fwd + bwd + upd), "ops_forward_backward": k * (fwd + bwd),
+            "ops_inference": k * fwd, "synapses": fwd}
+
+
+OPS_CONVENTION = ("an operation is a multiply or an add ({k:g} per multiply-accumulate); training counts the forward "
+                  "and backward multiply-accumulates and one update product per synapse (the outer product the "
+                  "coincident pulses compute, whether or not a pulse fires), like the 3x-forward FLOP count of a GPU "
+                  "training step; the forward + backward figure leaves the update products out")
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,10 @@ def workload_from_training(summary: Mapping[str, Any], cfg: PowerConfig, source:
                          f"each transferring all {n_syn} cells")
             transfers *= n_syn
     update_sets = min(_number(summary.get("pcm_set_pulses_update_total")) or 0.0, vals["pcm_set_pulses_total"])
-    overrides = overrides_from_training_config(summary.get("config") or {})
+    overrides: list[tuple[str, Any]] = list(overrides_from_training_config(summary.get("config") or {}))
+    gain_f = _number(((summary.get("config") or {}).get("array") or {}).get("gain_f"))
+    if gain_f:
+        overrides.append(("array.gain_f", gain_f))
     if overrides:
         notes.append("from the training run's array config: " + ", ".join(f"{n} = {v}" for n, v in overrides))
     t_ex = _number(summary.get("time_per_example_seconds"))

@@ -7,6 +7,7 @@ a report never describes a corrupt or mismatched table by its intact summary.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ def discover(path: str | Path) -> RunInput:
     sj = p / "summary.json"
     if sj.is_file():
         s = pw.load_summary(p)
+        check_summary_shape(sj, s)
         kind = s.get("kind")
         if kind is None and "analog_test_accuracy" in s:
             kind = "training"
@@ -54,6 +56,27 @@ def discover(path: str | Path) -> RunInput:
         return RunInput("luts", p, {})
     raise ConfigError(f"{p}: not a pcmspice run directory (no summary.json with a 'kind', no corners.csv, "
                       f"no {CELL_FILE})")
+
+
+def check_summary_shape(sj: Path, s: dict[str, Any]) -> None:
+    """The summary.json fields a report reads as tables have the JSON types pcmspice writes (``config`` an
+    object, ``combos`` a list of objects), else one line naming the file, the field and what it holds."""
+    cfg = s.get("config")
+    if cfg is not None and not isinstance(cfg, dict):
+        raise ConfigError(f"{sj}: 'config' is {_what(cfg)}, expected an object of settings "
+                          "(this summary.json was not written by pcmspice, or was edited)")
+    combos = s.get("combos")
+    if combos is not None and not (isinstance(combos, list) and all(isinstance(c, dict) for c in combos)):
+        raise ConfigError(f"{sj}: 'combos' is {_what(combos)}, expected a list of objects, one per corner "
+                          "(this summary.json was not written by pcmspice, or was edited)")
+
+
+def _what(v: Any) -> str:
+    """``a string "x"``, ``a list [1, 2]``: the JSON type and the start of the value."""
+    kind = {str: "a string", list: "a list", dict: "an object", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(v), type(v).__name__)
+    text = json.dumps(v)
+    return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}"
 
 
 def discover_all(path: str | Path) -> list[RunInput]:

@@ -33,6 +33,7 @@ import jinja2
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
 from pcmspice.core.provenance import sha256_text
+from pcmspice.core.units import parse_spice_number
 from pcmspice.spice import safety
 from pcmspice.spice.tech import Technology
 
@@ -62,7 +63,13 @@ class Param:
     doc: str
 
     def check(self, value: Any, netlist: str) -> float:
-        # a number (a bool or a text is not one: nothing but a number reaches the netlist)
+        # a number (a bool is not one; a text only as a number written the SPICE way, "50f", read here:
+        # nothing but a float reaches the netlist)
+        if isinstance(value, str):
+            try:
+                value = parse_spice_number(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise SpiceError(f"parameter {self.name}={value!r} is not a number ({self.doc}, in {self.unit})",
                              netlist=netlist, value=value)

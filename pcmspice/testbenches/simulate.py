@@ -6,6 +6,7 @@ from typing import Any
 
 from pcmspice import testbenches as tb
 from pcmspice.circuits import c3t1c as cell
+from pcmspice.core.errors import ConfigError
 from pcmspice.core.outputs import atomic_dir, prepare_out_dir, run_key
 from pcmspice.core.provenance import atomic_write_bytes, versions, write_json
 from pcmspice.spice import netlist as nl
@@ -20,6 +21,8 @@ def simulate_testbench(name: str, technology: str = "generic65", corner: str = "
     """Run testbench ``name`` and write result.csv (or .parquet), summary.json and a figure into ``out``
     (checked before simulating; written whole, :mod:`pcmspice.core.outputs`)."""
     fn = tb.get(name)
+    if fmt == "parquet":
+        require_parquet()
     out = Path(out or Path("runs") / "simulate" / name)
     key = run_key(name, technology, corner, temp_c, params or {}, seed, engine, fmt)
     prepare_out_dir(out, KIND, key, force)
@@ -31,6 +34,20 @@ def simulate_testbench(name: str, technology: str = "generic65", corner: str = "
     with atomic_dir(out, KIND, key, force) as stage:
         _write(res, stage, name, technology, corner, temp_c, params, seed, engine, fmt, tech)
     return res, out
+
+
+#: the one line when Parquet output is asked for without pyarrow (the ``parquet`` extra of pyproject.toml)
+NEEDS_PARQUET_EXTRA = ("--format parquet needs pyarrow, which comes with the 'parquet' extra: "
+                       "pip install 'pcmspice[parquet]' (in a checkout: pip install -e '.[parquet]'); "
+                       "or use --format csv")
+
+
+def require_parquet() -> None:
+    """pyarrow importable, or the one-line :class:`ConfigError` naming the extra (checked before simulating)."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ConfigError(NEEDS_PARQUET_EXTRA) from None
 
 
 def _write(res, out: Path, name, technology, corner, temp_c, params, seed, engine, fmt, tech) -> None:

@@ -1,12 +1,14 @@
 """What ``AnalogLinear.state_dict()`` carries: the array's complete mutable state, and loading it back
 (``layer`` below is a :class:`~pcmspice.torch.layers.AnalogLinear`).
 
-The state is :func:`pcmspice.array.snapshot.layer_snapshot` of the array (the checkpoint format of
-``pcmspice train --resume``: every conductance, capacitor voltage, the polarity, the clocks and counters,
-every random generator's state), with the array's config, seed and the checksum of its LUT set.  Arrays are
-kept as their raw bytes (uint8 tensors) with dtype and shape, so every dtype comes back bit for bit and the
-result loads with ``torch.load(weights_only=True)``.  Loading into a layer built with another config or seed
-rebuilds its array from the saved ones first; a layer of another shape or other LUTs is refused.
+The state is the array's versioned ``state_dict()``, flattened by
+:func:`pcmspice.array.snapshot.layer_snapshot` (the checkpoint format of ``pcmspice train --resume``:
+every conductance, capacitor voltage, the polarity, the clocks and counters, every random generator's
+state), with the array's config, seed and the checksum of its LUT set.  Arrays are kept as their raw
+bytes (uint8 tensors) with dtype and shape, so every dtype comes back bit for bit and the result loads
+with ``torch.load(weights_only=True)``.  Loading into a layer built with another config or seed rebuilds
+its array from the saved ones first; a layer of another shape or other LUTs, or a state of another
+format version, is refused.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from pcmspice.array.snapshot import layer_snapshot, restore_layer
 from pcmspice.core.errors import ConfigError
 from pcmspice.lut.identity import lut_sha256
 
-SCHEMA = "pcmspice-torch-analog-linear-1"
+SCHEMA = "pcmspice-torch-analog-linear-2"   # 2: the array as its state_dict()
 
 
 def _lut_id(layer: Any) -> str:
@@ -46,6 +48,9 @@ def pack(layer: Any) -> dict[str, Any]:
 
 def unpack(layer: Any, st: dict[str, Any]) -> None:
     where = f"AnalogLinear({layer.in_features}, {layer.out_features})"
+    old = st.get("schema") if isinstance(st, dict) else None
+    if isinstance(old, str) and old.startswith("pcmspice-torch-analog-linear-") and old != SCHEMA:
+        raise ConfigError(f"{where}: the state is of format {old!r}, not this pcmspice's {SCHEMA!r}; refusing it")
     if not isinstance(st, dict) or st.get("schema") != SCHEMA:
         raise ConfigError(f"{where}: the state is not an AnalogLinear state ({SCHEMA}); refusing it")
     shape, bias = list(st["shape"]), bool(st["bias"])

@@ -29,14 +29,14 @@ from pcmspice.train.datasets import NAMES as DATASET_NAMES
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
 from pcmspice.train.figures import save_figures
 from pcmspice.train.loop import prepare_data, resolve_luts, train
-from pcmspice.train.network import FloatLayer, Network, build_network, default_network, init_weights
+from pcmspice.train.network import FloatLayer, Network, build_network, default_network, fitted, init_weights
 from pcmspice.train.outputs import save_run, summarize
 from pcmspice.train.result import RunResult, TrainResult, history_rows
 
 __all__ = [
     "ABLATIONS", "ACTIVATIONS", "DATASET_NAMES", "EXTRA_ABLATIONS", "Dataset", "FloatLayer", "Network", "RunResult",
     "TrainConfig", "TrainResult", "ablation_configs", "ablation_markdown", "build_network", "crop_to_528",
-    "default_network", "default_w_max", "history_rows", "init_weights", "leak_scale_for_time_constant",
+    "default_network", "default_w_max", "fitted", "history_rows", "init_weights", "leak_scale_for_time_constant",
     "load_dataset", "prepare_data", "resolve_luts", "run_ablation", "save_figures", "save_run", "summarize",
     "train",
 ]

@@ -104,6 +104,8 @@ def run_ablation(cfg: TrainConfig, luts: LutSet | None, data: Dataset | None = N
     own copy of the baseline: same seed, same numbers); otherwise one baseline
     is trained and reused.  ``out_dir`` is checked before training and written
     as a whole (:mod:`pcmspice.core.outputs`; another run's folder only with ``force``)."""
+    from pcmspice.train.network import fitted
+    cfg = fitted(cfg, data)   # an unset network: fitted to the data set, as every run fits it
     if not out_dir:
         return _run_ablation(cfg, luts, data, variants, retention_ratio, None, progress, figures, log, jobs)
     from pcmspice.core.outputs import atomic_dir, run_key

@@ -2,7 +2,8 @@
 
 One file, ``.OUT.resume/checkpoint.npz`` beside the run folder OUT, rewritten atomically after every epoch
 of the software baseline and of the analog network.  It holds every layer's state
-(:mod:`pcmspice.array.snapshot`: conductances, capacitor voltages, counters, every random generator),
+(its versioned ``state_dict()``, flattened by :mod:`pcmspice.array.snapshot`: conductances, capacitor voltages,
+counters, every random generator),
 the histories, the timings so far and the run's config; the data order is drawn again from the seed
 (every epoch's permutation is drawn up front), so a resumed run ends bit-identical to one that was never
 stopped.  A checkpoint of another config, a corrupted or a foreign file is refused, never half-read.
@@ -24,7 +25,7 @@ from pcmspice.core.errors import ConfigError
 from pcmspice.core.provenance import atomic_write_bytes
 from pcmspice.train.network import Network
 
-SCHEMA = "pcmspice-train-checkpoint-1"
+SCHEMA = "pcmspice-train-checkpoint-2"   # 2: layers saved as their state_dict()
 FILE = "checkpoint.npz"
 
 
@@ -117,7 +118,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any] | None, dict[str, 
     except Exception as exc:
         raise ConfigError(f"{p}: corrupted checkpoint ({type(exc).__name__}); delete it or run without "
                           "--resume") from None
-    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+    schema = meta.get("schema") if isinstance(meta, dict) else None
+    if isinstance(schema, str) and schema.startswith("pcmspice-train-checkpoint-") and schema != SCHEMA:
+        raise ConfigError(f"{p}: checkpoint format {schema!r} is not this pcmspice's {SCHEMA!r}; delete it or "
+                          "run without --resume")
+    if schema != SCHEMA:
         raise ConfigError(f"{p}: not a pcmspice training checkpoint; refusing it")
     sums = meta.get("sha256", {})
     if set(sums) != set(arrays) or any(_array_sha(v) != sums[k] for k, v in arrays.items()):

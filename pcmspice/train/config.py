@@ -27,21 +27,37 @@ class TrainConfig(Config):
 
     dataset: str = param("mnist5k", doc="digits | mnist5k | mnist5k-backrand | fashion-mnist | idx:DIR | "
                                         "features:FILE.npz")
-    network: str = param("784-250-10", doc="layer sizes, input to output")
-    activation: str = param("relu", choices=ACTIVATIONS)
-    epochs: int = param(20, ge=1, le=MAX_EPOCHS, source="the paper: 20 epochs of MNIST")
+    network: str | None = param(None, legacy="", doc="layer sizes, input to output, e.g. 64-250-10; unset: "
+                                                     "fitted to the data set (N-250-10, or N-K for features)")
+    activation: str = param("relu", choices=ACTIVATIONS, doc="hidden-layer activation")
+    epochs: int = param(20, ge=1, le=MAX_EPOCHS, source="the paper: 20 epochs of MNIST",
+                        doc="passes over the training examples")
     learning_rate: float = param(0.01, unit="1", gt=0, le=100,
-                                 doc="larger values saturate every update at the pulse limit (and overflow)")
+                                 doc="SGD learning rate (larger values saturate every update and overflowed)")
     lr_decay: float = param(1.0, unit="1", gt=0, le=1, doc="learning rate x this after every epoch")
-    batch_size: int = param(1, ge=1, le=100_000, doc="1 = the chip's per-example SGD")
-    seed: int = param(0, ge=0, le=MAX_SEED)
-    max_train: int = param(0, ge=0, doc="0 = all training examples")
-    max_test: int = param(0, ge=0, doc="0 = all test examples")
-    w_max: tuple[float, ...] = param((), unit="1", gt=0, le=1e3, doc="per layer; empty = default_w_max")
-    luts: str = param("", doc='LUT directory ("" = the committed default)')
+    batch_size: int = param(1, ge=1, le=100_000, doc="1 = per-example SGD as the chip does it; >1 = minibatch "
+                                                     "mode (faster)")
+    seed: int = param(0, ge=0, le=MAX_SEED, doc="seeds every random stream: data order, initial weights, cell "
+                                                "assignment, pulses, read noise")
+    max_train: int | None = param(None, ge=1, legacy=0, doc="the first N training examples (unset: all)")
+    max_test: int | None = param(None, ge=1, legacy=0, doc="the first N test examples (unset: all)")
+    w_max: tuple[float, ...] = param((), unit="1", gt=0, le=1e3,
+                                     doc="per layer, the weight the PCM span maps to (e.g. 0.36,1.26); empty: "
+                                         "the rule of default_w_max")
+    luts: str | None = param(None, legacy="", doc="LUT directory (unset: the committed default)")
+    time_per_example_seconds: float | None = param(
+        None, unit="s", gt=0, le=1e3,
+        doc="hardware time per training example: how much the capacitors leak and the PCMs "
+                                  "drift (sets array.time_per_example_seconds); unset: the power layer's latency "
+                                  "model's, as every run through pcmspice.pipeline takes it")
     array: ArrayConfig = param(default_factory=ArrayConfig)
 
     def _check(self) -> None:
+        pinned = self.time_per_example_seconds
+        if pinned is not None and self.array.time_per_example_seconds != pinned:
+            object.__setattr__(self, "array", self.array.replace(time_per_example_seconds=pinned))
+        if self.network is None:
+            return
         n_layers = len(parse_network(self.network)) - 1
         if self.w_max and len(self.w_max) != n_layers:
             raise ConfigError(f"{self._where}: w_max = {list(self.w_max)} is invalid; expected {n_layers} positive "

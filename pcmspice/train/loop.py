@@ -15,6 +15,7 @@ read noise) is a numpy Generator derived from ``seed``.
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,16 +29,17 @@ from pcmspice.lut.format import LutSet, load_lut_set
 from pcmspice.train.checkpoint import Checkpointer, restore_network
 from pcmspice.train.config import TrainConfig, check_resources
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
-from pcmspice.train.network import FloatLayer, Network, build_network, init_weights
+from pcmspice.train.network import FloatLayer, Network, build_network, fitted, init_weights
 from pcmspice.train.outputs import summarize
 from pcmspice.train.result import RunResult, TrainResult
 
 
 def prepare_data(cfg: TrainConfig, data: Dataset | None = None) -> Dataset:
     """Load the data set, apply the subset limits, and fit it to the network's input."""
-    check_resources(cfg)
     ds = data if data is not None else load_dataset(cfg.dataset)
-    ds = ds.subset(cfg.max_train, cfg.max_test) if (cfg.max_train or cfg.max_test) else ds
+    cfg = fitted(cfg, ds)
+    check_resources(cfg)
+    ds = ds.subset(cfg.max_train or 0, cfg.max_test or 0) if (cfg.max_train or cfg.max_test) else ds
     sizes = parse_network(cfg.network)
     if sizes[0] == 528 and ds.n_features == 784:
         ds = Dataset(ds.name, crop_to_528(ds.x_train, ds.image_shape), ds.y_train,
@@ -74,12 +76,14 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
     lr = history[-1]["learning_rate"] * cfg.lr_decay if history else cfg.learning_rate
     bs = cfg.batch_size
     x, y = ds.x_train, ds.y_train
+    # a bar only on a terminal; in a log (stderr redirected) one line per epoch instead of a bar's redraws
+    bars = progress and sys.stderr.isatty()
     for ep, order in enumerate(orders, start=1):
         if ep <= len(history):
             continue
         t0 = time.perf_counter()
         with tqdm(total=order.size, desc=f"{label} epoch {ep}/{len(orders)}", unit="ex",
-                  disable=not progress, leave=False, mininterval=0.5) as bar:
+                  disable=not bars, leave=False, mininterval=0.5) as bar:
             if bs == 1:
                 step = 500
                 for s in range(0, order.size, step):
@@ -96,6 +100,8 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
                         "train_accuracy": net.accuracy(ds.x_train, ds.y_train, noise=eval_noise),
                         "test_accuracy": net.accuracy(ds.x_test, ds.y_test, noise=eval_noise),
                         "learning_rate": lr})
+        if progress and not bars:
+            print(epoch_line(label, history[-1], len(orders), time.perf_counter() - t0), file=sys.stderr, flush=True)
         if on_epoch:
             on_epoch(label, history[-1])
         lr *= cfg.lr_decay
@@ -103,6 +109,12 @@ def _run(net: Network, ds: Dataset, orders: list[np.ndarray], cfg: TrainConfig, 
             ck.save(label, net, history, train_s, wall0 + time.perf_counter() - t_start,
                     finished=label != "software" and ep == len(orders))
     return RunResult(net, history, wall0 + time.perf_counter() - t_start, train_s)
+
+
+def epoch_line(label: str, row: dict, epochs: int, seconds: float) -> str:
+    """The log line of one finished epoch (where a terminal would show a progress bar)."""
+    return (f"{label} epoch {row['epoch']}/{epochs}: train {100 * row['train_accuracy']:.2f} %, "
+            f"test {100 * row['test_accuracy']:.2f} % ({seconds:.1f} s)")
 
 
 def checkpoint_key(cfg: TrainConfig, luts: LutSet | None, ds: Dataset, baseline: bool) -> str:
@@ -126,7 +138,7 @@ def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = N
     raises KeyboardInterrupt after that many epochs are checkpointed (the resume test's Ctrl-C);
     ``on_checkpoint(path)`` is told of every checkpoint.
     """
-    cfg.validate()
+    cfg = fitted(cfg.validate(), data)
     ds = prepare_data(cfg, data)
     if cfg.array.mode != "ideal" and luts is None:
         luts = resolve_luts(cfg.luts)

@@ -10,6 +10,7 @@ software baseline's are :class:`FloatLayer`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +58,15 @@ class FloatLayer(Layer):
 
     def advance(self, n_examples: int = 1) -> None:
         return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"format": "pcmspice-float-layer", "version": 1, "w": self._w.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or state.get("format") != "pcmspice-float-layer" or state.get("version") != 1:
+            raise ConfigError("float layer state of another format or version cannot be loaded (expected "
+                              "pcmspice-float-layer version 1)")
+        self._w = np.array(state["w"], dtype=np.float64)
 
 
 def _act(name: str) -> tuple[Callable, Callable]:
@@ -188,3 +198,11 @@ def default_network(ds: Dataset, hidden: int = 250) -> str:
     if ds.image_shape is None:
         return f"{ds.n_features}-{ds.n_classes}"
     return f"{ds.n_features}-{hidden}-{ds.n_classes}"
+
+
+def fitted(cfg: TrainConfig, data=None) -> TrainConfig:
+    """``cfg`` with its network set: an unset one is fitted to the data set (``data``, else loaded)."""
+    if cfg.network is not None:
+        return cfg
+    from pcmspice.train.datasets import load_dataset
+    return cfg.replace(network=default_network(data if data is not None else load_dataset(cfg.dataset)))
