@@ -127,7 +127,7 @@ def test_optional_fields_are_none_absent_from_toml_and_old_sentinels_still_load(
     assert TrainConfig.from_toml_text("[array]\nleak_every_examples = 7\n").array.leak_every_examples == 7
     # the sentinels are no longer values: 0 S per unit weight is refused, with what is allowed
     with pytest.raises(ConfigError, match=r"siemens_per_unit_weight = 0.0 is invalid; expected a finite number "
-                                          r"> 0 S \(or none: unset\)"):
+                                          r"> 0 and <= 0.001 S \(or none: unset\)"):
         ArrayConfig(siemens_per_unit_weight=0.0)
 
 
