@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pcmspice.cli.options import SpiceNumber
 from pcmspice.cosim.config import CosimConfig
 
 _D = CosimConfig()   # the option defaults are the config's
@@ -20,17 +21,18 @@ _D = CosimConfig()   # the option defaults are the config's
 @click.option("--tech", "technology", default=_D.technology, show_default=True,
               help="Technology: generic65, sky130, or the path of a technology folder (docs/technologies.md).")
 @click.option("--corner", default=_D.corner, show_default=True, help="Process corner.")
-@click.option("--temp", "temp_c", type=float, default=_D.temp_c, show_default=True, help="Temperature (°C).")
+@click.option("--temp", "temp_c", type=SpiceNumber(), default=_D.temp_c, show_default=True, help="Temperature (°C).")
 @click.option("--seed", type=int, default=_D.seed, show_default=True,
               help="Cells, data order, pulses and PCM cycle-to-cycle draws.")
-@click.option("--lr", "learning_rate", type=float, default=_D.learning_rate, show_default=True, help="Learning rate.")
+@click.option("--lr", "learning_rate", type=SpiceNumber(), default=_D.learning_rate, show_default=True,
+              help="Learning rate.")
 @click.option("--bit-length", type=int, default=_D.bit_length, show_default=True,
               help="Pulse slots per example (stochastic pulse coincidence).")
 @click.option("--transfer-every", type=int, default=_D.transfer_every, show_default=True,
               help="Examples between transfers to PCM (each flips the polarity); 0 = never.")
-@click.option("--time-per-example", "time_per_example_seconds", type=float, default=_D.time_per_example_seconds,
+@click.option("--time-per-example", "time_per_example_seconds", type=SpiceNumber(), default=_D.time_per_example_seconds,
               show_default=True, help="Hardware time of one example (s): the leakage between examples.")
-@click.option("--w-max", type=float, default=_D.w_max, show_default=True,
+@click.option("--w-max", type=SpiceNumber(), default=_D.w_max, show_default=True,
               help="Weight mapped to the PCM programming span (sets siemens per unit weight).")
 @click.option("--engine", type=click.Choice(["auto", "shared", "subprocess"]), default="auto", show_default=True)
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from pcmspice.cli.options import SpiceNumber
+
 
 @click.group()
 def export():
@@ -13,7 +15,7 @@ def export():
 @export.command("aihwkit")
 @click.argument("lutdir", required=False, type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="the JSON file to write")
-@click.option("--w-max", type=float, default=1.0, show_default=True,
+@click.option("--w-max", type=SpiceNumber(), default=1.0, show_default=True,
               help="the weight the PCM programming span maps to (sets the weight units)")
 @click.option("--n-in", type=int, default=785, show_default=True,
               help="the layer's inputs, bias included (spreads the column transfers over transfer-every)")

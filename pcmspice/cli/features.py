@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pcmspice.cli.options import SpiceNumber
 from pcmspice.core.errors import ConfigError, OutputError
 
 
@@ -38,7 +39,7 @@ def check_out_file(path: str, suffix: str, option: str = "--out") -> Path:
 @click.option("--save-model", type=click.Path(dir_okay=False), default=None, help="also save the trained CNN here")
 @click.option("--epochs", type=int, default=3, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--learning-rate", type=float, default=0.05, show_default=True)
+@click.option("--learning-rate", type=SpiceNumber(), default=0.05, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--features", type=int, default=64, show_default=True, help="penultimate layer width")
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads")

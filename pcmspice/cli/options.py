@@ -31,10 +31,12 @@ class SpiceNumber(click.ParamType):
         try:
             v = parse_spice_number(value)
         except ValueError as exc:
+            if self.integer:
+                self.fail(f"{value!r} is not a valid integer (e.g. 8000 or, as in SPICE, 8k)", param, ctx)
             self.fail(str(exc), param, ctx)
         if self.integer:
             if not v.is_integer():
-                self.fail(f"{value!r} is not an integer", param, ctx)
+                self.fail(f"{value!r} is not a valid integer", param, ctx)
             return int(v)
         return v
 
