@@ -197,7 +197,7 @@ def test_reports_for_reading(tmp_path, monkeypatch):
     assert "final_accuracy_mean_percent" not in header and "_" not in header, header
     assert "| g mean |" in header and "| final acc. (%) |" in header and "| software acc. |" in header
     assert "2.9 µS" in table and "uS" not in table and fmt_si(2.9e-6, "S") == "2.9 µS"
-    # the corners chart: bars from 0, the software reference drawn, the legend below the panels
+    # the corners chart: bars from 0, the software reference drawn, the legend beside the panels
     fig = figs[-1]
     ax = fig.axes[0]
     assert ax.get_xlim() == (0.0, 100.0)

@@ -116,8 +116,8 @@ def test_generated_number_options_take_the_suffixes(tmp_path):
     assert configs[0] == configs[1] and "time_per_example_seconds = 1.16e-06" in configs[0]
 
 
-def test_no_command_line_option_reads_floats_without_the_suffixes():
-    """Every float option of every command (and subcommand) reads numbers the SPICE way."""
+def test_no_command_line_option_reads_numbers_without_the_suffixes():
+    """Every float and integer option of every command (and subcommand) reads numbers the SPICE way."""
     import importlib
 
     import click
@@ -135,7 +135,8 @@ def test_no_command_line_option_reads_floats_without_the_suffixes():
     plain, numbers = [], 0
     for name, (mod, attr) in _COMMANDS.items():
         for path, p in walk(getattr(importlib.import_module(mod), attr), name):
-            if isinstance(p.type, click.types.FloatParamType):
+            # (a click.IntRange keeps its own range check; a plain int or float must read suffixes)
+            if type(p.type) in (click.types.FloatParamType, click.types.IntParamType):
                 plain.append(f"{path} {p.opts[0]}")
             numbers += isinstance(p.type, SpiceNumber)
     assert not plain, f"float options without SPICE suffixes: {plain}"

@@ -70,3 +70,8 @@ def field_option(cls: type, path: str, decl: str | None = None, **overrides: Any
     if isinstance(default, tuple):
         settings.update(type=str, default=None, show_default=False)
     return {**settings, **overrides}
+
+
+#: the click types of hand-declared number options: ``type=NUMBER``, ``type=INTEGER``
+NUMBER = SpiceNumber()
+INTEGER = SpiceNumber(integer=True)

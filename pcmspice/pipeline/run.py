@@ -73,12 +73,14 @@ def characterize_design(design: Any, out: Path, *, jobs: int = 2, progress: bool
                if os.environ.get("PCMSPICE_CACHE") else out / folder)
     (corner, temp, vdd), = sweep.combos()
     name = combo_name(sweep.tech().name, corner, temp, vdd)   # as run_sweep names it (a folder too)
-    cached = _cached_luts(run_dir, key, name)
-    if cached is not None:
-        echo(f"[1/4] reusing LUTs of design {design.name} {design_key(design)[:8]} (characterization {key}) "
-             f"from {cached}: nothing to simulate")
-        return run_dir, cached, True
-    echo(f"[1/4] characterizing {sweep.n_cells} cells ({sweep.technology}, {corner}, {temp:g} C, {vdd:g} V; "
-         f"characterization {key}) into {run_dir}")
-    res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler)
-    return run_dir, _lut_dir_of_sweep(res), False
+    from pcmspice.core import locks
+    with locks.waiting(run_dir, "characterizing", on_wait=echo):   # one process characterizes, the others reuse
+        cached = _cached_luts(run_dir, key, name)
+        if cached is not None:
+            echo(f"[1/4] reusing LUTs of design {design.name} {design_key(design)[:8]} (characterization {key}) "
+                 f"from {cached}: nothing to simulate")
+            return run_dir, cached, True
+        echo(f"[1/4] characterizing {sweep.n_cells} cells ({sweep.technology}, {corner}, {temp:g} C, {vdd:g} V; "
+             f"characterization {key}) into {run_dir}")
+        res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler)
+        return run_dir, _lut_dir_of_sweep(res), False

@@ -55,8 +55,8 @@ def figure_corners(df, path: Path) -> Path | None:
     if not panels:
         return None
     y = np.arange(len(df))
-    height = 2.0 + 0.28 * len(df)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.2, height), sharey=True)
+    width = 4.2 * len(panels) + 1.2
+    fig, axes = plt.subplots(1, len(panels), figsize=(width + 1.6, 1.6 + 0.28 * len(df)), sharey=True)
     legend = None
     axes = np.atleast_1d(axes)
     for ax, (col, scale, lab) in zip(axes, panels):
@@ -78,7 +78,7 @@ def figure_corners(df, path: Path) -> Path | None:
                 ref = float(np.nanmean(df[soft].astype(float))) * (1.0 if soft.endswith("_percent") else 100.0)
                 ax.axvline(ref, color="#d62728", ls="--", lw=1.5, label=f"software ({ref:.2f} %)")
             ax.set_xlim(0, 100)
-            if ax.get_legend_handles_labels()[0]:   # below the panels (never over a bar)
+            if ax.get_legend_handles_labels()[0]:   # right of the panels (never over a bar)
                 legend = ax.get_legend_handles_labels()
         ax.set_xlabel(lab, fontsize=9)
         ax.grid(axis="x", alpha=0.3)
@@ -90,8 +90,8 @@ def figure_corners(df, path: Path) -> Path | None:
         title += "\n⚠ hatched: a seed's last epoch had a transfer (its final accuracy is right after it)"
     fig.suptitle(title, fontsize=10)
     if legend:
-        fig.legend(*legend, loc="lower center", ncol=2, fontsize=8, frameon=False)
-        fig.tight_layout(rect=(0, 0.3 / height, 1, 1))
+        fig.legend(*legend, loc="center right", fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0, width / (width + 1.6), 1))
     else:
         fig.tight_layout()
     return _save(fig, path)
