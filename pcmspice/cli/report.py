@@ -121,10 +121,13 @@ def report(run_dirs, out, title, force):
                    "task.array.transfer_every=500, sweep.n_cells=50, power.adc.enob_bits=6 (a power section "
                    "alone, adc.enob_bits=6, is a power parameter). Repeatable.")
 @click.option("--cpu/--no-cpu", "measure_cpu", default=True, show_default=True)
+@click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The LUT cache that characterizations come from and go to (default: $PCMSPICE_LUT_CACHE, else "
+                   "$PCMSPICE_CACHE/luts, else ~/.cache/pcmspice/luts); see `pcmspice cache`.")
 @click.option("--force", is_flag=True, help="Replace the runs of OUT even if they were made with other options.")
 @click.option("--quiet", is_flag=True)
 def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, transfer_every, jobs,
-        scheduler, config_file, sets, measure_cpu, force, quiet):
+        scheduler, config_file, sets, measure_cpu, cache, force, quiet):
     """The whole pipeline on a design: LUTs -> training (each seed) -> power -> one report.
 
     DESIGN.toml (see docs/designs.md) names the technology, corners, supply, the cell's netlist parameters,
@@ -145,7 +148,7 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
     if out is None:
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
     res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,
-                     progress=not quiet, echo=click.echo, force=force)
+                     progress=not quiet, echo=click.echo, force=force, cache=cache)
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)

@@ -33,7 +33,8 @@ from pcmspice.report.build import ReportResult, build_report
 
 
 def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: str | None, progress: bool,
-                      echo: Callable[[str], Any]) -> list[tuple[str, Path, Path, bool, dict[str, Any]]]:
+                      echo: Callable[[str], Any], cache: str | Path | None = None
+                      ) -> list[tuple[str, Path, Path, bool, dict[str, Any]]]:
     """Every combination's (name, characterization folder, LUT folder, reused, circuit numbers)."""
     import json
     combos = d.combos()
@@ -42,7 +43,8 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
         name = combo_name(d.sweep.tech().name, corner, temp, vdd)
         run_dir, lut_dir, reused = characterize_design(
             d, out_dir, jobs=jobs, progress=progress, echo=echo, sweep=d.combo_sweep(corner, temp, vdd),
-            folder="characterize" if len(combos) == 1 else f"characterize/{name}", scheduler=scheduler)
+            folder="characterize" if len(combos) == 1 else f"characterize/{name}", scheduler=scheduler,
+            cache=cache)
         circuit = json.loads((run_dir / "summary.json").read_text())["combos"][0]
         got.append((name, run_dir, lut_dir, reused, circuit))
     n = sum(g[3] for g in got)
@@ -54,7 +56,8 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
 
 def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
                jobs: int = 2, scheduler: str | None = None, measure_cpu: bool = True, progress: bool = True,
-               echo: Callable[[str], Any] = print, force: bool = False) -> ReportResult:
+               echo: Callable[[str], Any] = print, force: bool = False,
+               cache: str | Path | None = None) -> ReportResult:
     """``pcmspice run [DESIGN.toml]``: a design (a file, a :class:`~pcmspice.pipeline.DesignConfig`, or None
     for the embedded default) -> LUTs -> a training run per seed (per combination) -> power -> one report.
 
@@ -62,7 +65,8 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     ``out/report``), which names the design, its hash and its LUT folder(s), and with several combinations
     the worst corner (the lowest final accuracy).  ``jobs`` processes (or the Dask ``scheduler``) train the
     runs and simulate the batches.  ``out`` is checked first (absent, empty or this design's run, else
-    ``force``)."""
+    ``force``).  Characterizations come from (and go to) the LUT cache ``cache`` (default: see
+    :mod:`pcmspice.characterize.cache`)."""
     d = load_design(design)
     if scheduler:
         executor.check_scheduler(scheduler)
@@ -77,7 +81,8 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     seeds = d.task.seeds
     # 1. lookup tables: one set, or one per combination
     if d.luts == "characterize":
-        combos = _combination_luts(d, out_dir, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo)
+        combos = _combination_luts(d, out_dir, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo,
+                                   cache=cache)
         inputs += [c[1] for c in combos]
     else:
         lut_dir = paths.default_lut_dir() if d.luts == "committed" else Path(d.luts)
