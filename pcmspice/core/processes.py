@@ -31,8 +31,26 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+_PREVIOUS_HOOK: list[Any] = []   # the threading.excepthook that _quiet_cancelled_futures replaced
+
+
+def _quiet_cancelled_futures(args: Any) -> None:
+    """A ``threading.excepthook`` that drops one CPython 3.11 race: a pool whose futures were cancelled and whose
+    workers were terminated (a Ctrl-C) makes its manager thread call ``set_exception`` on the cancelled futures,
+    which raises InvalidStateError and printed a traceback under the one-line interrupt message.  Anything else
+    goes to the hook it replaced."""
+    from concurrent.futures import InvalidStateError
+    if isinstance(args.exc_value, InvalidStateError) and type(args.thread).__name__ == "_ExecutorManagerThread":
+        return
+    _PREVIOUS_HOOK[0](args)
+
+
 def stop_pool(ex: Any, futures: Any = ()) -> None:
     """Cancel ``futures``, terminate the workers of ProcessPoolExecutor ``ex`` and shut it down without waiting."""
+    import threading
+    if threading.excepthook is not _quiet_cancelled_futures:
+        _PREVIOUS_HOOK[:] = [threading.excepthook]
+        threading.excepthook = _quiet_cancelled_futures
     for f in futures:
         f.cancel()
     for proc in list((getattr(ex, "_processes", None) or {}).values()):

@@ -57,7 +57,8 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
 def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
                jobs: int = 2, scheduler: str | None = None, measure_cpu: bool = True, progress: bool = True,
                echo: Callable[[str], Any] = print, force: bool = False,
-               cache: str | Path | None = None) -> ReportResult:
+               cache: str | Path | None = None, resume: bool = False,
+               on_interrupt: Callable[[str], None] | None = None) -> ReportResult:
     """``pcmspice run [DESIGN.toml]``: a design (a file, a :class:`~pcmspice.pipeline.DesignConfig`, or None
     for the embedded default) -> LUTs -> a training run per seed (per combination) -> power -> one report.
 
@@ -66,7 +67,10 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     the worst corner (the lowest final accuracy).  ``jobs`` processes (or the Dask ``scheduler``) train the
     runs and simulate the batches.  ``out`` is checked first (absent, empty or this design's run, else
     ``force``).  Characterizations come from (and go to) the LUT cache ``cache`` (default: see
-    :mod:`pcmspice.characterize.cache`)."""
+    :mod:`pcmspice.characterize.cache`).  ``resume`` (the run folder of an interrupted run): finished
+    trainings are kept, interrupted ones go on from their checkpoints.  ``on_interrupt(message)`` is told,
+    before each stage, what a Ctrl-C there would keep and how to go on."""
+    tell = on_interrupt or (lambda m: None)
     d = load_design(design)
     if scheduler:
         executor.check_scheduler(scheduler)
@@ -74,7 +78,15 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     out_dir = Path(out) if out is not None else default_out_dir(d)
     key = run_key("design", dkey, measure_cpu, str(report_dir) if report_dir else None)
     out_dir, report = _run_folders(out_dir, report_dir, key, force)
+    go_on = f"; continue with pcmspice run --resume --out {out_dir}"
+    tell(f"interrupted before the design was written; nothing was written to {out_dir}")
     atomic_write_text(out_dir / "design.toml", d.to_toml())
+    where = ""
+    if d.luts == "characterize":
+        from pcmspice.characterize.cache import cache_dir
+        where = f" in the LUT cache {cache_dir(cache)}"
+    tell(f"interrupted while characterizing: kept {out_dir / 'design.toml'} and the finished batches{where}"
+         + go_on)
     t0 = time.perf_counter()
     echo(f"design {d.name} {dkey[:8]} -> {out_dir}")
     inputs: list[Path] = []
@@ -97,8 +109,11 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
             tdir = (out_dir / "train" / name / f"seed{s}" if multi else
                     out_dir / ("train" if len(seeds) == 1 else f"train-seed{s}"))
             runs.append(((i, s), d.task.train_config(s, lut_dir), tdir, str(tdir.relative_to(out_dir))))
+    tell(f"interrupted while training: kept {out_dir / 'design.toml'}, the characterizations{where}, the finished "
+         f"trainings and each interrupted training's last finished epoch (its checkpoint)" + go_on)
     records = train_runs(runs, d.power, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo,
-                         prefix="[2/4] ")
+                         prefix="[2/4] ", resume=resume)
+    tell(f"interrupted while costing and reporting: kept the trainings in {out_dir}" + go_on)
     inputs += [r[2] for r in runs]
     if multi:
         rows = [{**circuit, "combination": name, "lut_dir": str(lut_dir),

@@ -84,4 +84,5 @@ def characterize_design(design: Any, out: Path, *, jobs: int = 2, progress: bool
              f"characterization {key}) into the LUT cache {run_dir}")
         res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler)
         lut_cache.touch(run_dir)
+        echo(f"[1/4] characterization {key}: {res.computed} batches simulated ({res.reused} batches reused)")
     return run_dir, _lut_dir_of_sweep(res), False
