@@ -8,7 +8,8 @@ What they do, so that the reference is generated from the code and the results f
   ``... without array,power -->`` leaves nested sections out (they have their own table).
 * ``<!-- report-section: Verdict -->`` becomes that section of the committed example report
   (``reports/example/index.md``), its figures served from the report's own folder; ``<!-- report-generated -->``
-  becomes the report's "Generated <date> by pcmspice <version> ..." line.
+  becomes the report's "Generated <date> by pcmspice <version> ..." line; ``report-section?:`` marks a section
+  the report may lack (the page then says so instead of stopping the build).
 * ``CHANGELOG.md`` (at the repository root, outside the nav) is served as ``changelog.md``, and the pages' links
   to ``../CHANGELOG.md`` and ``../reports/example/...``, which work on GitHub, are pointed at the site's copies.
 
@@ -31,7 +32,7 @@ EXAMPLE = ROOT / "reports" / "example"
 CHANGELOG = ROOT / "CHANGELOG.md"
 
 _CONFIG_MARKER = re.compile(r"^<!-- config-table: ([\w.]+):(\w+)(?: without ([\w,]+))? -->$", re.M)
-_REPORT_MARKER = re.compile(r"^<!-- report-section: (.+?) -->$", re.M)
+_REPORT_MARKER = re.compile(r"^<!-- report-section(\?)?: (.+?) -->$", re.M)
 _GENERATED_MARKER = re.compile(r"^<!-- report-generated -->$", re.M)
 
 
@@ -109,11 +110,15 @@ def config_table(module: str, name: str, without: str | None = None) -> str:
 
 
 # ---- the example report -----------------------------------------------------------------------------------
-def report_section(heading: str) -> str:
+def report_section(heading: str, optional: bool = False) -> str:
     """The section of reports/example/index.md under ``## heading`` (to the next ``## ``), its own heading
-    left out, sub-headings moved down one level, figure links pointed at the site's copies."""
+    left out, sub-headings moved down one level, figure links pointed at the site's copies.  A missing
+    section stops the build, unless the marker is ``report-section?`` (optional): then the page says so."""
     text = (EXAMPLE / "index.md").read_text(encoding="utf-8")
     m = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+    if m is None and optional:
+        return (f'!!! note "Not in the committed report"\n    The committed report has no section '
+                f'"{heading}": it was made without that input.\n')
     if m is None:
         raise PluginError(f"report-section: no section '## {heading}' in {EXAMPLE / 'index.md'}")
     body = m.group(1).strip("\n")
@@ -134,7 +139,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
     if page.file.src_uri == "changelog.md":
         return markdown.replace("](docs/", "](")
     markdown = _CONFIG_MARKER.sub(lambda m: config_table(m.group(1), m.group(2), m.group(3)), markdown)
-    markdown = _REPORT_MARKER.sub(lambda m: report_section(m.group(1)), markdown)
+    markdown = _REPORT_MARKER.sub(lambda m: report_section(m.group(2), bool(m.group(1))), markdown)
     markdown = _GENERATED_MARKER.sub(lambda m: report_generated(), markdown)
     markdown = markdown.replace("](../CHANGELOG.md", "](changelog.md")
     return markdown.replace("](../reports/example/figures/", "](example/figures/")

@@ -70,6 +70,15 @@ def test_a_two_corner_design_names_its_worst_corner_and_is_reused(tmp_path, monk
     assert rep["headline"]["worst_corner"] == worst["corner"]
     assert any(v.startswith(f"**Worst corner: {worst['corner']}, 27 °C**") for v in rep["verdict"]), rep["verdict"]
     assert set(rep["design"]["lut_dirs"]) == set(table["combination"])
+    # the headline is the worst corner's (issue 21), and every corner is costed on its own LUTs
+    assert rep["headline"]["accuracy_corner"] == f"{worst['corner']}, 27 °C"
+    assert rep["headline"]["analog_test_accuracy"] == pytest.approx(worst["final_accuracy_mean_percent"] / 100)
+    energy = {}
+    for name in table["combination"]:
+        p = json.loads((tmp_path / "a" / "power" / name / "summary.json").read_text())
+        assert Path(p["provenance"]["inputs"]["luts"]["path"]).name == name
+        energy[name] = p["headline"]["energy_per_example_joules"]
+    assert rep["headline"]["energy_per_example_joules"] == max(energy.values())
     # the second run: both LUT sets from the cache, nothing simulated, the same accuracies
     monkeypatch.setattr(run_mod.ch, "run_sweep", lambda *a, **k: pytest.fail("an unchanged design simulated"))
     again: list[str] = []

@@ -24,10 +24,22 @@ def _module():
     return mod
 
 
+def _split(line: str) -> tuple[str, str]:
+    """``train cell weights.npz HASH`` -> (``train cell weights.npz``, HASH); ``power NAME VALUE`` and
+    ``char FILE:ARRAY HASH`` -> their first two words and the rest (a value may hold spaces: a dict)."""
+    parts = line.split(" ")
+    n = 3 if parts[0] == "train" else 2
+    return " ".join(parts[:n]), " ".join(parts[n:])
+
+
+def _short(value: str, width: int = 90) -> str:
+    return value if len(value) <= width else value[:width] + f"... ({len(value)} characters)"
+
+
 def mismatch_message(pinned: list[str], now: list[str], made: dict[str, str], here: dict[str, str]) -> str:
     """What differs, line by line, and whether the machine's versions differ from the pinned file's."""
-    a, b = dict(line.rsplit(" ", 1) for line in pinned), dict(line.rsplit(" ", 1) for line in now)
-    diff = [f"  {k}: pinned {a.get(k, '(absent)')}, now {b.get(k, '(absent)')}"
+    a, b = dict(map(_split, pinned)), dict(map(_split, now))
+    diff = [f"  {k}: pinned {_short(a.get(k, '(absent)'))}, now {_short(b.get(k, '(absent)'))}"
             for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
     msg = [f"{len(diff)} of {len(a)} fingerprint results differ from tests/fingerprint.txt:", *diff[:20]]
     other = {k: (made.get(k, "?"), here[k]) for k in here if made.get(k) != here[k]}
@@ -58,6 +70,11 @@ def test_mismatch_message_names_the_results_and_the_versions():
     msg = mismatch_message(["train cell weights.npz aaa", "power x 1"], ["train cell weights.npz bbb", "power x 1"],
                            {**here, "numpy": "1.26"}, here)
     assert "1 of 2" in msg and "train cell weights.npz: pinned aaa, now bbb" in msg
+    long = "power energy {'adc': 1.0, " + "'x': 2.0, " * 20 + "}"
+    msg2 = mismatch_message([long, "train cell accuracy 0.9 baseline 0.91"],
+                            [long.replace("1.0", "1.5"), "train cell accuracy 0.8 baseline 0.91"], here, here)
+    assert "2 of 2" in msg2 and "power energy: pinned {'adc': 1.0," in msg2 and "characters)" in msg2
+    assert "train cell accuracy: pinned 0.9 baseline 0.91, now 0.8 baseline 0.91" in msg2
     assert "numpy 1.26 (pinned) vs 2.0 (here)" in msg
     assert "regenerate" in mismatch_message(["a 1"], ["a 2"], here, here)
 

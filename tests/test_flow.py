@@ -82,3 +82,15 @@ def test_one_override_mechanism_for_designs_and_run_set():
         apply_sets(d, ["task.array.gainf=1"])
     with pytest.raises(ConfigError, match="design \\[task\\]: epochs = 0 is invalid"):
         apply_sets(d, ["task.epochs=0"])
+
+
+@pytest.mark.parametrize("args, want", [(["--epochs", "0"], "design [task]: epochs = 0 is invalid"),
+                                        (["--transfer-every", "-1"], "transfer_every = -1 is invalid"),
+                                        (["--set", "task.epochz=2"], "[task] has no parameter 'epochz'")])
+def test_run_options_are_the_task_fields_checked_by_the_config(tmp_path, capsys, args, want):
+    from pcmspice.cli.main import main
+    with pytest.raises(SystemExit) as e:
+        main(["run", *args, "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: ") and want in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()      # refused before anything is written

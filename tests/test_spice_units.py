@@ -103,7 +103,7 @@ def test_generated_number_options_take_the_suffixes(tmp_path):
 
     from pcmspice.cli.options import SpiceNumber
     assert SpiceNumber().convert("1.16u", None, None) == 1.16e-6 and SpiceNumber(True).convert("8k", None, None) == 8000
-    with pytest.raises(click.BadParameter, match="is not an integer"):
+    with pytest.raises(click.BadParameter, match="is not a valid integer"):
         SpiceNumber(integer=True).convert("1.5", None, None)
     configs = []
     for tpe, n in (("1.16u", "20"), ("1.16e-6", "2e1")):
@@ -114,3 +114,30 @@ def test_generated_number_options_take_the_suffixes(tmp_path):
         configs.append((out / "config.toml").read_text())
         assert json.loads((out / "summary.json").read_text())["examples_trained"] == 20
     assert configs[0] == configs[1] and "time_per_example_seconds = 1.16e-06" in configs[0]
+
+
+def test_no_command_line_option_reads_numbers_without_the_suffixes():
+    """Every float and integer option of every command (and subcommand) reads numbers the SPICE way."""
+    import importlib
+
+    import click
+
+    from pcmspice.cli.main import _COMMANDS
+    from pcmspice.cli.options import SpiceNumber
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, f"{path} {name}")
+        for p in cmd.params:
+            yield path, p
+
+    plain, numbers = [], 0
+    for name, (mod, attr) in _COMMANDS.items():
+        for path, p in walk(getattr(importlib.import_module(mod), attr), name):
+            # (a click.IntRange keeps its own range check; a plain int or float must read suffixes)
+            if type(p.type) in (click.types.FloatParamType, click.types.IntParamType):
+                plain.append(f"{path} {p.opts[0]}")
+            numbers += isinstance(p.type, SpiceNumber)
+    assert not plain, f"float options without SPICE suffixes: {plain}"
+    assert numbers >= 10

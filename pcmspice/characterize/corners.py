@@ -28,6 +28,7 @@ COLUMNS = {
     "final_accuracy_mean_percent": "final acc. mean (%)", "final_accuracy_sd_percent": "final acc. sd (%)",
     "best_accuracy_mean_percent": "best acc. mean (%)", "best_accuracy_sd_percent": "best acc. sd (%)",
     "software_accuracy_mean_percent": "software acc. (%)", "last_epoch_transfer_seeds": "transfer in last epoch",
+    "pcm_untrained_seeds": "seeds without a transfer",
     "seeds": "seeds",
     "energy_per_example_joules": "E / example (J)", "gops_per_watt": "GOP/s/W",
 }

@@ -6,31 +6,33 @@ from pathlib import Path
 
 import click
 
+from pcmspice.cli.options import INTEGER, NUMBER
 from pcmspice.cosim.config import CosimConfig
 
 _D = CosimConfig()   # the option defaults are the config's
 
 
 @click.command()
-@click.option("--rows", type=int, default=_D.rows, show_default=True,
+@click.option("--rows", type=INTEGER, default=_D.rows, show_default=True,
               help="Array rows = network inputs (rows-1 principal components of the digits + bias).")
-@click.option("--cols", type=int, default=_D.cols, show_default=True,
+@click.option("--cols", type=INTEGER, default=_D.cols, show_default=True,
               help="Array columns = network outputs = classes (digits 0 .. cols-1, at most 10).")
-@click.option("--examples", type=int, default=_D.examples, show_default=True, help="Training examples.")
+@click.option("--examples", type=INTEGER, default=_D.examples, show_default=True, help="Training examples.")
 @click.option("--tech", "technology", default=_D.technology, show_default=True,
               help="Technology: generic65, sky130, or the path of a technology folder (docs/technologies.md).")
 @click.option("--corner", default=_D.corner, show_default=True, help="Process corner.")
-@click.option("--temp", "temp_c", type=float, default=_D.temp_c, show_default=True, help="Temperature (°C).")
-@click.option("--seed", type=int, default=_D.seed, show_default=True,
+@click.option("--temp", "temp_c", type=NUMBER, default=_D.temp_c, show_default=True, help="Temperature (°C).")
+@click.option("--seed", type=INTEGER, default=_D.seed, show_default=True,
               help="Cells, data order, pulses and PCM cycle-to-cycle draws.")
-@click.option("--lr", "learning_rate", type=float, default=_D.learning_rate, show_default=True, help="Learning rate.")
-@click.option("--bit-length", type=int, default=_D.bit_length, show_default=True,
+@click.option("--lr", "learning_rate", type=NUMBER, default=_D.learning_rate, show_default=True,
+              help="Learning rate.")
+@click.option("--bit-length", type=INTEGER, default=_D.bit_length, show_default=True,
               help="Pulse slots per example (stochastic pulse coincidence).")
-@click.option("--transfer-every", type=int, default=_D.transfer_every, show_default=True,
+@click.option("--transfer-every", type=INTEGER, default=_D.transfer_every, show_default=True,
               help="Examples between transfers to PCM (each flips the polarity); 0 = never.")
-@click.option("--time-per-example", "time_per_example_seconds", type=float, default=_D.time_per_example_seconds,
+@click.option("--time-per-example", "time_per_example_seconds", type=NUMBER, default=_D.time_per_example_seconds,
               show_default=True, help="Hardware time of one example (s): the leakage between examples.")
-@click.option("--w-max", type=float, default=_D.w_max, show_default=True,
+@click.option("--w-max", type=NUMBER, default=_D.w_max, show_default=True,
               help="Weight mapped to the PCM programming span (sets siemens per unit weight).")
 @click.option("--engine", type=click.Choice(["auto", "shared", "subprocess"]), default="auto", show_default=True)
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,

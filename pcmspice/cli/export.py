@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from pcmspice.cli.options import INTEGER, NUMBER
+
 
 @click.group()
 def export():
@@ -13,11 +15,11 @@ def export():
 @export.command("aihwkit")
 @click.argument("lutdir", required=False, type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="the JSON file to write")
-@click.option("--w-max", type=float, default=1.0, show_default=True,
+@click.option("--w-max", type=NUMBER, default=1.0, show_default=True,
               help="the weight the PCM programming span maps to (sets the weight units)")
-@click.option("--n-in", type=int, default=785, show_default=True,
+@click.option("--n-in", type=INTEGER, default=785, show_default=True,
               help="the layer's inputs, bias included (spreads the column transfers over transfer-every)")
-@click.option("--transfer-every", type=int, default=8000, show_default=True,
+@click.option("--transfer-every", type=INTEGER, default=8000, show_default=True,
               help="examples between transfers (0 = never)")
 def aihwkit(lutdir, out, w_max, n_in, transfer_every):
     """Write OUT: a TransferCompound of a PiecewiseStepDevice (the 3T1C, from the LUT's step-vs-weight curves

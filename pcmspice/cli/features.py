@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pcmspice.cli.options import INTEGER, NUMBER
 from pcmspice.core.errors import ConfigError, OutputError
 
 
@@ -36,14 +37,14 @@ def check_out_file(path: str, suffix: str, option: str = "--out") -> Path:
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
               help="a CNN saved with --save-model: extract its features instead of training one")
 @click.option("--save-model", type=click.Path(dir_okay=False), default=None, help="also save the trained CNN here")
-@click.option("--epochs", type=int, default=3, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--learning-rate", type=float, default=0.05, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--features", type=int, default=64, show_default=True, help="penultimate layer width")
-@click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads")
-@click.option("--max-train", type=int, default=0, help="use only the first N training examples (0 = all)")
-@click.option("--max-test", type=int, default=0, help="use only the first N test examples (0 = all)")
+@click.option("--epochs", type=INTEGER, default=3, show_default=True)
+@click.option("--batch-size", type=INTEGER, default=64, show_default=True)
+@click.option("--learning-rate", type=NUMBER, default=0.05, show_default=True)
+@click.option("--seed", type=INTEGER, default=0, show_default=True)
+@click.option("--features", type=INTEGER, default=64, show_default=True, help="penultimate layer width")
+@click.option("--threads", type=INTEGER, default=1, show_default=True, help="torch CPU threads")
+@click.option("--max-train", type=INTEGER, default=0, help="use only the first N training examples (0 = all)")
+@click.option("--max-test", type=INTEGER, default=0, help="use only the first N test examples (0 = all)")
 def features(**opts):
     """Train a small CNN in float torch on the training split (or load one with --model) and write its
     penultimate-layer features of train and test to OUT, with their provenance.

@@ -31,10 +31,12 @@ class SpiceNumber(click.ParamType):
         try:
             v = parse_spice_number(value)
         except ValueError as exc:
+            if self.integer:
+                self.fail(f"{value!r} is not a valid integer (e.g. 8000 or, as in SPICE, 8k)", param, ctx)
             self.fail(str(exc), param, ctx)
         if self.integer:
             if not v.is_integer():
-                self.fail(f"{value!r} is not an integer", param, ctx)
+                self.fail(f"{value!r} is not a valid integer", param, ctx)
             return int(v)
         return v
 
@@ -68,3 +70,8 @@ def field_option(cls: type, path: str, decl: str | None = None, **overrides: Any
     if isinstance(default, tuple):
         settings.update(type=str, default=None, show_default=False)
     return {**settings, **overrides}
+
+
+#: the click types of hand-declared number options: ``type=NUMBER``, ``type=INTEGER``
+NUMBER = SpiceNumber()
+INTEGER = SpiceNumber(integer=True)

@@ -10,6 +10,18 @@ from pcmspice.core import paths
 _PATH_DIR = click.Path(file_okay=False, path_type=Path)
 
 
+def _task_option(path: str) -> dict:
+    """The option of ``pcmspice run`` for the design's ``[task]`` field ``path``, generated from the field (its
+    type and help); unset, the design's own value stays."""
+    from pcmspice.cli.options import field_option
+    from pcmspice.pipeline.design import TaskConfig
+    opt = field_option(TaskConfig, path)
+    default = opt.get("default")
+    return {**opt, "default": None, "show_default": False,
+            "help": f"{opt.get('help') or ''} (default: the design's; the embedded default's is {default})".strip()
+            if default is not None else f"{opt.get('help') or ''} (default: the design's)".strip()}
+
+
 def _config(config_file: Path | None, sets: tuple[str, ...]):
     from pcmspice.power.config import load_config
     return load_config(config_file, sets)
@@ -122,16 +134,13 @@ def _resumed_design(ctx: click.Context, design_file: Path | None, out: Path | No
 @click.option("--fresh-mc", type=click.IntRange(min=2), default=None,
               help="Characterize a fresh Monte Carlo population of this many cells (tt, 27 C) instead of using the "
                    "committed LUTs.")
-@click.option("--dataset", default=None, help="Data set (default: the design's; the embedded default's is mnist5k).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the design's).")
-@click.option("--network", default=None, help="Layer sizes (default: the design's, else the trainer's for the "
-                                               "data set).")
+@click.option("--dataset", **_task_option("dataset"))
+@click.option("--epochs", **_task_option("epochs"))
+@click.option("--network", **_task_option("network"))
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="One seed of the training (and of a --fresh-mc population) instead of the design's seeds "
                    "(the embedded default's: 0, as for `train`).")
-@click.option("--transfer-every", type=click.IntRange(min=0), default=None,
-              help="Examples between transfers to PCM (default: the design's; the embedded default's is the "
-                   "paper's 8000: on mnist5k's 4,000 training images, every second epoch).")
+@click.option("--transfer-every", **_task_option("array.transfer_every"))
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
               help="Parallel processes: ngspice batches, then the training runs (seeds x corners).")
 @click.option("--scheduler", default=None,
@@ -179,7 +188,9 @@ def run(ctx, design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, n
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
     res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,
                      progress=not quiet, echo=click.echo, force=force, cache=cache, resume=resume,
-                     on_interrupt=on_interrupt)
+                     on_interrupt=on_interrupt,
+                     source=(str(Path(out) / "design.toml") if resume else str(design_file)
+                             if design_file is not None else "the default design"))
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)
@@ -198,5 +209,5 @@ def compare(designs, out, title):
     click.echo(f"comparison: {res.html}")
     for r in res.rows:
         gap = r["accuracy_gap_points_mean"]
-        click.echo(f"  {r['design']}: gap {gap:+.2f} pp over {len(r['seeds'])} seed(s); LUTs {r.get('lut_dir')}"
-                   if gap == gap else f"  {r['design']}: LUTs {r.get('lut_dir')}")
+        click.echo(f"  {r['column']}: gap {gap:+.2f} pp over {len(r['seeds'])} seed(s); LUTs {r.get('lut_dir')}"
+                   if gap == gap else f"  {r['column']}: LUTs {r.get('lut_dir')}")

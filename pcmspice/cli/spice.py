@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from pcmspice.cli.options import NUMBER
 from pcmspice.core.errors import ConfigError
 
 
@@ -29,7 +30,7 @@ class _TestbenchChoice(click.ParamType):
 @click.option("--tech", "technology", default="generic65", show_default=True,
               help="Technology: generic65, sky130, or the path of a technology folder (its tech.toml and models).")
 @click.option("--corner", default="tt", show_default=True, help="Process corner: tt, ff, ss, fs, sf.")
-@click.option("--temp", type=float, default=27.0, show_default=True, help="Temperature (°C).")
+@click.option("--temp", type=NUMBER, default=27.0, show_default=True, help="Temperature (°C).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a netlist parameter (repeatable), e.g. --param c_store_farads=50e-15.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,

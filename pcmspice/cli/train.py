@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pcmspice.cli.options import field_option, given
+from pcmspice.cli.options import INTEGER, NUMBER, field_option, given
 from pcmspice.core.errors import ConfigError
 from pcmspice.train.config import TrainConfig
 
@@ -139,6 +139,8 @@ def train(ctx, **opts):
                f"example); PCM drift: G now / G programmed = {s['pcm_drift_ratio_mean']:.4f} on average"
                if s.get("pcm_drift_ratio_mean") is not None else
                f"hardware time {s['hardware_time_seconds']:.3g} s")
+    if s.get("pcm_caveat"):
+        click.echo(f"warning: {s['pcm_caveat']}", err=True)
     click.echo(f"wrote {run.out_dir}")
 
 
@@ -147,10 +149,10 @@ def train(ctx, **opts):
 @click.option("--variants", default=",".join(("ideal", "cell", "no-polarity-inversion", "pcm-only", "leak-10x")),
               show_default=True, help="comma-separated; also available: paper-offset (the paper's signed 2 uS "
               "transfer offset)")
-@click.option("--retention-ratio", type=float, default=10.0, show_default=True,
+@click.option("--retention-ratio", type=NUMBER, default=10.0, show_default=True,
               help="leak-10x: retention = transfer interval / this")
 @click.option("--figures", is_flag=True, help="also write each variant's figures")
-@click.option("--jobs", type=int, default=1, show_default=True, help="variants trained in parallel processes")
+@click.option("--jobs", type=INTEGER, default=1, show_default=True, help="variants trained in parallel processes")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="output folder [default: runs/ablate-DATASET-seedN]")
 @click.option("--force", is_flag=True, help="replace OUT even if it holds another run")

@@ -20,7 +20,7 @@ def fmt_si(v: Any, unit: str = "", digits: int = 3) -> str:
         return f"{v} {unit}".strip()
     if v == 0:
         return f"0 {unit}".strip()
-    prefixes = ((1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, ""),
+    prefixes = ((1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, ""),
                 (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"))
     for f, pre in prefixes:
         if abs(v) < f * 999.5:

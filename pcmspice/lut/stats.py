@@ -127,7 +127,7 @@ def _fmt(key: str, v: Any) -> str:
                  if suffix in key), "")
     if not math.isfinite(v) or unit == "":
         return f"{v:.4g}"
-    scale, prefix = next(((s, pre) for s, pre in ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"),
+    scale, prefix = next(((s, pre) for s, pre in ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"),
                                                    (1e-3, "m"), (1.0, "")) if abs(v) < s * 1000), (1.0, ""))
     return f"{v / scale:.4g} {prefix}{unit}"
 

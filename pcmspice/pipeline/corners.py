@@ -49,6 +49,7 @@ def corner_row(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         row[f"{name}_mean_percent"], row[f"{name}_sd_percent"] = _mean_sd([r[f"{name}_percent"] for r in records])
     row["software_accuracy_mean_percent"] = _mean_sd([r["software_accuracy_percent"] for r in records])[0]
     row["last_epoch_transfer_seeds"] = sum(1 for r in records if r["last_epoch_transfers"] > 0)
+    row["pcm_untrained_seeds"] = sum(1 for r in records if r.get("pcm_trained") is False)
     for k in ("energy_per_example_joules", "gops_per_watt"):
         row[k] = _mean_sd([r[k] for r in records])[0]
     row["runs"] = [{k: v for k, v in r.items() if k != "worker_pid"} for r in records]

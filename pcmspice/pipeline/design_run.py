@@ -7,7 +7,8 @@ each -> power -> one report.
   content hash, :func:`~pcmspice.pipeline.run.characterize_design`), every combination trained once per seed
   into ``train/<combination>/seed<N>``, a corner table ``corners/`` (circuit numbers, final and best accuracy
   as mean ± sd over the seeds, energy per example) whose lowest accuracy the report's verdict names as the
-  worst corner, and ``power/`` for the first combination.
+  worst corner, and ``power/<combination>/`` for every combination (its first seed on its own LUTs; the
+  report's energy and area headline is the worst of them).
 
 The seeds (and combinations) are trained through :func:`pcmspice.core.executor.execute`: in this process
 for one run, else on a pool of ``jobs`` spawned processes, or on the Dask cluster ``scheduler``.
@@ -24,6 +25,7 @@ from pcmspice.characterize.sweep import combo_name
 from pcmspice.core import executor, paths
 from pcmspice.core.outputs import run_key
 from pcmspice.core.provenance import atomic_write_text, write_json
+from pcmspice.pipeline.checks import check_design
 from pcmspice.pipeline.corners import corner_row
 from pcmspice.pipeline.design import DesignConfig, design_key, design_summary, load_design
 from pcmspice.pipeline.run import _run_folders, characterize_design, default_out_dir
@@ -56,7 +58,7 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
 
 def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
                jobs: int = 2, scheduler: str | None = None, measure_cpu: bool = True, progress: bool = True,
-               echo: Callable[[str], Any] = print, force: bool = False,
+               echo: Callable[[str], Any] = print, force: bool = False, source: str | None = None,
                cache: str | Path | None = None, resume: bool = False,
                on_interrupt: Callable[[str], None] | None = None) -> ReportResult:
     """``pcmspice run [DESIGN.toml]``: a design (a file, a :class:`~pcmspice.pipeline.DesignConfig`, or None
@@ -66,12 +68,16 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     ``out/report``), which names the design, its hash and its LUT folder(s), and with several combinations
     the worst corner (the lowest final accuracy).  ``jobs`` processes (or the Dask ``scheduler``) train the
     runs and simulate the batches.  ``out`` is checked first (absent, empty or this design's run, else
-    ``force``).  Characterizations come from (and go to) the LUT cache ``cache`` (default: see
+    ``force``).  The design is checked whole first (:func:`~pcmspice.pipeline.checks.check_design`: data
+    set, network, netlist parameters, LUT folder); an error names ``source`` (the design file) and the key.
+    Characterizations come from (and go to) the LUT cache ``cache`` (default: see
     :mod:`pcmspice.characterize.cache`).  ``resume`` (the run folder of an interrupted run): finished
     trainings are kept, interrupted ones go on from their checkpoints.  ``on_interrupt(message)`` is told,
     before each stage, what a Ctrl-C there would keep and how to go on."""
     tell = on_interrupt or (lambda m: None)
     d = load_design(design)
+    # every check before any work: an error names the design file (``source``) and the key
+    check_design(d, source or (str(design) if isinstance(design, (str, Path)) else f"design {d.name}"))
     if scheduler:
         executor.check_scheduler(scheduler)
     dkey = design_key(d)
@@ -121,11 +127,13 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
                 for i, (name, _, lut_dir, _, circuit) in enumerate(combos)]
         write_table(out_dir / "corners", rows)
         inputs.append(out_dir / "corners")
-    # 3. power: the first combination's first seed, on the same LUTs
-    echo("[3/4] energy, latency and area" + (f" (of {combos[0][0]})" if multi else ""))
-    write_power_run(out_dir / "power", combos[0][2], d.task.network or None, runs[0][2], d.power,
-                    measure_cpu=measure_cpu, force=True)
-    inputs.append(out_dir / "power")
+    # 3. power: each combination's first seed, on its own LUTs (the report headlines the worst)
+    echo("[3/4] energy, latency and area" + (f" (of each of {len(combos)} combinations)" if multi else ""))
+    for i, (name, _, lut_dir, _, _) in enumerate(combos):
+        pdir = out_dir / "power" / name if multi else out_dir / "power"
+        write_power_run(pdir, lut_dir, d.task.network or None, runs[i * len(seeds)][2], d.power,
+                        measure_cpu=measure_cpu and i == 0, force=True)
+        inputs.append(pdir)
     # 4. one report naming the design, its hash and the LUTs
     echo("[4/4] report")
     info = {**design_summary(d, combos[0][2], all(c[3] for c in combos) and d.luts == "characterize"),

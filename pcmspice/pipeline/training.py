@@ -150,6 +150,8 @@ def train_run(cfg: tr.TrainConfig | None = None, out: str | Path | None = None, 
          f"continue with pcmspice train --resume --out {out}")
     tr.save_run(res, out, figures=figures, force=force)
     Checkpointer(ck_path, "", "", baseline).remove()
+    if echo and res.summary.get("pcm_caveat"):
+        echo(f"warning: {res.summary['pcm_caveat']}")
     return TrainedRun(res, out)
 
 
@@ -171,6 +173,7 @@ def run_record(lut_dir: Path, out: Path) -> dict[str, Any]:
             "software_accuracy_percent": 100 * float(base) if base is not None else math.nan,
             "transfers_total": int(s["transfers_total"]),
             "last_epoch_transfers": int(hist[-1].get("transfers") or 0),
+            "pcm_trained": s.get("pcm_trained"), "pcm_caveat": s.get("pcm_caveat"),
             "energy_per_example_joules": cost["training"]["energy_per_example_joules"],
             "gops_per_watt": cost["training"]["gops_per_watt"]}
 
@@ -218,6 +221,8 @@ def train_runs(runs: list[tuple[Any, tr.TrainConfig, Path, str]], power: pw.Powe
     for k, rec in executor.execute(tasks, 1 if inline else workers, scheduler):
         got[k] = rec
         flag = ", transfer in the last epoch" if rec["last_epoch_transfers"] else ""
+        if rec.get("pcm_trained") is False:
+            flag += "; warning: the 3T1C alone was trained, the PCM never learned (no transfer)"
         echo(f"{prefix}  {labels[k]}: final {rec['final_accuracy_percent']:.2f} %, best "
              f"{rec['best_accuracy_percent']:.2f} % (epoch {rec['best_epoch']}){flag}{_HOW[rec.pop('how')]}")
     return got

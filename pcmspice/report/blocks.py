@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from pcmspice.characterize.corners import TRANSFER_NOTE, accuracy_columns
+from pcmspice.characterize.corners import COLUMNS, TRANSFER_NOTE, accuracy_columns
 from pcmspice.core.document import Block, table_from_pairs
 from pcmspice.core.units import fmt_num, fmt_pct, fmt_si
 from pcmspice.lut.format import LutSet
 from pcmspice.report.discover import RunInput, corner_label, worst_corner
+from pcmspice.report.headline import pcm_trained, run_label
 
 
 def training_blocks(run: RunInput) -> list[Block]:
@@ -31,7 +32,11 @@ def training_blocks(run: RunInput) -> list[Block]:
              ("PCM SET / RESET pulses",
               f"{fmt_num(s.get('pcm_set_pulses_total'))} / {fmt_num(s.get('pcm_reset_pulses_total'))}"),
              ("time per example assumed for leakage", fmt_si(s.get("time_per_example_seconds"), "s"))]
-    return [Block("h2", f"Training: {run.path.name}"), table_from_pairs(pairs)]
+    trained = pcm_trained(s)
+    if trained is not None:
+        pairs.insert(11, ("PCM trained (a g -> PCM transfer happened)", "yes" if trained else
+                          "no: the 3T1C alone was trained"))
+    return [Block("h2", f"Training: {run_label(run)}"), table_from_pairs(pairs)]
 
 
 
@@ -42,7 +47,8 @@ def corners_blocks(run: RunInput, df, fig: str | None) -> list[Block]:
         return blocks + [Block("p", "No corner table found.")]
     flagged = "last_epoch_transfer_seeds" in df.columns and bool((df["last_epoch_transfer_seeds"] > 0).any())
     w = worst_corner(df)
-    df = accuracy_columns(df.drop(columns=[c for c in ("lut_dir",) if c in df.columns]))
+    df = accuracy_columns(df.drop(columns=[c for c in df.columns if c in ("lut_dir", "combination")
+                                            or c.endswith("sigma_volts")]))
     cols = list(df.columns)
     rows = []
     for r in df.itertuples(index=False):
@@ -63,7 +69,7 @@ def corners_blocks(run: RunInput, df, fig: str | None) -> list[Block]:
             else:
                 row.append(fmt_num(v))
         rows.append(row)
-    blocks.append(Block("table", columns=cols, rows=rows))
+    blocks.append(Block("table", columns=[column_header(c) for c in cols], rows=rows))
     if flagged:
         blocks.append(Block("p", "⚠ " + TRANSFER_NOTE + "."))
     if w:
@@ -71,6 +77,23 @@ def corners_blocks(run: RunInput, df, fig: str | None) -> list[Block]:
     if fig:
         blocks.append(Block("img", "Corners and temperatures", src=fig))
     return blocks
+
+
+_UNIT_SUFFIXES = ("_siemens", "_volts", "_joules", "_seconds", "_percent")
+
+
+def column_header(name: str) -> str:
+    """A corner-table column as a reader reads it: the corner table's own label (:data:`COLUMNS`), without the
+    unit where every cell shows its own (siemens, volts, joules, seconds, %), else the name in words."""
+    label = COLUMNS.get(name)
+    if label is None:
+        base = name
+        for suffix in _UNIT_SUFFIXES:
+            base = base.removesuffix(suffix)
+        return base.replace("_", " ")
+    if name.endswith(_UNIT_SUFFIXES):
+        label = label.rsplit(" (", 1)[0]
+    return label
 
 
 def characterization_blocks(run: RunInput) -> list[Block]:

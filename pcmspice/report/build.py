@@ -38,6 +38,7 @@ from pcmspice.report.blocks import (
 )
 from pcmspice.report.discover import RunInput, corner_label, corners_frame, discover_all, worst_corner
 from pcmspice.report.figures import figure_corners, figure_luts
+from pcmspice.report.headline import pcm_caveat_item, training_groups, worst_area, worst_group, worst_power
 
 _KIND_ORDER = {"training": 0, "seeds": 1, "power": 2, "corners": 3, "characterization": 4, "luts": 5, "cosim": 6}
 ACCURACY_EQUIVALENT_POINTS = 0.5   # |analog - software| below this counts as equivalent (percentage points)
@@ -68,20 +69,43 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
     """The verdict lines (Markdown) and the headline numbers of ``runs`` (corner tables in ``corner_frames``)."""
     items: list[str] = []
     head: dict[str, Any] = {}
-    train = next((r for r in runs if r.kind == "training"), None)
-    if train:
-        s = train.summary
-        a, b = s.get("analog_test_accuracy"), s.get("baseline_test_accuracy")
-        if a is not None and b is not None:
-            d = 100 * (float(a) - float(b))
+    groups = training_groups(runs)
+    worst_g = worst_group(groups)
+    if worst_g:
+        s = worst_g.runs[0].summary
+        a, b = worst_g.mean, worst_g.values("baseline_test_accuracy")
+        n = len(worst_g.runs)
+        acc = f"{100 * a:.2f} ± {100 * worst_g.sd:.2f} %" if n > 1 else fmt_pct(a)
+        where = []
+        if len(groups) > 1:
+            where.append(f"the worst of {len(groups)} corners: {worst_g.label or worst_g.runs[0].path.name}")
+        elif worst_g.label:
+            where.append(f"corner {worst_g.label}")
+        if n > 1:
+            where.append(f"mean ± sd over {n} seeds")
+        lead = f"Accuracy ({'; '.join(where)})" if where else "Accuracy"
+        if b:
+            bm = sum(b) / len(b)
+            d = 100 * (a - bm)
             word = ("equivalent to software" if abs(d) <= ACCURACY_EQUIVALENT_POINTS
                     else f"{abs(d):.2f} points {'below' if d < 0 else 'above'} software")
-            items.append(f"**Accuracy: {fmt_pct(a)} analog vs {fmt_pct(b)} software** ({word}; "
+            items.append(f"**{lead}: {acc} analog vs {fmt_pct(bm)} software** ({word}; "
                          f"{s.get('network', '?')} on {s.get('dataset', '?')}, {fmt_num(s.get('epochs'))} "
                          f"epoch{'' if s.get('epochs') == 1 else 's'})")
-            head.update(analog_test_accuracy=float(a), baseline_test_accuracy=float(b), accuracy_delta_points=d)
+            head.update(analog_test_accuracy=a, baseline_test_accuracy=bm, accuracy_delta_points=d)
         else:
-            items.append("Accuracy: the training summary has no test accuracies")
+            items.append(f"**{lead}: {acc} analog** (no software baseline)")
+            head.update(analog_test_accuracy=a)
+        head.update(analog_test_accuracy_sd=worst_g.sd, accuracy_seeds=n, accuracy_groups=len(groups))
+        if worst_g.label:
+            head["accuracy_corner"] = worst_g.label
+        caveat, n_bad = pcm_caveat_item(runs)
+        head["pcm_trained"] = n_bad == 0
+        if caveat:
+            items.append(caveat)
+            head["pcm_untrained_runs"] = n_bad
+    elif any(r.kind == "training" for r in runs):
+        items.append("Accuracy: the training summary has no test accuracies")
     else:
         items.append("Accuracy: no training run in this report")
     for r in (r for r in runs if r.kind == "seeds"):
@@ -89,14 +113,18 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
         if gaps:
             items.append(f"**Over seeds (analog - software, the defaults): {'; '.join(gaps)}** (see *Accuracy over "
                          f"seeds* for the levers)")
-    power = next((r for r in runs if r.kind == "power"), None)
+    power, power_corner = worst_power(runs)
     if power:
         s = power.summary
         h = s["headline"]
         e = h["energy_per_example_joules"]
         gpus = s.get("gpu") or []
-        parts = [f"**Energy: {fmt_si(e, 'J')} per training example, {fmt_num(h['gops_per_watt_training'])} GOP/s/W "
-                 f"and {h['tops_per_mm2_training']:.3g} TOP/s/mm² training** (paper's projection: "
+        n_power = sum(1 for r in runs if r.kind == "power")
+        tops = worst_area(runs)
+        at = (f" (the worst of {n_power} corners: {power_corner or power.path.name})" if n_power > 1 else
+              f" (corner {power_corner})" if power_corner else "")
+        parts = [f"**Energy{at}: {fmt_si(e, 'J')} per training example, {fmt_num(h['gops_per_watt_training'])} "
+                 f"GOP/s/W and {tops:.3g} TOP/s/mm² training** (paper's projection: "
                  f"{fmt_num(pw.PAPER_GOPS_PER_WATT)} GOP/s/W, {pw.PAPER_TOPS_PER_MM2:g} TOP/s/mm²)"]
         if gpus:
             best_peak = min(gpus, key=lambda g: g["energy_per_example_fp16_peak_joules"])
@@ -111,8 +139,10 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
         if cpu:
             parts.append(f"{fmt_ratio(cpu['energy_per_example_joules'] / e)} less than this machine's CPU (measured)")
         items.append("; ".join(parts))
+        if power_corner:
+            head["energy_corner"] = power_corner
         head.update(energy_per_example_joules=e, gops_per_watt_training=h["gops_per_watt_training"],
-                    tops_per_mm2_training=h["tops_per_mm2_training"],
+                    tops_per_mm2_training=tops,
                     gops_per_watt_inference=h["gops_per_watt_inference"],
                     tops_per_mm2_inference=h["tops_per_mm2_inference"],
                     time_per_example_seconds=s["latency"]["time_per_example_seconds"])
@@ -216,10 +246,15 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
 
 
 def _design_blocks(design: dict[str, Any]) -> list[Block]:
+    """The line naming the design (above the verdict); its file goes to the end (:func:`_design_file`)."""
     reuse = " (reused: nothing was simulated)" if design.get("luts_reused") else ""
     return [Block("p", f"Design {design['design']}, hash {design['design_hash']} (sha256 "
-                       f"{design['design_sha256']}), on the LUTs {display_path(Path(design['lut_dir']))}{reuse}."),
-            Block("details", f"design {design['design']}: the design file", src=design.get("toml", ""))]
+                       f"{design['design_sha256']}), on the LUTs {display_path(Path(design['lut_dir']))}{reuse}; "
+                       "its design file is the last section.")]
+
+
+def _design_file(design: dict[str, Any]) -> list[Block]:
+    return [Block("details", f"design {design['design']}: the design file", src=design.get("toml", ""))]
 
 
 def _build(runs: list[RunInput], out: Path, title: str,
@@ -292,6 +327,8 @@ def _build(runs: list[RunInput], out: Path, title: str,
                 info["summary_sha256"] = sha256_file(r.path / "summary.json")
         blocks.append(Block("details", f"{r.label}: config and provenance",
                             src=json.dumps(to_jsonable(info), indent=2, sort_keys=True, default=str)))
+    if design:
+        blocks += _design_file(design)
     blocks.append(Block("details", "This report's own environment",
                         src=json.dumps(versions(), indent=2, sort_keys=True)))
     md = render_markdown(blocks)
@@ -310,11 +347,22 @@ def headline_lines(res: ReportResult) -> list[str]:
     h = res.headline
     lines = []
     if "analog_test_accuracy" in h:
-        lines.append(f"accuracy: {fmt_pct(h['analog_test_accuracy'])} analog vs "
-                     f"{fmt_pct(h['baseline_test_accuracy'])} software")
+        n = h.get("accuracy_seeds", 1)
+        acc = (f"{100 * h['analog_test_accuracy']:.2f} ± {100 * h['analog_test_accuracy_sd']:.2f} % (mean ± sd over "
+               f"{n} seeds)" if n > 1 else fmt_pct(h["analog_test_accuracy"]))
+        where = ""
+        if h.get("accuracy_corner"):
+            where = (f" at {h['accuracy_corner']}, the worst of {h['accuracy_groups']} corners"
+                     if h.get("accuracy_groups", 1) > 1 else f" at {h['accuracy_corner']}")
+        soft = f" vs {fmt_pct(h['baseline_test_accuracy'])} software" if "baseline_test_accuracy" in h else ""
+        lines.append(f"accuracy: {acc} analog{soft}{where}")
+    if h.get("pcm_trained") is False:
+        lines.append("warning: the 3T1C alone was trained; the PCM never learned (no g -> PCM transfer; see the "
+                     "report's verdict)")
     if "gops_per_watt_training" in h:
+        at = f" at {h['energy_corner']}" if h.get("energy_corner") else ""
         lines.append(f"energy: {fmt_num(h['gops_per_watt_training'])} GOP/s/W training "
-                     f"({fmt_si(h['energy_per_example_joules'], 'J')} per example; paper "
+                     f"({fmt_si(h['energy_per_example_joules'], 'J')} per example{at}; paper "
                      f"{fmt_num(pw.PAPER_GOPS_PER_WATT)})")
         lines.append(f"area efficiency: {h['tops_per_mm2_training']:.3g} TOP/s/mm² training "
                      f"(paper {pw.PAPER_TOPS_PER_MM2:g})")

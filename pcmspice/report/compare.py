@@ -2,7 +2,9 @@
 
 Each argument is one *design*: a folder holding runs of it — training runs (one per seed), power runs, corner
 runs, LUT folders — at any depth (``pcmspice run`` output, a folder of ``train --seed N`` runs, a corners run).
-The design is named by its folder and by the LUTs its training used; rows whose cell parameters differ are marked.
+Each design gives one column per corner (LUT set: :func:`corner_groups`), its numbers from that corner's runs and
+LUTs alone (seeds are pooled only within a corner); the column is named by the design's folder and its corner;
+rows whose fields differ (technology, bias mode, corner, task, cell parameters) are marked.
 The worst corner is the one with the lowest accuracy (else the largest asymmetry), whatever the argument order.
 """
 from __future__ import annotations
@@ -64,60 +66,125 @@ def _mean_sd(xs: Sequence[float]) -> tuple[float, float]:
     return (statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0) if xs else (math.nan, math.nan)
 
 
-def _lut_dir(d: Design) -> Path | None:
+def _resolved(p: Any) -> str | None:
+    return str(Path(p).resolve()) if p else None
+
+
+def _power_lut(p: RunInput) -> str | None:
+    return _resolved(((p.summary.get("provenance") or {}).get("inputs") or {}).get("luts", {}).get("path"))
+
+
+def _power_training(p: RunInput) -> str | None:
+    return _resolved(((p.summary.get("provenance") or {}).get("inputs") or {}).get("training", {}).get("path"))
+
+
+@dataclass
+class Corner:
+    """The runs of one design at one corner (one LUT set): its seeds' training runs and its power runs."""
+    lut_dir: Path | None
+    trainings: list[RunInput] = field(default_factory=list)
+    powers: list[RunInput] = field(default_factory=list)
+
+
+def corner_groups(d: Design) -> list[Corner]:
+    """The design's runs by the LUT set they ran on (one group per corner; seeds are pooled only within one): a
+    training run by its ``lut_dir``, a power run by the training run it costed, else by its LUT folder."""
+    groups: dict[str | None, Corner] = {}
+    by_train: dict[str, str | None] = {}
     for t in d.trainings:
-        if t.summary.get("lut_dir") and (Path(t.summary["lut_dir"]) / CELL_FILE).is_file():
-            return Path(t.summary["lut_dir"])
+        key = _resolved(t.summary.get("lut_dir"))
+        groups.setdefault(key, Corner(Path(key) if key else None)).trainings.append(t)
+        by_train[str(t.path.resolve())] = key
     for p in d.powers:
-        path = p.summary.get("provenance", {}).get("inputs", {}).get("luts", {}).get("path")
-        if path and (Path(path) / CELL_FILE).is_file():
-            return Path(path)
-    return d.lut_dirs[0] if d.lut_dirs else None
+        key = by_train.get(_power_training(p) or "", _power_lut(p))
+        groups.setdefault(key, Corner(Path(key) if key else None)).powers.append(p)
+    if not groups:   # a corner table alone: one row, the design's
+        groups[None] = Corner(d.lut_dirs[0].resolve() if d.lut_dirs else None)
+    return list(groups.values())
 
 
 def _components(power: RunInput) -> dict[str, float]:
     return power.summary["energy_per_example_joules"]["by_component"]
 
 
-def design_row(d: Design) -> dict[str, Any]:
-    """The comparison's numbers for one design (NaN where the design has no run of that kind)."""
-    gaps = [t.summary["accuracy_gap_percentage_points"] for t in d.trainings
-            if t.summary.get("accuracy_gap_percentage_points") is not None]
-    acc = [100 * t.summary["analog_test_accuracy"] for t in d.trainings]
-    g_mean, g_sd = _mean_sd(gaps)
-    a_mean, a_sd = _mean_sd(acc)
-    row: dict[str, Any] = {"design": d.name, "path": str(d.path), "seeds": sorted(t.summary.get("seed") for t in
-                                                                                 d.trainings),
-                           "accuracy_percent_mean": a_mean, "accuracy_percent_sd": a_sd,
-                           "accuracy_gap_points_mean": g_mean, "accuracy_gap_points_sd": g_sd,
-                           "networks": sorted({t.summary.get("network") for t in d.trainings} - {None}),
-                           "datasets": sorted({t.summary.get("dataset") for t in d.trainings} - {None})}
-    if d.powers:
-        h = [p.summary["headline"] for p in d.powers]
-        row.update({"energy_per_example_joules": statistics.fmean(x["energy_per_example_joules"] for x in h),
-                    "gops_per_watt_training": statistics.fmean(x["gops_per_watt_training"] for x in h),
-                    "tops_per_mm2_training": statistics.fmean(x["tops_per_mm2_training"] for x in h),
-                    "area_mm2": statistics.fmean(x["area_mm2"] for x in h),
-                    "area_per_synapse_um2": statistics.fmean(p.summary["cell_area_m2"]["total_m2"] * 1e12
-                                                             for p in d.powers),
-                    "energy_by_component": {k: statistics.fmean(_components(p)[k] for p in d.powers)
-                                            for k in _components(d.powers[0])}})
-    lut = _lut_dir(d)
-    row["lut_dir"] = str(lut) if lut else None
-    if lut is not None:
-        luts = load_lut_set(lut)
-        st = stats_at_start(luts)
-        row.update({"asymmetry_mean": st["asymmetry_mean"], "asymmetry_sigma": st["asymmetry_sigma"],
-                    "retention_10mV_median_seconds": st["retention_10mV_median_seconds"],
-                    "cell_params": dict(luts.cell.provenance.get("cell_params") or {}),
-                    "technology": luts.cell.provenance.get("technology")})
+def _flat(prefix: str, d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(f"{prefix}{k}.", v))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def design_rows(d: Design) -> list[dict[str, Any]]:
+    """The comparison's rows of one design: one per corner (NaN where the corner has no run of that kind)."""
     worst = None
     for c in d.corners:
         w = worst_corner(corners_frame(c))
         if w and (worst is None or _worse(w, worst)):
             worst = w
-    row["worst_corner"] = ({"label": corner_label(worst["row"]), "criterion": worst["criterion"],
-                            "value": float(worst["row"][worst["column"]])} if worst else None)
+    worst_row = ({"label": corner_label(worst["row"]), "criterion": worst["criterion"],
+                  "value": float(worst["row"][worst["column"]])} if worst else None)
+    groups = corner_groups(d)
+    rows = []
+    for g in groups:
+        row = corner_row(d, g)
+        row["worst_corner"] = worst_row
+        row["column"] = d.name if len(groups) == 1 else f"{d.name} ({row.get('corner') or '?'})"
+        rows.append(row)
+    return rows
+
+
+def design_row(d: Design) -> dict[str, Any]:
+    """The first (or only) row of :func:`design_rows`."""
+    return design_rows(d)[0]
+
+
+def corner_row(d: Design, g: Corner) -> dict[str, Any]:
+    """One design at one corner: its seeds' accuracy (mean ± sd), its power runs' energy, efficiency and area,
+    its LUTs' asymmetry and retention, and every field that describes it (``fields``: technology, bias mode,
+    corner, temperature, supply, the cell's netlist parameters, the training task)."""
+    gaps = [t.summary["accuracy_gap_percentage_points"] for t in g.trainings
+            if t.summary.get("accuracy_gap_percentage_points") is not None]
+    acc = [100 * t.summary["analog_test_accuracy"] for t in g.trainings]
+    g_mean, g_sd = _mean_sd(gaps)
+    a_mean, a_sd = _mean_sd(acc)
+    row: dict[str, Any] = {"design": d.name, "path": str(d.path),
+                           "seeds": sorted(t.summary.get("seed") for t in g.trainings),
+                           "accuracy_percent_mean": a_mean, "accuracy_percent_sd": a_sd,
+                           "accuracy_gap_points_mean": g_mean, "accuracy_gap_points_sd": g_sd,
+                           "networks": sorted({t.summary.get("network") for t in g.trainings} - {None}),
+                           "datasets": sorted({t.summary.get("dataset") for t in g.trainings} - {None}),
+                           "training_dirs": [str(t.path) for t in g.trainings]}
+    if g.powers:
+        h = [p.summary["headline"] for p in g.powers]
+        row.update({"energy_per_example_joules": statistics.fmean(x["energy_per_example_joules"] for x in h),
+                    "gops_per_watt_training": statistics.fmean(x["gops_per_watt_training"] for x in h),
+                    "tops_per_mm2_training": statistics.fmean(x["tops_per_mm2_training"] for x in h),
+                    "area_mm2": statistics.fmean(x["area_mm2"] for x in h),
+                    "area_per_synapse_um2": statistics.fmean(p.summary["cell_area_m2"]["total_m2"] * 1e12
+                                                             for p in g.powers),
+                    "energy_by_component": {k: statistics.fmean(_components(p)[k] for p in g.powers)
+                                            for k in _components(g.powers[0])}})
+    lut = g.lut_dir if g.lut_dir is not None and (g.lut_dir / CELL_FILE).is_file() else None
+    row["lut_dir"] = str(lut) if lut else None
+    fields: dict[str, Any] = {}
+    if lut is not None:
+        luts = load_lut_set(lut)
+        st = stats_at_start(luts)
+        prov = luts.cell.provenance
+        row.update({"asymmetry_mean": st["asymmetry_mean"], "asymmetry_sigma": st["asymmetry_sigma"],
+                    "retention_10mV_median_seconds": st["retention_10mV_median_seconds"],
+                    "cell_params": dict(prov.get("cell_params") or {}), "technology": prov.get("technology")})
+        row["corner"] = corner_label(prov) if prov.get("corner") is not None else None
+        fields.update({"technology": prov.get("technology"), "bias mode": (prov.get("sweep") or {}).get("bias"),
+                       "corner": prov.get("corner"), "temperature (°C)": prov.get("temp_c"),
+                       "supply (V)": prov.get("vdd_volts")})
+    cfgs = [t.summary.get("config") for t in g.trainings if isinstance(t.summary.get("config"), dict)]
+    if cfgs:
+        fields.update({f"task {k}": v for k, v in _flat("", cfgs[0]).items() if k not in ("seed", "luts")})
+    row["fields"] = fields
     return row
 
 
@@ -141,7 +208,20 @@ def differing_params(rows: list[dict[str, Any]]) -> list[str]:
     return [n for n in names if len({repr((r.get("cell_params") or {}).get(n)) for r in rows}) > 1]
 
 
-def _figures(designs: list[Design], rows: list[dict[str, Any]], fig_dir: Path) -> list[str]:
+def _field(v: Any) -> str:
+    return "-" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def differing_fields(rows: list[dict[str, Any]]) -> list[str]:
+    """Every other field (technology, bias mode, corner, temperature, supply, the training task) whose values
+    differ between the rows, in the order the rows name them."""
+    names: list[str] = []
+    for r in rows:
+        names += [k for k in r.get("fields", {}) if k not in names]
+    return [n for n in names if len({repr(r.get("fields", {}).get(n)) for r in rows}) > 1]
+
+
+def _figures(rows: list[dict[str, Any]], fig_dir: Path) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -150,10 +230,10 @@ def _figures(designs: list[Design], rows: list[dict[str, Any]], fig_dir: Path) -
     from pcmspice.core.provenance import save_png
     out = []
     fig, ax = plt.subplots(figsize=(7.2, 4.2))
-    for k, d in enumerate(designs):
+    for k, row in enumerate(rows):
         curves = []
-        for t in d.trainings:
-            h = t.path / "history.csv"
+        for t in row["training_dirs"]:
+            h = Path(t) / "history.csv"
             if h.is_file():
                 curves.append(pd.read_csv(h)["analog_test_accuracy"].to_numpy(float) * 100)
         if not curves:
@@ -162,7 +242,7 @@ def _figures(designs: list[Design], rows: list[dict[str, Any]], fig_dir: Path) -
         a = np.array([c[:n] for c in curves])
         ep = np.arange(1, n + 1)
         ax.plot(ep, a.mean(0), color=f"C{k}", lw=2, ls=("-", "--", ":", "-.")[k % 4], marker="os^D"[k % 4], ms=4,
-                label=f"{d.name} (analog, {len(curves)} seed(s))")
+                label=f"{row['column']} (analog, {len(curves)} seed(s))")
         if len(curves) > 1:
             ax.fill_between(ep, a.min(0), a.max(0), color=f"C{k}", alpha=0.2)
     if ax.lines:
@@ -184,7 +264,7 @@ def _figures(designs: list[Design], rows: list[dict[str, Any]], fig_dir: Path) -
         w = 0.8 / len(with_energy)
         for k, r in enumerate(with_energy):
             ax.bar(x + (k - (len(with_energy) - 1) / 2) * w, [r["energy_by_component"][c] * 1e9 for c in comps], w,
-                   color=f"C{k}", label=r["design"])
+                   color=f"C{k}", label=r["column"])
         ax.set_xticks(x, [c.replace("_", " ") for c in comps], rotation=35, ha="right", fontsize=8)
         ax.set_ylabel("energy per training example (nJ)")
         ax.set_title("Energy per training example by component")
@@ -214,15 +294,16 @@ def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None 
     for d in designs:           # two folders named alike: tell them apart by their parents
         if names.count(d.name) > 1:
             d.name = f"{d.path.resolve().parent.name}/{d.name}"
-    rows = [design_row(d) for d in designs]
+    rows = [r for d in designs for r in design_rows(d)]
     diff = differing_params(rows)
+    others = differing_fields(rows)
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out / "figures", ignore_errors=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    figs = _figures(designs, rows, out / "figures")
-    title = title or "pcmspice: " + " vs ".join(r["design"] for r in rows)
-    cols = ["quantity"] + [r["design"] for r in rows]
+    figs = _figures(rows, out / "figures")
+    title = title or "pcmspice: " + " vs ".join(d.name for d in designs)
+    cols = ["quantity"] + [r["column"] for r in rows]
 
     def line(label: str, key: str, kind: str) -> list[str]:
         return [label] + [_fmt(r.get(key), kind) for r in rows]
@@ -243,16 +324,19 @@ def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None 
         ["worst corner"] + [f"{r['worst_corner']['label']} ({r['worst_corner']['criterion']}: "
                             f"{r['worst_corner']['value']:.4g})" if r["worst_corner"] else "-" for r in rows],
     ]
+    for p in others:
+        table.append([f"**{p}** (differs)"] + [f"**{_field(r.get('fields', {}).get(p, '-'))}**" for r in rows])
     for p in diff:
         table.append([f"**{p}** (differs)"] + [f"**{(r.get('cell_params') or {}).get(p, '-')}**" for r in rows])
     blocks = [Block("h1", title),
-              Block("p", "Each column is one design: the runs found in its folder. Accuracy is the mean ± sd over "
-                         "the training runs (seeds) of the design; energy, efficiency and area come from its power "
-                         "runs; asymmetry and retention from the LUTs its training used. Bold rows are the cell "
-                         "parameters in which the designs differ."),
+              Block("p", "Each column is one design at one corner (one LUT set): the runs found in its folder that "
+                         "ran on those LUTs. Accuracy is the mean ± sd over the training runs (seeds) of that corner "
+                         "alone; energy, efficiency and area come from the power runs of that corner; asymmetry and "
+                         "retention from that corner's LUTs. Bold rows are every field in which the columns differ "
+                         "(technology, bias mode, corner, temperature, supply, training task, cell parameters)."),
               Block("table", columns=cols, rows=table)]
     for r in rows:
-        blocks += [Block("h2", f"Design {r['design']}"),
+        blocks += [Block("h2", f"Design {r['column']}"),
                    Block("ul", items=[f"folder: `{r['path']}`", f"LUTs: `{r.get('lut_dir')}`",
                                       f"data sets: {', '.join(r['datasets']) or '-'}; networks: "
                                       f"{', '.join(r['networks']) or '-'}"])]
@@ -262,5 +346,6 @@ def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None 
     atomic_write_text(md, render_markdown(blocks))
     atomic_write_text(html_path, render_html(blocks, title))
     write_json(out / "summary.json", {"kind": "comparison", "title": title, "designs": rows,
-                                      "differing_cell_params": diff, "figures": figs, "versions": versions()})
+                                      "differing_cell_params": diff, "differing_fields": others,
+                                      "figures": figs, "versions": versions()})
     return ComparisonResult(out, md, html_path, rows)

@@ -17,6 +17,9 @@ from pcmspice.core.errors import ConfigError
 from pcmspice.lut.format import CELL_FILE, PCM_FILE, load_lut_set
 from pcmspice.power import model as pw
 
+#: how the worst-corner criterion names an accuracy column
+ACCURACY_WORDS = {"final_accuracy_mean_percent": "final accuracy (mean over seeds)",
+                  "analog_test_accuracy": "analog test accuracy", "test_accuracy": "test accuracy"}
 KINDS = ("characterization", "corners", "training", "power", "cosim", "seeds", "luts")
 
 
@@ -109,7 +112,7 @@ def worst_corner(df) -> dict[str, Any] | None:
     acc = first_col(df, ("final_accuracy_mean_percent", "analog_test_accuracy", "test_accuracy", "accuracy"))
     if acc:
         i = int(df[acc].astype(float).idxmin())
-        return {"row": df.loc[i].to_dict(), "criterion": f"lowest {acc}", "column": acc}
+        return {"row": df.loc[i].to_dict(), "criterion": f"lowest {ACCURACY_WORDS.get(acc, acc)}", "column": acc}
     en = first_col(df, ("energy_per_example_joules",))
     if en:
         i = int(df[en].astype(float).idxmax())

@@ -49,13 +49,15 @@ def figure_corners(df, path: Path) -> Path | None:
     if en:
         panels.append((en, 1e9, "energy per training example (nJ)"))
     if "g_mean_siemens" in df.columns:
-        panels.append(("g_mean_siemens", 1e6, "mean g at v_start (uS)"))
+        panels.append(("g_mean_siemens", 1e6, "mean g at v_start (µS)"))
     if "dv_up_mean_volts" in df.columns and "dv_down_mean_volts" in df.columns and len(panels) < 3:
         panels.append(("dv_up_mean_volts", 1e3, "mean up step at v_start (mV)"))
     if not panels:
         return None
     y = np.arange(len(df))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.2, 1.6 + 0.28 * len(df)), sharey=True)
+    width = 4.2 * len(panels) + 1.2
+    fig, axes = plt.subplots(1, len(panels), figsize=(width + 1.6, 1.6 + 0.28 * len(df)), sharey=True)
+    legend = None
     axes = np.atleast_1d(axes)
     for ax, (col, scale, lab) in zip(axes, panels):
         vals = df[col].astype(float).to_numpy() * scale
@@ -66,11 +68,18 @@ def figure_corners(df, path: Path) -> Path | None:
             if f and "accuracy" in col:
                 bar.set_hatch("//")
                 bar.set_facecolor("#ff7f0e")
-        if col == "final_accuracy_mean_percent" and "best_accuracy_mean_percent" in df.columns:
-            ax.plot(df["best_accuracy_mean_percent"].astype(float), y, "k|", ms=12, mew=2, label="best epoch (mean)")
-            lo = float(np.nanmin(vals - (err if err is not None else 0)))
-            ax.set_xlim(max(0.0, lo - 5), 100)
-            ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
+        if "accuracy" in col:
+            # bars start at 0 (their length is the accuracy) and the software reference is drawn on the axis
+            if col == "final_accuracy_mean_percent" and "best_accuracy_mean_percent" in df.columns:
+                ax.plot(df["best_accuracy_mean_percent"].astype(float), y, "k|", ms=12, mew=2,
+                        label="best epoch (mean)")
+            soft = first_col(df, ("software_accuracy_mean_percent", "baseline_test_accuracy"))
+            if soft:
+                ref = float(np.nanmean(df[soft].astype(float))) * (1.0 if soft.endswith("_percent") else 100.0)
+                ax.axvline(ref, color="#d62728", ls="--", lw=1.5, label=f"software ({ref:.2f} %)")
+            ax.set_xlim(0, 100)
+            if ax.get_legend_handles_labels()[0]:   # right of the panels (never over a bar)
+                legend = ax.get_legend_handles_labels()
         ax.set_xlabel(lab, fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, labels, fontsize=8)
@@ -80,7 +89,11 @@ def figure_corners(df, path: Path) -> Path | None:
     if flagged.any():
         title += "\n⚠ hatched: a seed's last epoch had a transfer (its final accuracy is right after it)"
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    if legend:
+        fig.legend(*legend, loc="center right", fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0, width / (width + 1.6), 1))
+    else:
+        fig.tight_layout()
     return _save(fig, path)
 
 
@@ -93,7 +106,7 @@ def figure_luts(luts: LutSet, path: Path, n_show: int = 30) -> Path:
     a1.plot(c.vc_volts, c.g_siemens[k].T * 1e6, lw=0.7, color="#1f77b4", alpha=0.6)
     a1.axvline(c.v_start_volts, color="k", ls=":", lw=1)
     a1.set_xlabel("capacitor voltage Vc (V)")
-    a1.set_ylabel("read conductance g (uS)")
+    a1.set_ylabel("read conductance g (µS)")
     a1.set_title(f"3T1C g(Vc), {len(k)} of {c.n_cells} Monte Carlo cells")
     a2.plot(c.vc_volts, c.dv_up_volts[k].T * 1e3, lw=0.7, color="#2ca02c", alpha=0.6)
     a2.plot(c.vc_volts, c.dv_down_volts[k].T * 1e3, lw=0.7, color="#d62728", alpha=0.6)

@@ -69,7 +69,7 @@ def save_figures(res: TrainResult, out: Path) -> list[Path]:
         a1.hist(gm, bins=80, range=(0, hi), histtype="step", color="C2", label="G-")
         a1.set_yscale("log")
         a1.legend(fontsize=8)
-    a1.set_xlabel("PCM conductance (uS)")
+    a1.set_xlabel("PCM conductance (µS)")
     a1.set_ylabel("devices")
     a1.set_title("G+ and G- (all layers)", fontsize=10)
     caps = [c for c in (l.capacitor_volts() for l in layers) if c is not None]   # the layers with 3T1C
@@ -107,12 +107,12 @@ def save_figures(res: TrainResult, out: Path) -> list[Path]:
             a2.plot([t["examples"] / 1000 for t in log], [1e6 * t["rms_error_siemens"] for t in log], "o-",
                     label=f"layer {k}")
     what = "last transfer" if analog and analog[0].last_transfer else "initial programming"
-    a1.set_xlabel("PCM pair error F(G+ - G-) - target (uS)")
+    a1.set_xlabel("PCM pair error F(G+ - G-) - target (µS)")
     a1.set_ylabel("synapses")
     a1.set_yscale("log")
     a1.set_title(f"Programming error, {what}", fontsize=10)
     a2.set_xlabel("examples trained (thousands)")
-    a2.set_ylabel("RMS pair error (uS)")
+    a2.set_ylabel("RMS pair error (µS)")
     a2.set_title("RMS programming error per transfer", fontsize=10)
     if any_t:
         a1.legend(fontsize=8)

@@ -52,6 +52,7 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         "pcm_reset_pulses_total": counters.get("pcm_reset_pulses", 0),
         "pcm_set_pulses_update_total": counters.get("pcm_set_pulses_update", 0),
         "pcm_not_converged_total": counters.get("pcm_not_converged", 0),
+        **pcm_training(cfg.array.mode, cfg.array.transfer_every, n_train * cfg.epochs, first.transfer_log),
         "n_synapses": n_syn,
         "layers": [l.summary() for l in net.layers],
         "hardware_time_seconds": first.time_seconds,
@@ -72,6 +73,38 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         "versions": versions(),
     }
     return to_jsonable(s)
+
+
+#: a run that ended fewer than this fraction of its transfer interval after its last transfer is measured right
+#: after the transfer, before training has made up for the programming error (a few examples)
+JUST_TRANSFERRED_FRACTION = 0.05
+
+
+def pcm_training(mode: str, transfer_every: int, examples: int, log: list[dict]) -> dict[str, Any]:
+    """Whether the run's PCM learned anything: ``pcm_trained`` (False in mode ``cell`` when no g -> PCM transfer
+    happened: the 3T1C alone was trained; None without PCMs, mode ``ideal``), ``examples_since_last_transfer``
+    (None without a transfer), ``ended_after_transfer`` (the run ended within
+    :data:`JUST_TRANSFERRED_FRACTION` of a transfer interval after a transfer) and ``pcm_caveat``, the sentence
+    the console and the report's verdict show (None when there is nothing to say)."""
+    last = max((int(t["examples"]) for t in log), default=None)
+    since = examples - last if last is not None else None
+    if mode == "ideal":
+        return {"pcm_trained": None, "examples_since_last_transfer": since, "ended_after_transfer": False,
+                "pcm_caveat": None}
+    trained = mode != "cell" or last is not None
+    few = max(1, int(JUST_TRANSFERRED_FRACTION * transfer_every))
+    ended = since is not None and mode == "cell" and since < few
+    caveat = None
+    if not trained:
+        why = ("transfers are off (transfer_every = 0)" if transfer_every == 0 else
+               f"no transfer in its {examples:,} examples: one comes every {transfer_every:,}")
+        caveat = (f"the 3T1C alone was trained; the PCM never learned ({why}; set array.transfer_every "
+                  f"below {examples:,}, e.g. {max(1, examples // 8):,})")
+    elif ended:
+        caveat = (f"the run ended {since:,} examples after a transfer (fewer than {few:,}): its final accuracy is "
+                  "measured right after the transfer, before training made up for its programming error")
+    return {"pcm_trained": trained, "examples_since_last_transfer": since, "ended_after_transfer": ended,
+            "pcm_caveat": caveat}
 
 
 def _drift_ratio_mean(net) -> float | None:
