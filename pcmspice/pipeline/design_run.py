@@ -131,8 +131,11 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     echo("[3/4] energy, latency and area" + (f" (of each of {len(combos)} combinations)" if multi else ""))
     for i, (name, _, lut_dir, _, _) in enumerate(combos):
         pdir = out_dir / "power" / name if multi else out_dir / "power"
-        write_power_run(pdir, lut_dir, d.task.network or None, runs[i * len(seeds)][2], d.power,
-                        measure_cpu=measure_cpu and i == 0, force=True)
+        psum = write_power_run(pdir, lut_dir, d.task.network or None, runs[i * len(seeds)][2], d.power,
+                               measure_cpu=measure_cpu and i == 0, force=True)
+        if i == 0:   # the node's periphery (or the scaling rule that stands in for it), said once
+            for n in (x for x in psum.get("notes", []) if x.startswith("periphery of")):
+                echo(f"[3/4] {n}")
         inputs.append(pdir)
     # 4. one report naming the design, its hash and the LUTs
     echo("[4/4] report")
