@@ -107,7 +107,7 @@ def test_two_processes_write_an_entry_once(tmp_path):
         p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "tiny.toml"), str(root)],
                              stdout=subprocess.PIPE, text=True)
         first = p.stdout.readline()
-        assert first.startswith("waiting for another pcmspice process") and key in first
+        assert first.startswith("waiting for ") and f"characterizing {root / key}" in first, first
         ch.run_sweep(d.sweep, root / key, jobs=1, progress=False, force=True)
     rest = p.stdout.read()
     assert p.wait(timeout=120) == 0

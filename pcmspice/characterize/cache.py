@@ -9,8 +9,9 @@ and the technology's hashes, as :func:`~pcmspice.characterize.sweep.sweep_key` h
 and the LUT seal version.  Writes are atomic: batches are written aside and renamed, the LUT sets, figures and
 ``summary.json`` are staged and swapped in, ``summary.json`` last, so an entry without ``summary.json`` is an
 unfinished one (resumed from its batches by the next run).  One process at a time writes an entry: the others
-wait on ``<cache>/<key>.lock`` (:mod:`filelock`) and then reuse what it wrote.  A reused entry is loaded as
-every LUT set is (seals checked); one that does not load is characterized again.
+wait on the entry's lock ``<cache>/.<key>.lock`` (:mod:`pcmspice.core.locks`) and then reuse what it
+wrote.  A reused entry is loaded as every LUT set is (seals checked); one that does not load is characterized
+again.
 
 ``pcmspice cache`` lists the entries (key, what, size, last used) and ``pcmspice cache prune --older-than 30d``
 (or ``--all``) removes them; an entry another process holds is skipped, never half removed.
@@ -61,19 +62,11 @@ def cache_key(sweep: Any) -> str:
 
 @contextmanager
 def entry_lock(root: Path, key: str, echo: Callable[[str], Any] | None = None) -> Iterator[None]:
-    """Hold ``<root>/<key>.lock`` (waiting, and saying so, while another process holds it)."""
-    from filelock import FileLock, Timeout
-    lock = FileLock(str(root / f"{key}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if echo is not None:
-            echo(f"waiting for another pcmspice process that is characterizing {key} in {root}")
-        lock.acquire()
-    try:
+    """Hold the lock of entry ``<root>/<key>`` (:func:`pcmspice.core.locks.waiting`: ``<root>/.<key>.lock``),
+    waiting, and saying so, while another process holds it."""
+    from pcmspice.core import locks
+    with locks.waiting(root / key, "characterizing", on_wait=echo):
         yield
-    finally:
-        lock.release()
 
 
 def touch(entry: Path) -> None:
@@ -134,16 +127,16 @@ def prune(root: Path, older_than_seconds: float | None) -> tuple[list[dict[str, 
     """Remove the entries last used more than ``older_than_seconds`` ago (None: all).  An entry is first
     renamed aside under its lock, then deleted, so no reader ever sees half of one; an entry another process
     holds is skipped.  Returns (removed entries, skipped keys)."""
-    from filelock import FileLock, Timeout
+    from pcmspice.core import locks
+    from pcmspice.core.errors import OutputError
     now = time.time()
     removed, skipped = [], []
     for e in entries(root):
         if older_than_seconds is not None and now - e["last_used"] <= older_than_seconds:
             continue
-        lock = FileLock(str(root / f"{e['key']}.lock"))
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
+            taken = locks.hold(e["path"], wait=0, what="using")
+        except OutputError:
             skipped.append(e["key"])
             continue
         try:
@@ -152,5 +145,6 @@ def prune(root: Path, older_than_seconds: float | None) -> tuple[list[dict[str, 
             shutil.rmtree(aside, ignore_errors=True)
             removed.append(e)
         finally:
-            lock.release()
+            if taken:
+                locks.release(e["path"])
     return removed, skipped

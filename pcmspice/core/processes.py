@@ -14,48 +14,40 @@ from typing import Any
 
 
 def ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle."""
+    """Pool initializer: Ctrl-C and SIGTERM (also when sent to the whole process group) are the parent's
+    to handle; the parent kills its workers (:func:`stop_pool`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
 def sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while the block starts worker processes (only in the main thread, where it can be set)."""
+    """Ignore SIGINT and SIGTERM while the block starts worker processes (only in the main thread, where
+    they can be set): a spawned process keeps an ignored signal from its first instruction on (a handler
+    would be reset to the default by exec)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
-
-
-_PREVIOUS_HOOK: list[Any] = []   # the threading.excepthook that _quiet_cancelled_futures replaced
-
-
-def _quiet_cancelled_futures(args: Any) -> None:
-    """A ``threading.excepthook`` that drops one CPython 3.11 race: a pool whose futures were cancelled and whose
-    workers were terminated (a Ctrl-C) makes its manager thread call ``set_exception`` on the cancelled futures,
-    which raises InvalidStateError and printed a traceback under the one-line interrupt message.  Anything else
-    goes to the hook it replaced."""
-    from concurrent.futures import InvalidStateError
-    if isinstance(args.exc_value, InvalidStateError) and type(args.thread).__name__ == "_ExecutorManagerThread":
-        return
-    _PREVIOUS_HOOK[0](args)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def stop_pool(ex: Any, futures: Any = ()) -> None:
-    """Cancel ``futures``, terminate the workers of ProcessPoolExecutor ``ex`` and shut it down without waiting."""
-    import threading
-    if threading.excepthook is not _quiet_cancelled_futures:
-        _PREVIOUS_HOOK[:] = [threading.excepthook]
-        threading.excepthook = _quiet_cancelled_futures
-    for f in futures:
-        f.cancel()
-    for proc in list((getattr(ex, "_processes", None) or {}).values()):
-        proc.terminate()
-    ex.shutdown(wait=False, cancel_futures=True)
+    """Kill the workers of ProcessPoolExecutor ``ex`` (they ignore SIGINT and SIGTERM) and shut it down.
+
+    The pool's own thread then fails the pending ``futures`` (cancelling them first makes CPython 3.11's
+    thread print an InvalidStateError) and ends; waiting for it is quick, and an exit that does not wait
+    can print "Exception ignored ... Bad file descriptor" from concurrent.futures' atexit hook."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for proc in procs:
+        proc.kill()
+    for proc in procs:
+        proc.join(timeout=5)
+    ex.shutdown(wait=True)
 
 
 NO_MAIN_GUARD = ("the worker processes stopped before they started: a script that runs pcmspice in parallel must "

@@ -99,6 +99,14 @@ def resume_config(out: str | Path) -> tuple[tr.TrainConfig, bool]:
     return tr.TrainConfig.from_toml_text(meta["config_toml"], str(ck_path)), bool(meta["baseline"])
 
 
+def _inputs(cfg: tr.TrainConfig, luts: Any) -> list[tuple[str, str | None]]:
+    """What a run reads from disk: its output folder is never one of them, inside one or holding one."""
+    from pcmspice.core import paths
+    kind, _, where = cfg.dataset.partition(":")
+    lut_dir = cfg.luts or (str(paths.default_lut_dir()) if luts is not None else None)
+    return [("--luts", lut_dir), ("--dataset", where if kind in ("idx", "features") else None)]
+
+
 def train_run(cfg: tr.TrainConfig | None = None, out: str | Path | None = None, *,
               power: pw.PowerConfig | None = None, baseline: bool = True, resume: bool = False,
               force: bool = False, figures: bool = True, progress: bool = False,
@@ -131,7 +139,7 @@ def train_run(cfg: tr.TrainConfig | None = None, out: str | Path | None = None, 
     out = Path(out) if named else default_train_dir(cfg, run.luts, baseline)
     if not named and not resume:   # the default folder of this config: a finished run there is this run
         refuse_same_run(out, KIND, key, force)
-    prepare_out_dir(out, KIND, key, force)
+    prepare_out_dir(out, KIND, key, force, inputs=_inputs(cfg, run.luts))
     ck_path = resume_dir(out) / FILE
     if not resume and ck_path.exists():   # an older interrupted run of this folder: start afresh
         Checkpointer(ck_path, "", "", baseline).remove()
