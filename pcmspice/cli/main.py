@@ -28,6 +28,7 @@ _COMMANDS = {
     "run": ("pcmspice.cli.report", "run"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
     "lut": ("pcmspice.cli.lut", "lut"),
+    "cache": ("pcmspice.cli.cache", "cache"),
     "features": ("pcmspice.cli.features", "features"),
     "export": ("pcmspice.cli.export", "export"),
 }
