@@ -130,6 +130,11 @@ def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = N
           on_checkpoint: Callable[[Path], None] | None = None) -> TrainResult:
     """Train the analog network of ``cfg`` and (unless given or disabled) its float baseline.
 
+    This is the bare training loop, NOT ``pcmspice train``: it uses ``cfg.array.time_per_example_seconds``
+    and ``cfg.array.transfer_seconds`` as given (the array's defaults are 1 µs per example and instant
+    transfers), so its leakage and drift differ from the CLI's.  ``pcmspice.pipeline.train_run`` (``pcmspice
+    train``) takes both times from the power layer's latency model; use it, or a config from one of its runs.
+
     ``luts`` may be omitted for mode 'ideal'; ``baseline`` may be a RunResult
     of an earlier call with the same config (the ablation reuses one).
     ``on_epoch(label, row)`` is called after every epoch ("software" or the mode).
