@@ -22,16 +22,24 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("text, want", [
     ("50f", 50e-15), ("50F", 50e-15), ("50e-15", 50e-15), ("1.2u", 1.2e-6), ("1.2U", 1.2e-6), (".5n", 0.5e-9),
     ("100p", 100e-12), ("1m", 1e-3), ("1M", 1e-3), ("3meg", 3e6), ("3MEG", 3e6), ("3Meg", 3e6), ("10k", 1e4),
-    ("2g", 2e9), ("1t", 1e12), ("-2.5e3k", -2.5e6), ("1e-3u", 1e-9), ("7", 7.0), (" 50f ", 50e-15)])
+    ("2g", 2e9), ("1t", 1e12), ("-2.5e3k", -2.5e6), ("1e-3u", 1e-9), ("7", 7.0), (" 50f ", 50e-15),
+    # SPICE ignores the letters after a scale factor: 50fF is 50f, 1.2uS is 1.2u, 3megohm is 3meg
+    ("50fF", 50e-15), ("1.2uS", 1.2e-6), ("3megohm", 3e6), ("20ns", 20e-9), ("1ms", 1e-3)])
 def test_spice_suffixes_read_as_spice_reads_them(text, want):
     assert parse_spice_number(text) == want     # exactly the float of the plain decimal text
 
 
-@pytest.mark.parametrize("text", ["50fF", "1_0", "abc", "", "\uff11\uff12", "1 f", "meg", "inf", "nan", "0x10",
-                                  "1e", "5mil", "1µ"])
+@pytest.mark.parametrize("text", ["10V", "50fF2", "2mils", "1_0", "abc", "", "\uff11\uff12", "1 f", "meg", "inf",
+                                  "nan", "0x10", "1e", "5mil", "1µ"])
 def test_anything_else_is_refused_with_the_suffixes_listed(text):
     with pytest.raises(ValueError, match="is not a number .*suffixes: f p n u m k meg g t"):
         parse_spice_number(text)
+
+
+def test_a_capital_f_is_femto_as_in_spice_not_farad():
+    """50F is 50 femto in SPICE (F is the femto scale factor, case-insensitive); ngspice reads it so too."""
+    assert parse_spice_number("50F") == parse_spice_number("50fF") == parse_spice_number("50e-15") == 50e-15
+    assert parse_assignments(["c_store_farads=50fF"]) == {"c_store_farads": 50e-15}
 
 
 def test_every_value_parser_takes_the_suffixes():

@@ -61,21 +61,24 @@ def fmt_ratio(v: float) -> str:
 
 #: SPICE's scale suffixes, as ngspice reads them: case-insensitive, so M and m are both milli, MEG is mega
 SPICE_SUFFIXES = ("f", "p", "n", "u", "m", "k", "meg", "g", "t")
-_SPICE_NUMBER = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(meg|[fpnumkgt])?",
+_SPICE_NUMBER = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(?:(meg|[fpnumkgt])([a-z]*))?",
                            re.IGNORECASE)
 
 
 def parse_spice_number(text: str) -> float:
     """A number as a SPICE user writes it: ``50e-15``, ``50f``, ``1.2u``, ``3meg``, ``10k`` (the suffixes
-    f p n u m k meg g t, case-insensitive as in SPICE: ``M`` is milli, ``MEG`` mega).  Strict ASCII, no
-    unit letters after the suffix, no ``1_0``; else a ValueError saying what is accepted.
+    f p n u m k meg g t, case-insensitive as in SPICE: ``M`` is milli, ``MEG`` mega, ``F`` femto, never
+    farad).  As in SPICE, letters after a suffix are ignored: ``50fF`` is ``50f``, ``1.2uS`` is ``1.2u``;
+    a unit with no suffix before it (``50F`` is 50 femto, ``10V`` is refused) is not.  SPICE's ``mil``
+    (25.4e-6) is refused rather than read as milli.  Strict ASCII, no ``1_0``; else a ValueError saying
+    what is accepted.
 
     The value is the plain number times the suffix's power of ten, computed as ``float("50e-15")`` is: the
     mantissa and the exponent are combined in the text, so ``50f`` gives exactly the float of ``50e-15``."""
     raw = text.strip() if isinstance(text, str) else text
     m = _SPICE_NUMBER.fullmatch(raw) if isinstance(raw, str) and raw.isascii() else None
-    if not m:
-        raise ValueError(f"{text!r} is not a number (write 50e-15 or, as in SPICE, 50f; suffixes: "
+    if not m or (m.group(2) or "").lower() == "m" and m.group(3).lower().startswith("il"):
+        raise ValueError(f"{text!r} is not a number (write 50e-15 or, as in SPICE, 50f or 50fF; suffixes: "
                          + " ".join(SPICE_SUFFIXES) + ")")
     number, suffix = m.group(1), m.group(2)
     if not suffix:
