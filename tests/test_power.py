@@ -402,6 +402,30 @@ def test_shared_parameters_have_the_array_configs_names():
         assert hasattr(getattr(PowerConfig(), sec), name), dotted
 
 
+def test_shared_parameters_default_to_the_array_configs_values():
+    """Without a training run, power costs the array that training simulates: the shared defaults agree."""
+    from pcmspice.array.config import ArrayConfig
+    arr = ArrayConfig().to_dict()
+    for dotted in SHARED_WITH_ARRAY_CONFIG:
+        sec, _, name = dotted.partition(".")
+        assert getattr(getattr(PowerConfig(), sec), name) == arr[name], dotted
+
+
+def test_standalone_power_and_a_runs_hardware_time_agree_on_default_configs():
+    """``pcmspice power --network 784-250-10`` (no run) and a default training run's time per example (the
+    latency model with the run's own array settings) are the same number (the review's 920 ns vs 1.16 us)."""
+    from pcmspice.core import paths
+    from pcmspice.lut import load_lut_set
+    from pcmspice.train import TrainConfig
+    luts = load_lut_set(paths.default_lut_dir())
+    standalone = pw.estimate(luts, "784-250-10").latency
+    run_cfg = pw.with_hardware_time(TrainConfig(network="784-250-10"), luts)
+    assert run_cfg.array.time_per_example_seconds == standalone.time_per_example_seconds
+    assert run_cfg.array.transfer_seconds == standalone.transfer_event_seconds
+    assert standalone.update_seconds == pytest.approx(2 * 16 * 20e-9)
+    assert standalone.time_per_example_seconds == pytest.approx(1.16e-6)
+
+
 def test_circuit_values_of_the_committed_luts():
     """The committed tables record the supply, the bias, the capacitor, the pulse period and every transistor
     size, but not the PCM read voltage; the read energies assume the sweep's read time."""

@@ -192,9 +192,11 @@ class DriverParams(_Section):
     pwm_logic_energy_joules: float = _p(0.24e-12, 0.0, 1e-9, "J",
                                         "counter/compare per line and read: 8 x an 8-bit add at 0.03 pJ "
                                         "(Horowitz, ISSCC 2014)")
-    max_pulses_per_example: int = _p(10, 1, 100_000, "pulses",
-                                     "pulse slots of one update (BL = 10 in Gokmen & Vlasov, Front. Neurosci. 10, "
-                                     "333 (2016)); one up and one down sub-phase")
+    max_pulses_per_example: int = _p(16, 1, 100_000, "pulses",
+                                     "pulse slots of one update, one up and one down sub-phase; the array "
+                                     "simulator's default (ArrayConfig.max_pulses_per_example), so an estimate "
+                                     "without a run costs the array `pcmspice train` simulates (Gokmen & Vlasov, "
+                                     "Front. Neurosci. 10, 333 (2016) use BL = 10)")
     update_row_activity: float = _p(0.5, 1e-6, 1.0, "1", _ASSUME + "fraction of slots in which a row line fires "
                                     "(activations average ~0.5), used only without a training run (a run's is its "
                                     "layers' mean input duty); the column activity then follows from the pulse "
@@ -317,7 +319,8 @@ class CpuParams(_Section):
 
 # Power parameters that are also parameters of the array simulator, under the same names
 # (pcmspice.array.config.ArrayConfig): a training run's array config fixes them
-# (pcmspice.power.workload.overrides_from_training_config).
+# (pcmspice.power.workload.overrides_from_training_config); without a run their defaults are the array's
+# (the power layer never imports pcmspice.array, so tests/test_power.py checks that the defaults agree).
 SHARED_WITH_ARRAY_CONFIG = ("workload.transfer_every", "drivers.max_pulses_per_example", "array.cells_per_reference")
 
 _SECTIONS = {
