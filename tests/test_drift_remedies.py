@@ -336,3 +336,21 @@ def test_reverify_sets_aged_devices_back_to_their_programmed_conductance():
     np.testing.assert_array_equal(g_new[~out], g_prog[~out])
     assert arr.counters["pcm_set_pulses"] > sets0
     np.testing.assert_allclose(arr.weights(), arr.read_weights(), atol=1e-6)
+
+
+def test_compensation_with_predistortion_aims_at_the_target_not_the_fresh_value():
+    """Uniform drift (nu = 0.05, t0 = 1 s) with both on: pre-distortion programs every weight-holding
+    device high by 1 / E, E = ((t_mid + t0) / t0)^-0.05 at t_mid = 0.5 x 40 x 0.5 s; the gain read at
+    t = 10 s brings the PCM part to E x its fresh value (its target), not back to the fresh value."""
+    luts = _luts()
+    rng = np.random.default_rng(4)
+    w0 = rng.uniform(-0.6, 0.6, (5, 6))
+    cfg = _cfg(mode="pcm-only", drift_compensation="global", drift_compensation_every=20, drift_predistort=True,
+               transfer_every=40, time_per_example_seconds=0.5, pcm_drift_refresh_rel=0.0)
+    arr = AnalogArray(5, 6, luts, cfg, seed=3)
+    arr.program(w0)
+    fresh = arr.read_weights()
+    arr.advance(20)
+    e = (11.0 / 1.0) ** -0.05
+    np.testing.assert_allclose(arr.pcm_pairs.gain, e * (1 + 10.0) ** 0.05, rtol=1e-12)
+    np.testing.assert_allclose(arr.read_weights(), e * fresh, rtol=1e-12, atol=1e-15)

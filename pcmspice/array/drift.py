@@ -16,7 +16,10 @@ Why the PCM part only: drift is the PCMs'; the 3T1C part does not drift (it leak
 PCMs do not track), so scaling the sum would distort it.  The periphery can apply it because the
 PCM pair and the 3T1C are read as separate partial sums before F is applied (the power model's
 ``gain_f_separate`` readout); the gain is one digital multiply per output per MAC.  After a
-transfer every pair and every reference is freshly programmed: the gain restarts at 1.
+transfer every pair and every reference is freshly programmed: the gain restarts at 1.  With
+pre-distortion on, the pairs were programmed high by 1 / E (E the expected drift factor at the middle
+of the interval), so S0 is taken as E x the fresh read: the gain then brings the PCM part to its
+target, not back to its pre-distorted fresh value (which would over-correct).
 
 Sources: Le Gallo et al., "Compressed sensing with approximate message passing using in-memory
 computing", IEEE TED 2018 (global drift compensation from reference reads); aihwkit's
@@ -81,6 +84,9 @@ class DriftCompensation:
         arr.counters["drift_reference_set_pulses"] += int(res.set_pulses.sum())
         arr.counters["drift_reference_reset_pulses"] += int(res.reset_pulses.sum())
         self.s0 = self._read(arr)
+        if pairs._predistort is not None:   # the pairs were programmed high by 1 / E: aim the gain at E x fresh
+            grid, e = pairs._predistort
+            self.s0 = self.s0 * float(np.interp(cfg.drift_reference_siemens, grid, e))
         self.since = 0
         pairs.gain = np.ones((self.rows, 1))
 
