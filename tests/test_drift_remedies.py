@@ -354,3 +354,11 @@ def test_compensation_with_predistortion_aims_at_the_target_not_the_fresh_value(
     e = (11.0 / 1.0) ** -0.05
     np.testing.assert_allclose(arr.pcm_pairs.gain, e * (1 + 10.0) ** 0.05, rtol=1e-12)
     np.testing.assert_allclose(arr.read_weights(), e * fresh, rtol=1e-12, atol=1e-15)
+
+
+def test_the_drift_robust_run_config_loads_with_its_remedies():
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "characterization" / "train" / "drift-robust.toml"
+    cfg = T.TrainConfig.from_toml(path)
+    assert cfg.array.drift_compensation == "column" and cfg.array.drift_predistort
+    assert cfg.array.drift_compensation_every == 100 and cfg.array.mode == "cell"
