@@ -47,3 +47,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_SECONDS))
+
+
+@pytest.fixture(autouse=True)
+def _lut_cache(tmp_path_factory, monkeypatch):
+    """Every test's LUT cache is a fresh temporary folder (never the user's ~/.cache/pcmspice/luts)."""
+    monkeypatch.setenv("PCMSPICE_LUT_CACHE", str(tmp_path_factory.mktemp("lut-cache")))

@@ -54,7 +54,7 @@ def test_power_config_round_trips_through_its_commented_toml(tmp_path):
     ({"kind": "c"}, "toy: kind = 'c' is invalid; expected one of a, b"),
     ({"flag": 1}, "toy: flag = 1 is invalid; expected true or false"),
     ({"xs": [1.0, -1.0]}, "toy: xs = [1.0, -1.0] is invalid; expected a list of numbers > 0 s"),
-    ({"inner": {"gain_f": -1}}, "array config: gain_f = -1 is invalid; expected a finite number > 0"),
+    ({"inner": {"gain_f": -1}}, "array config: gain_f = -1 is invalid; expected a finite number > 0 and <= 1000"),
 ])
 def test_bad_values_name_field_value_and_range(kwargs, message):
     with pytest.raises(ConfigError) as e:
@@ -127,7 +127,7 @@ def test_optional_fields_are_none_absent_from_toml_and_old_sentinels_still_load(
     assert TrainConfig.from_toml_text("[array]\nleak_every_examples = 7\n").array.leak_every_examples == 7
     # the sentinels are no longer values: 0 S per unit weight is refused, with what is allowed
     with pytest.raises(ConfigError, match=r"siemens_per_unit_weight = 0.0 is invalid; expected a finite number "
-                                          r"> 0 S \(or none: unset\)"):
+                                          r"> 0 and <= 0.001 S \(or none: unset\)"):
         ArrayConfig(siemens_per_unit_weight=0.0)
 
 

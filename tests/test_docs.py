@@ -165,6 +165,7 @@ def test_chain_runs(chain: str, tmp_path: Path):
     for run in ("designs/default/train-s0", "designs/c50/train-s1"):
         s = json.loads((work / run / "summary.json").read_text())
         assert s["transfers_total"] >= 5 and s["pcm_drift_ratio_mean"] < 1.0, (run, s["transfers_total"])
+        assert s["pcm_trained"] is True, (run, s.get("pcm_caveat"))
     # the output reference lists every key the commands wrote
     listed = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", (ROOT / "docs" / "outputs.md").read_text()))
     keys = _summary_keys(work)

@@ -81,7 +81,7 @@ def test_repeated_mac_reads_have_the_documented_sigma(g_read_noise_rel):
 
 
 def test_g_read_noise_rel_is_unset_or_non_negative():
-    with pytest.raises(ConfigError, match=r"g_read_noise_rel = -0.5 is invalid; expected a finite number >= 0 "
+    with pytest.raises(ConfigError, match=r"g_read_noise_rel = -0.5 is invalid; expected a finite number from 0 to 1 "
                                           r"\(or none: unset\)"):
         ArrayConfig(g_read_noise_rel=-0.5).validate()
     # a config saved before None: its -1 sentinel still reads as "the cell LUT's"

@@ -56,16 +56,16 @@ class ArrayConfig(Config):
 
     mode: str = param("cell", choices=MODES, doc="cell = 2PCM + 3T1C; pcm-only = no 3T1C; ideal = float weights")
     polarity_inversion: bool = param(True, source="the paper: alternate the sign of g every transfer interval")
-    gain_f: float = param(3.0, unit="1", gt=0, source="F, the PCM pair gain: not published; ~3")
-    w_max: float = param(1.0, unit="1", gt=0, doc="weight mapped to the PCM programming span")
-    siemens_per_unit_weight: float | None = param(None, unit="S", gt=0, legacy=0.0,
+    gain_f: float = param(3.0, unit="1", gt=0, le=1e3, source="F, the PCM pair gain: not published; ~3")
+    w_max: float = param(1.0, unit="1", gt=0, le=1e3, doc="weight mapped to the PCM programming span")
+    siemens_per_unit_weight: float | None = param(None, unit="S", gt=0, le=1e-3, legacy=0.0,
                                                   doc="unset: derived from w_max")
     pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0, le=PCM_LIMIT_SIEMENS,
                                              source="the paper: programming control degrades above ~20 uS")
     rounding: str = param("stochastic", choices=ROUNDINGS, doc="pulse-count quantization")
     max_pulses_per_example: int = param(16, ge=1, le=1000,
                                         doc="pulse slots per example (the largest update of one cell)")
-    transfer_every: int = param(8000, ge=0, source="the paper: 8,000 examples between transfers",
+    transfer_every: int = param(8000, ge=0, le=10**9, source="the paper: 8,000 examples between transfers",
                                 doc="examples between g -> PCM transfers (0 = never)")
     transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, le=PCM_RANGE_SIEMENS,
                                            source="the paper's 2 uS offset")
@@ -74,17 +74,19 @@ class ArrayConfig(Config):
     pcm_tolerance_siemens: float | None = param(None, unit="S", gt=0, le=PCM_RANGE_SIEMENS, legacy=0.0,
                                                 doc="unset: half the largest SET step (see AnalogArray)")
     pcm_max_pulses: int = param(100, ge=1, le=100_000, doc="SET pulses per device per programming, restarts included")
-    time_per_example_seconds: float = param(1e-6, unit="s", gt=0,
+    time_per_example_seconds: float = param(1e-6, unit="s", gt=0, le=1e3,
                                             doc="hardware time per training example (`pcmspice train` takes the "
                                                 "latency model's)")
-    transfer_seconds: float = param(0.0, unit="s", ge=0,
+    transfer_seconds: float = param(0.0, unit="s", ge=0, le=1e3,
                                     doc="hardware time of one transfer event (`pcmspice train` takes the "
                                         "latency model's)")
-    leak_scale: float = param(1.0, unit="1", ge=0, doc="multiplies every leakage rate")
-    leak_every_examples: int | None = param(None, ge=1, legacy=0, doc="unset: automatic (see AnalogArray.leak_every)")
-    cells_per_reference: int = param(8, ge=1, source="design assumption: cells sharing one g_shared (not published)")
+    leak_scale: float = param(1.0, unit="1", ge=0, le=1e4, doc="multiplies every leakage rate")
+    leak_every_examples: int | None = param(None, ge=1, le=10**9, legacy=0,
+                                            doc="unset: automatic (see AnalogArray.leak_every)")
+    cells_per_reference: int = param(8, ge=1, le=100_000,
+                                     source="design assumption: cells sharing one g_shared (not published)")
     read_noise: bool = param(True, doc="read noise (PCM and 3T1C, from the LUTs) on every MAC and verify read")
-    g_read_noise_rel: float | None = param(None, unit="1", ge=0, legacy=-1.0,
+    g_read_noise_rel: float | None = param(None, unit="1", ge=0, le=1, legacy=-1.0,
                                            doc="relative read noise of the 3T1C (std / g): unset = the cell LUT's "
                                                "read_noise_rel(cell, Vc); a number overrides it with this constant")
     pcm_drift: bool = param(True, doc="G(t) = G_prog ((t + t0) / t0)^-nu, t from the end of programming")

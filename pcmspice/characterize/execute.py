@@ -12,7 +12,7 @@ from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, plan,
 from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
 from pcmspice.characterize.tables import assemble
-from pcmspice.core import executor, outputs
+from pcmspice.core import executor, locks, outputs
 from pcmspice.core.executor import check_scheduler
 from pcmspice.core.provenance import atomic_write_text, write_json
 from pcmspice.lut import format as lutmod
@@ -47,7 +47,18 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
         check_scheduler(scheduler)
     cfg.check_resources()
     key = sweep_key(cfg)
-    out = outputs.prepare_out_dir(out_dir, KIND, key, force)
+    taken = not locks.held(out_dir)
+    out = outputs.prepare_out_dir(out_dir, KIND, key, force)   # locked: one writer at a time
+    try:
+        return _run_locked(cfg, out, key, t0, jobs, resume, scheduler, engine, progress, stop_after, figures)
+    finally:
+        if taken:
+            locks.release(out_dir)
+
+
+def _run_locked(cfg: SweepConfig, out: Path, key: str, t0: float, jobs: int, resume: bool, scheduler: str | None,
+                engine: str, progress: bool, stop_after: int | None, figures: bool) -> SweepResult:
+    import time
     out.mkdir(parents=True, exist_ok=True)
     outputs.write_marker(out, KIND, key)
     bdir = out / "batches" / key

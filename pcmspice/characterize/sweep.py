@@ -84,6 +84,10 @@ class SweepConfig(Config):
                                                "with '.' or '-' and without '/' or '..'")
         # a folder is loaded (every tech.toml field checked) and kept as its absolute path
         object.__setattr__(self, "technology", check_technology(self, self.technology))
+        for name in ("corners", "temps_c", "vdd_volts"):   # sets: an equal value twice is simulated once
+            items = getattr(self, name)
+            if len(set(items)) != len(items):
+                object.__setattr__(self, name, tuple(dict.fromkeys(items)))
         if not self.corners:
             raise self._bad("corners", self.corners, "at least one corner")
         if not self.temps_c:

@@ -11,6 +11,7 @@ import click
 from pcmspice import __version__
 from pcmspice.cli.interrupt import INTERRUPTED as _INTERRUPTED
 from pcmspice.cli.interrupt import ON_INTERRUPT as _ON_INTERRUPT
+from pcmspice.core import faults, signals
 from pcmspice.core.errors import Interrupted, PcmSpiceError
 
 # (module, attribute) of every command; a module is imported only when needed
@@ -27,6 +28,7 @@ _COMMANDS = {
     "run": ("pcmspice.cli.report", "run"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
     "lut": ("pcmspice.cli.lut", "lut"),
+    "cache": ("pcmspice.cli.cache", "cache"),
     "features": ("pcmspice.cli.features", "features"),
     "export": ("pcmspice.cli.export", "export"),
 }
@@ -38,11 +40,11 @@ class _LazyGroup(click.Group):
 
     def invoke(self, ctx):
         # catch the interrupt before click turns it into Abort (which prints a blank line, and the
-        # command's own message would be lost)
+        # command's own message would be lost); SIGTERM arrives as a KeyboardInterrupt too (exit 143)
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            raise Interrupted(ctx.meta.get(_ON_INTERRUPT, _INTERRUPTED)) from None
+        except KeyboardInterrupt as exc:
+            raise Interrupted(ctx.meta.get(_ON_INTERRUPT, _INTERRUPTED), signals.exit_status(exc)) from None
 
     def get_command(self, ctx, name):
         try:
@@ -74,12 +76,49 @@ def cli():
     """
 
 
-def main(argv: list[str] | None = None) -> None:
+def _flush_stdout() -> None:
+    """Write what is buffered for stdout now, where a full disk or a closed pipe can still be reported."""
     try:
-        cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _drop_stdout()
+        raise
+
+
+def _drop_stdout() -> None:
+    """Send further output to /dev/null (the interpreter's own flush at exit would fail again)."""
+    import os
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    import os
+
+    from pcmspice.core import locks
+    handlers = signals.install()          # SIGTERM stops a command as Ctrl-C does; SIGXFSZ becomes EFBIG
+    os.environ["MPLBACKEND"] = "Agg"      # pcmspice only writes figures to files: any other backend is moot
+    try:
+        try:
+            with locks.scope():   # every folder lock the command took is released when it ends
+                cli.main(args=argv, prog_name="pcmspice", standalone_mode=False)
+        finally:
+            signals.restore(handlers)
+        _flush_stdout()
     except Interrupted as exc:
         click.echo(str(exc), err=True)
-        sys.exit(130)
+        sys.exit(exc.status)
+    except BrokenPipeError:               # `pcmspice ... | head`: the reader has all it wanted
+        _drop_stdout()
+        sys.exit(141)
+    except (OSError, MemoryError, UnicodeError) as exc:   # the machine's limits: one line, exit 2
+        line = faults.describe(exc)
+        if line is None:
+            raise
+        click.echo(f"error: {line}", err=True)
+        sys.exit(2)
     except PcmSpiceError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -96,9 +135,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         click.echo(_INTERRUPTED, err=True)
-        sys.exit(130)
+        sys.exit(signals.exit_status(exc))
 
 
 if __name__ == "__main__":

@@ -100,11 +100,33 @@ def report(run_dirs, out, title, force):
         click.echo("  " + line.replace("**", ""))
 
 
+_DESIGN_OPTIONS = ("lut_dir", "fresh_mc", "dataset", "epochs", "network", "seed", "transfer_every", "config_file",
+                   "sets", "force")
+
+
+def _resumed_design(ctx: click.Context, design_file: Path | None, out: Path | None):
+    """``run --resume --out OUT``: the design OUT was started with (its design.toml), and no other."""
+    from pcmspice.cli.options import given
+    from pcmspice.core.errors import ConfigError
+    from pcmspice.pipeline import DesignConfig
+    if out is None:
+        raise ConfigError("--resume needs --out: the folder of the interrupted run (its message names it)")
+    extra = (["DESIGN.toml"] if design_file is not None else []) + [
+        "--" + n.replace("_dir", "").replace("_file", "").replace("_", "-").replace("sets", "set")
+        for n in _DESIGN_OPTIONS if given(ctx, n)]
+    if extra:
+        raise ConfigError(f"--resume continues the run of {out} with its own design.toml; drop {', '.join(extra)}")
+    f = Path(out) / "design.toml"
+    if not f.is_file():
+        raise ConfigError(f"{out}: nothing to resume (no {f}); run a design without --resume")
+    return DesignConfig.from_toml(f)
+
+
 @click.command()
 @click.argument("design_file", metavar="[DESIGN.toml]", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=_PATH_DIR, default=None,
-              help="Folder for the runs (train/, power/, characterize/); default: runs/default without a design "
+              help="Folder for the runs (train/, power/, design.toml); default: runs/default without a design "
                    "file, runs/run-<name>-<hash8> with one.")
 @click.option("--report", "report_dir", type=_PATH_DIR, default=None, help="Report folder (default: OUT/report).")
 @click.option("--luts", "lut_dir", type=_PATH_DIR, default=None,
@@ -130,10 +152,17 @@ def report(run_dirs, out, title, force):
                    "task.array.transfer_every=500, sweep.n_cells=50, power.adc.enob_bits=6 (a power section "
                    "alone, adc.enob_bits=6, is a power parameter). Repeatable.")
 @click.option("--cpu/--no-cpu", "measure_cpu", default=True, show_default=True)
+@click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The LUT cache that characterizations come from and go to (default: $PCMSPICE_LUT_CACHE, else "
+                   "$PCMSPICE_CACHE/luts, else ~/.cache/pcmspice/luts); see `pcmspice cache`.")
+@click.option("--resume", is_flag=True,
+              help="Continue the interrupted run of --out OUT (its design.toml): characterizations from the LUT "
+                   "cache, finished trainings kept, an interrupted training from its checkpoint.")
 @click.option("--force", is_flag=True, help="Replace the runs of OUT even if they were made with other options.")
 @click.option("--quiet", is_flag=True)
-def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, transfer_every, jobs,
-        scheduler, config_file, sets, measure_cpu, force, quiet):
+@click.pass_context
+def run(ctx, design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, network, seed, transfer_every, jobs,
+        scheduler, config_file, sets, measure_cpu, cache, resume, force, quiet):
     """The whole pipeline on a design: LUTs -> training (each seed) -> power -> one report.
 
     DESIGN.toml (see docs/designs.md) names the technology, corners, supply, the cell's netlist parameters,
@@ -143,19 +172,25 @@ def run(design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, networ
     embedded default (generic65, tt, 27 °C, the committed LUT population, mnist5k, seed 0). Options override
     the design's fields. Ends with the report's path and its headline numbers.
     """
+    from pcmspice.cli.interrupt import on_interrupt
     from pcmspice.pipeline import default_out_dir, load_design, run_design
     from pcmspice.pipeline.design import apply_run_options, apply_sets
     from pcmspice.report import headline_lines
-    design = load_design(design_file)
-    design = apply_run_options(design, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset, epochs=epochs,
-                               network=network, seed=seed, transfer_every=transfer_every,
-                               power=_config(config_file, ()) if config_file else None)
-    design = apply_sets(design, sets)
+    if resume:
+        design = _resumed_design(ctx, design_file, out)
+    else:
+        design = load_design(design_file)
+        design = apply_run_options(design, luts=lut_dir, fresh_mc=fresh_mc, dataset=dataset, epochs=epochs,
+                                   network=network, seed=seed, transfer_every=transfer_every,
+                                   power=_config(config_file, ()) if config_file else None)
+        design = apply_sets(design, sets)
     if out is None:
         out = default_out_dir(design) if design_file is not None else Path("runs/default")
     res = run_design(design, out, report_dir=report_dir, jobs=jobs, scheduler=scheduler, measure_cpu=measure_cpu,
-                     progress=not quiet, echo=click.echo, force=force,
-                     source=str(design_file) if design_file is not None else "the default design")
+                     progress=not quiet, echo=click.echo, force=force, cache=cache, resume=resume,
+                     on_interrupt=on_interrupt,
+                     source=(str(Path(out) / "design.toml") if resume else str(design_file)
+                             if design_file is not None else "the default design"))
     click.echo(f"report: {res.html}")
     for line in headline_lines(res):
         click.echo("  " + line)

@@ -44,6 +44,7 @@ from pcmspice.core.errors import ConfigError
 from pcmspice.core.files import not_regular
 from pcmspice.core.units import did_you_mean, parse_spice_number
 
+MAX_TOML_BYTES = 10_000_000   # a config file is a few kB; anything this large is not one
 _MISSING = dataclasses.MISSING
 
 
@@ -297,6 +298,9 @@ class Config:
         problem = not_regular(path)
         if problem:
             raise ConfigError(f"{path}: {cls._where} file {problem}")
+        if path.stat().st_size > MAX_TOML_BYTES:   # parsing is bounded: a config file is a few kB
+            raise ConfigError(f"{path}: {path.stat().st_size} bytes is too large for a {cls._where} file "
+                              f"(at most {MAX_TOML_BYTES})")
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
@@ -311,6 +315,8 @@ class Config:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+        except RecursionError:   # a config is a few tables deep, never thousands
+            raise ConfigError(f"{source}: nested too deeply to be a {cls._where} file") from None
         return cls.from_dict(data, source)
 
     # ---- description ------------------------------------------------------------

@@ -41,4 +41,9 @@ class OutputError(PcmSpiceError):
 
 
 class Interrupted(PcmSpiceError):
-    """The user interrupted a command (Ctrl-C); the message says what is kept and how to go on."""
+    """The user interrupted a command (Ctrl-C, or SIGTERM); the message says what is kept and how to go on.
+    ``status``: the exit status, 130 for Ctrl-C, 143 for SIGTERM."""
+
+    def __init__(self, message: str, status: int = 130):
+        super().__init__(message)
+        self.status = status

@@ -16,6 +16,14 @@ Every command that writes a folder goes through here:
 * :func:`commit_entries` - for a folder that holds resume state (characterize's batches): its outputs are
   staged and then swapped in one by one, ``summary.json`` last, so a kill never leaves an old summary
   beside new tables.
+* :func:`refuse_overlap` - an output that is, contains or is inside one of the run's inputs is refused
+  before any work (``prepare_out_dir(..., inputs=...)`` calls it).
+
+Concurrency: :func:`prepare_out_dir` takes the folder's lock (:mod:`pcmspice.core.locks`) before it looks at
+the folder, so a second writer of one folder is refused in one line naming the first; with the lock held,
+staging folders (``.NAME.*.partial``) and moved-aside folders (``.NAME.*.old``) left by a killed writer are
+provably orphaned and removed.  ``--out`` that is a symbolic link to a folder stays a link: the run is
+published into its target.
 """
 from __future__ import annotations
 
@@ -29,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pcmspice.core import locks
 from pcmspice.core.errors import OutputError
 
 MARKER = ".pcmspice-run.json"
@@ -93,14 +102,55 @@ def _never_replaced(p: Path) -> bool:
     """The working folder, one of its parents, the home folder or the root: --force never deletes these."""
     r = p.resolve()
     cwd = Path.cwd().resolve()
-    return r == cwd or r in cwd.parents or r == Path.home().resolve() or r == r.parent
+    try:
+        home = Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):   # no HOME and no passwd entry: nothing more to protect
+        home = r.parent
+    return r == cwd or r in cwd.parents or r == home or r == r.parent
 
 
-def prepare_out_dir(path: str | Path, kind: str, key: str | None, force: bool = False) -> Path:
-    """Check ``path`` before computing: writable, and absent, empty, or the same run (same ``kind`` and
-    ``key`` in its marker; ``key`` None: any run of ``kind``); another run's or a foreign non-empty
-    folder only with ``force``."""
+def refuse_overlap(path: str | Path, inputs: Iterable[tuple[str, str | Path | None]]) -> None:
+    """A one-line :class:`OutputError` when output folder ``path`` is, contains or is inside one of the run's
+    ``inputs`` ((option name, path) pairs; empty paths are skipped): writing there would destroy or change
+    what the run reads."""
+    out = Path(os.path.realpath(os.path.abspath(path)))
+    for name, inp in inputs:
+        if inp is None or str(inp) == "":
+            continue
+        i = Path(os.path.realpath(os.path.abspath(inp)))
+        how = ("is" if i == out else "contains" if out in i.parents else "is inside" if i in out.parents else None)
+        if how:
+            raise OutputError(f"{path}: the output folder {how} the run's input {inp} ({name}); writing there "
+                              "would destroy what the run reads; choose another --out")
+
+
+def _clean_orphans(p: Path) -> None:
+    """Remove staging (``.partial``) and moved-aside (``.old``) folders of ``p`` left by a killed writer:
+    only a holder of ``p``'s lock makes them, and this process holds it now."""
+    parent = p.absolute().parent
+    found = list(parent.glob(f".{glob_escape(p.name)}.*.partial")) + list(parent.glob(f".{glob_escape(p.name)}.*.old"))
+    if p.is_dir() and not p.is_symlink():
+        found += list(p.glob(".*.partial"))
+    for d in found:
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+    return glob.escape(name)
+
+
+def prepare_out_dir(path: str | Path, kind: str, key: str | None, force: bool = False,
+                    inputs: Iterable[tuple[str, str | Path | None]] = ()) -> Path:
+    """Check ``path`` before computing: not one of the ``inputs`` (:func:`refuse_overlap`), writable, not being
+    written by another process (its lock is taken and kept, see :mod:`pcmspice.core.locks`), and absent,
+    empty, or the same run (same ``kind`` and ``key`` in its marker; ``key`` None: any run of ``kind``);
+    another run's or a foreign non-empty folder only with ``force``."""
+    refuse_overlap(path, inputs)
     p = check_location(path)
+    if locks.hold(p):
+        _clean_orphans(p)
     if p.is_dir() and any(p.iterdir()):
         m = read_marker(p)
         if m is not None and m.get("kind") == kind and (key is None or m.get("key") == key):
@@ -141,6 +191,20 @@ def _umask() -> int:
     return old
 
 
+def fsync_dir(path: str | Path) -> None:
+    """Make the entries of folder ``path`` (renames, new files) durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _swap_dir(stage: Path, dest: Path) -> None:
     """Rename ``stage`` to ``dest``; an existing ``dest`` is moved aside first and deleted after."""
     old = None
@@ -174,16 +238,29 @@ def atomic_dir(path: str | Path, kind: str, key: str, force: bool = False) -> It
     """Yield a staging folder to write a run into; on success it replaces ``path`` in one rename.
 
     On any exception (an interrupt too) the staging folder is deleted and ``path`` is left as it was.
+    The folder's lock is held for the block (taken by :func:`prepare_out_dir`; released at the end if taken
+    here).  ``path`` a symbolic link to a folder: the run replaces the link's target, the link stays.
     """
+    taken = not locks.held(path)
     dest = prepare_out_dir(path, kind, key, force)
-    stage = staging_dir(dest.absolute().parent, dest.name)
     try:
-        yield stage
-        write_marker(stage, kind, key)
-        _swap_dir(stage, dest)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        if dest.is_symlink() and dest.is_dir():
+            dest = Path(os.path.realpath(dest))
+        stage = staging_dir(dest.absolute().parent, dest.name)
+        try:
+            yield stage
+            write_marker(stage, kind, key)
+            fsync_dir(stage)
+            _swap_dir(stage, dest)
+            fsync_dir(dest.absolute().parent)
+        except BaseException as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.filename is None:   # a failed write names no file: name the run
+                exc.filename = str(dest)
+            raise
+    finally:
+        if taken:
+            locks.release(path)
 
 
 def commit_entries(stage: Path, dest: Path, last: Iterable[str] = ("summary.json",)) -> None:

@@ -14,30 +14,40 @@ from typing import Any
 
 
 def ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is the parent's to handle."""
+    """Pool initializer: Ctrl-C and SIGTERM (also when sent to the whole process group) are the parent's
+    to handle; the parent kills its workers (:func:`stop_pool`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
 def sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while the block starts worker processes (only in the main thread, where it can be set)."""
+    """Ignore SIGINT and SIGTERM while the block starts worker processes (only in the main thread, where
+    they can be set): a spawned process keeps an ignored signal from its first instruction on (a handler
+    would be reset to the default by exec)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def stop_pool(ex: Any, futures: Any = ()) -> None:
-    """Cancel ``futures``, terminate the workers of ProcessPoolExecutor ``ex`` and shut it down without waiting."""
-    for f in futures:
-        f.cancel()
-    for proc in list((getattr(ex, "_processes", None) or {}).values()):
-        proc.terminate()
-    ex.shutdown(wait=False, cancel_futures=True)
+    """Kill the workers of ProcessPoolExecutor ``ex`` (they ignore SIGINT and SIGTERM) and shut it down.
+
+    The pool's own thread then fails the pending ``futures`` (cancelling them first makes CPython 3.11's
+    thread print an InvalidStateError) and ends; waiting for it is quick, and an exit that does not wait
+    can print "Exception ignored ... Bad file descriptor" from concurrent.futures' atexit hook."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for proc in procs:
+        proc.kill()
+    for proc in procs:
+        proc.join(timeout=5)
+    ex.shutdown(wait=True)
 
 
 NO_MAIN_GUARD = ("the worker processes stopped before they started: a script that runs pcmspice in parallel must "

@@ -41,6 +41,14 @@ def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = Non
     """The cell and PCM tables of exactly these cells, from SPICE (or the cache).  Returns (luts, seconds)."""
     key = lut_key(cfg)
     d = paths.writable_dir(cache_dir, "the cosim LUT cache") / key if cache_dir else None
+    if d is None:
+        return _build_luts(cfg, cells, key, None)
+    from pcmspice.core import locks
+    with locks.waiting(d, "building"):   # one process builds an entry, the others wait and read it
+        return _build_luts(cfg, cells, key, d)
+
+
+def _build_luts(cfg: CosimConfig, cells: ArrayCells, key: str, d: Path | None) -> tuple[lutmod.LutSet, float]:
     if d is not None and (d / lutmod.CELL_FILE).exists() and (d / lutmod.PCM_FILE).exists():
         try:
             return lutmod.load_lut_set(d), 0.0
@@ -58,8 +66,10 @@ def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = Non
     pa = pcm_tables.pcm_lut_arrays(run, 2 * cells.n_cells, cells.seed, np.linspace(0.0, 30e-6, 61))
     pcm_lut = lutmod.PcmLut(provenance=prov, **pa)
     luts = lutmod.LutSet(cell_lut, pcm_lut, f"cosim_{key}")
-    if d is not None:
-        lutmod.save_lut_set(luts, d)
+    if d is not None:   # written aside and renamed into place: a reader never sees half an entry
+        from pcmspice.core.outputs import atomic_dir
+        with atomic_dir(d, "cosim-luts", key, force=True) as stage:
+            lutmod.save_lut_set(luts, stage)
     return luts, time.perf_counter() - t0
 
 

@@ -153,7 +153,7 @@ def _tech_relative_to(path: Path) -> str | None:
     from pcmspice.spice import tech as techmod
     try:
         data = tomllib.loads(path.read_text()) if path.is_file() else None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
     sweep = data.get("sweep") if isinstance(data, dict) else None
     tech = sweep.get("technology") if isinstance(sweep, dict) else None

@@ -35,7 +35,8 @@ from pcmspice.report.build import ReportResult, build_report
 
 
 def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: str | None, progress: bool,
-                      echo: Callable[[str], Any]) -> list[tuple[str, Path, Path, bool, dict[str, Any]]]:
+                      echo: Callable[[str], Any], cache: str | Path | None = None
+                      ) -> list[tuple[str, Path, Path, bool, dict[str, Any]]]:
     """Every combination's (name, characterization folder, LUT folder, reused, circuit numbers)."""
     import json
     combos = d.combos()
@@ -44,7 +45,8 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
         name = combo_name(d.sweep.tech().name, corner, temp, vdd)
         run_dir, lut_dir, reused = characterize_design(
             d, out_dir, jobs=jobs, progress=progress, echo=echo, sweep=d.combo_sweep(corner, temp, vdd),
-            folder="characterize" if len(combos) == 1 else f"characterize/{name}", scheduler=scheduler)
+            folder="characterize" if len(combos) == 1 else f"characterize/{name}", scheduler=scheduler,
+            cache=cache)
         circuit = json.loads((run_dir / "summary.json").read_text())["combos"][0]
         got.append((name, run_dir, lut_dir, reused, circuit))
     n = sum(g[3] for g in got)
@@ -56,7 +58,9 @@ def _combination_luts(d: DesignConfig, out_dir: Path, *, jobs: int, scheduler: s
 
 def run_design(design: Any = None, out: str | Path | None = None, *, report_dir: str | Path | None = None,
                jobs: int = 2, scheduler: str | None = None, measure_cpu: bool = True, progress: bool = True,
-               echo: Callable[[str], Any] = print, force: bool = False, source: str | None = None) -> ReportResult:
+               echo: Callable[[str], Any] = print, force: bool = False, source: str | None = None,
+               cache: str | Path | None = None, resume: bool = False,
+               on_interrupt: Callable[[str], None] | None = None) -> ReportResult:
     """``pcmspice run [DESIGN.toml]``: a design (a file, a :class:`~pcmspice.pipeline.DesignConfig`, or None
     for the embedded default) -> LUTs -> a training run per seed (per combination) -> power -> one report.
 
@@ -65,7 +69,12 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     the worst corner (the lowest final accuracy).  ``jobs`` processes (or the Dask ``scheduler``) train the
     runs and simulate the batches.  ``out`` is checked first (absent, empty or this design's run, else
     ``force``).  The design is checked whole first (:func:`~pcmspice.pipeline.checks.check_design`: data
-    set, network, netlist parameters, LUT folder); an error names ``source`` (the design file) and the key."""
+    set, network, netlist parameters, LUT folder); an error names ``source`` (the design file) and the key.
+    Characterizations come from (and go to) the LUT cache ``cache`` (default: see
+    :mod:`pcmspice.characterize.cache`).  ``resume`` (the run folder of an interrupted run): finished
+    trainings are kept, interrupted ones go on from their checkpoints.  ``on_interrupt(message)`` is told,
+    before each stage, what a Ctrl-C there would keep and how to go on."""
+    tell = on_interrupt or (lambda m: None)
     d = load_design(design)
     # every check before any work: an error names the design file (``source``) and the key
     check_design(d, source or (str(design) if isinstance(design, (str, Path)) else f"design {d.name}"))
@@ -75,14 +84,23 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     out_dir = Path(out) if out is not None else default_out_dir(d)
     key = run_key("design", dkey, measure_cpu, str(report_dir) if report_dir else None)
     out_dir, report = _run_folders(out_dir, report_dir, key, force)
+    go_on = f"; continue with pcmspice run --resume --out {out_dir}"
+    tell(f"interrupted before the design was written; nothing was written to {out_dir}")
     atomic_write_text(out_dir / "design.toml", d.to_toml())
+    where = ""
+    if d.luts == "characterize":
+        from pcmspice.characterize.cache import cache_dir
+        where = f" in the LUT cache {cache_dir(cache)}"
+    tell(f"interrupted while characterizing: kept {out_dir / 'design.toml'} and the finished batches{where}"
+         + go_on)
     t0 = time.perf_counter()
     echo(f"design {d.name} {dkey[:8]} -> {out_dir}")
     inputs: list[Path] = []
     seeds = d.task.seeds
     # 1. lookup tables: one set, or one per combination
     if d.luts == "characterize":
-        combos = _combination_luts(d, out_dir, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo)
+        combos = _combination_luts(d, out_dir, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo,
+                                   cache=cache)
         inputs += [c[1] for c in combos]
     else:
         lut_dir = paths.default_lut_dir() if d.luts == "committed" else Path(d.luts)
@@ -97,8 +115,11 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
             tdir = (out_dir / "train" / name / f"seed{s}" if multi else
                     out_dir / ("train" if len(seeds) == 1 else f"train-seed{s}"))
             runs.append(((i, s), d.task.train_config(s, lut_dir), tdir, str(tdir.relative_to(out_dir))))
+    tell(f"interrupted while training: kept {out_dir / 'design.toml'}, the characterizations{where}, the finished "
+         f"trainings and each interrupted training's last finished epoch (its checkpoint)" + go_on)
     records = train_runs(runs, d.power, jobs=jobs, scheduler=scheduler, progress=progress, echo=echo,
-                         prefix="[2/4] ")
+                         prefix="[2/4] ", resume=resume)
+    tell(f"interrupted while costing and reporting: kept the trainings in {out_dir}" + go_on)
     inputs += [r[2] for r in runs]
     if multi:
         rows = [{**circuit, "combination": name, "lut_dir": str(lut_dir),
@@ -110,8 +131,11 @@ def run_design(design: Any = None, out: str | Path | None = None, *, report_dir:
     echo("[3/4] energy, latency and area" + (f" (of each of {len(combos)} combinations)" if multi else ""))
     for i, (name, _, lut_dir, _, _) in enumerate(combos):
         pdir = out_dir / "power" / name if multi else out_dir / "power"
-        write_power_run(pdir, lut_dir, d.task.network or None, runs[i * len(seeds)][2], d.power,
-                        measure_cpu=measure_cpu and i == 0, force=True)
+        psum = write_power_run(pdir, lut_dir, d.task.network or None, runs[i * len(seeds)][2], d.power,
+                               measure_cpu=measure_cpu and i == 0, force=True)
+        if i == 0:   # the node's periphery (or the scaling rule that stands in for it), said once
+            for n in (x for x in psum.get("notes", []) if x.startswith("periphery of")):
+                echo(f"[3/4] {n}")
         inputs.append(pdir)
     # 4. one report naming the design, its hash and the LUTs
     echo("[4/4] report")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from pcmspice import characterize as ch
-from pcmspice.core import paths
 from pcmspice.core.errors import PcmSpiceError
 from pcmspice.core.outputs import prepare_out_dir, write_marker
 from pcmspice.lut.format import load_lut_set
@@ -57,28 +56,33 @@ def _cached_luts(run_dir: Path, key: str, lut_name: str) -> Path | None:
 
 def characterize_design(design: Any, out: Path, *, jobs: int = 2, progress: bool = True,
                         echo: Callable[[str], Any] = print, sweep: Any = None, folder: str = "characterize",
-                        scheduler: str | None = None) -> tuple[Path, Path, bool]:
+                        scheduler: str | None = None, cache: str | Path | None = None) -> tuple[Path, Path, bool]:
     """The LUTs of a design's ``[sweep]`` (or of ``sweep``, one combination of it), characterized once per
-    content: in ``$PCMSPICE_CACHE/designs/<key>`` when PCMSPICE_CACHE is set, else in ``out/<folder>``; a
-    finished characterization of the same key (the sweep, the netlists and the technology) is reused without
-    running SPICE.  ``scheduler``: the batches run on that Dask cluster.
-    Returns (characterization folder, LUT folder, reused)."""
-    import os
-
+    content into the LUT cache (:mod:`pcmspice.characterize.cache`: ``cache``, else ``$PCMSPICE_LUT_CACHE``,
+    else ``$PCMSPICE_CACHE/luts``), entry ``<cache key>``; a finished characterization of the same key is
+    reused by any run folder without running SPICE, an unfinished one resumes from its batches.  One process
+    at a time writes an entry (a file lock); ``out``/``folder`` are kept for the keyword API and unused.
+    ``scheduler``: the batches run on that Dask cluster.  Returns (characterization folder, LUT folder, reused)."""
+    from pcmspice.characterize import cache as lut_cache
     from pcmspice.characterize.sweep import combo_name, sweep_key
     from pcmspice.pipeline.design import design_key
     sweep = sweep if sweep is not None else design.sweep
     key = sweep_key(sweep)
-    run_dir = (paths.writable_dir(paths.cache_root() / "designs", "the design cache") / key
-               if os.environ.get("PCMSPICE_CACHE") else out / folder)
+    root = lut_cache.cache_dir(cache)
+    entry = lut_cache.cache_key(sweep)
+    run_dir = root / entry
     (corner, temp, vdd), = sweep.combos()
     name = combo_name(sweep.tech().name, corner, temp, vdd)   # as run_sweep names it (a folder too)
-    cached = _cached_luts(run_dir, key, name)
-    if cached is not None:
-        echo(f"[1/4] reusing LUTs of design {design.name} {design_key(design)[:8]} (characterization {key}) "
-             f"from {cached}: nothing to simulate")
-        return run_dir, cached, True
-    echo(f"[1/4] characterizing {sweep.n_cells} cells ({sweep.technology}, {corner}, {temp:g} C, {vdd:g} V; "
-         f"characterization {key}) into {run_dir}")
-    res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler)
+    with lut_cache.entry_lock(root, entry, echo):
+        cached = _cached_luts(run_dir, key, name)
+        if cached is not None:
+            lut_cache.touch(run_dir)
+            echo(f"[1/4] reusing LUTs of design {design.name} {design_key(design)[:8]} (characterization {key}) "
+                 f"from {cached}: nothing to simulate")
+            return run_dir, cached, True
+        echo(f"[1/4] characterizing {sweep.n_cells} cells ({sweep.technology}, {corner}, {temp:g} C, {vdd:g} V; "
+             f"characterization {key}) into the LUT cache {run_dir}")
+        res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler)
+        lut_cache.touch(run_dir)
+        echo(f"[1/4] characterization {key}: {res.computed} batches simulated ({res.reused} batches reused)")
     return run_dir, _lut_dir_of_sweep(res), False

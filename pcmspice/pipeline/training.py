@@ -99,6 +99,14 @@ def resume_config(out: str | Path) -> tuple[tr.TrainConfig, bool]:
     return tr.TrainConfig.from_toml_text(meta["config_toml"], str(ck_path)), bool(meta["baseline"])
 
 
+def _inputs(cfg: tr.TrainConfig, luts: Any) -> list[tuple[str, str | None]]:
+    """What a run reads from disk: its output folder is never one of them, inside one or holding one."""
+    from pcmspice.core import paths
+    kind, _, where = cfg.dataset.partition(":")
+    lut_dir = cfg.luts or (str(paths.default_lut_dir()) if luts is not None else None)
+    return [("--luts", lut_dir), ("--dataset", where if kind in ("idx", "features") else None)]
+
+
 def train_run(cfg: tr.TrainConfig | None = None, out: str | Path | None = None, *,
               power: pw.PowerConfig | None = None, baseline: bool = True, resume: bool = False,
               force: bool = False, figures: bool = True, progress: bool = False,
@@ -131,7 +139,7 @@ def train_run(cfg: tr.TrainConfig | None = None, out: str | Path | None = None, 
     out = Path(out) if named else default_train_dir(cfg, run.luts, baseline)
     if not named and not resume:   # the default folder of this config: a finished run there is this run
         refuse_same_run(out, KIND, key, force)
-    prepare_out_dir(out, KIND, key, force)
+    prepare_out_dir(out, KIND, key, force, inputs=_inputs(cfg, run.luts))
     ck_path = resume_dir(out) / FILE
     if not resume and ck_path.exists():   # an older interrupted run of this folder: start afresh
         Checkpointer(ck_path, "", "", baseline).remove()
@@ -179,26 +187,43 @@ def run_record(lut_dir: Path, out: Path) -> dict[str, Any]:
 
 
 def train_one(tcfg: tr.TrainConfig, out_dir: str, power: pw.PowerConfig | None,
-              echo: Callable[[str], Any] | None, progress: bool) -> dict[str, Any]:
+              echo: Callable[[str], Any] | None, progress: bool, resume: bool = False) -> dict[str, Any]:
     """One run of many (one seed on one LUT set, ``tcfg.luts``) into ``out_dir``, costed: its
-    :func:`run_record`.  Module level: it is pickled to pool and Dask workers."""
-    train_run(tcfg, out_dir, power=power, force=True, progress=progress, echo=echo)
-    return {**run_record(Path(tcfg.luts), Path(out_dir)), "worker_pid": os.getpid()}
+    :func:`run_record`, with ``how`` it was made: ``trained``; with ``resume`` (the folder is this design's
+    run folder, interrupted): ``kept`` (a finished run, not trained again) or ``resumed`` (from its
+    checkpoint, bit-identical to a run never interrupted).  Module level: it is pickled to pool and Dask
+    workers."""
+    from pcmspice.core.outputs import read_marker
+    out = Path(out_dir)
+    marker = read_marker(out) if resume else None
+    if marker is not None and marker.get("kind") == KIND and (out / "summary.json").is_file():
+        how = "kept"
+    elif resume and (resume_dir(out) / FILE).is_file():
+        train_run(None, out, power=power, resume=True, force=True, progress=progress, echo=echo)
+        how = "resumed"
+    else:
+        train_run(tcfg, out, power=power, force=True, progress=progress, echo=echo)
+        how = "trained"
+    return {**run_record(Path(tcfg.luts), out), "worker_pid": os.getpid(), "how": how}
+
+
+_HOW = {"kept": " (kept: finished before the interrupt)", "resumed": " (resumed from its checkpoint)", "trained": ""}
 
 
 def train_runs(runs: list[tuple[Any, tr.TrainConfig, Path, str]], power: pw.PowerConfig | None, *, jobs: int,
                scheduler: str | None, progress: bool, echo: Callable[[str], Any],
-               prefix: str = "") -> dict[Any, dict[str, Any]]:
+               prefix: str = "", resume: bool = False) -> dict[Any, dict[str, Any]]:
     """Train every ``(key, TrainConfig, out_dir, label)`` of ``runs`` on the shared executor
     (:func:`pcmspice.core.executor.execute`); their :func:`run_record` by key.  One run (or ``jobs`` 1) trains
-    in this process with its progress; more go to a pool of ``jobs`` processes or the Dask ``scheduler``."""
+    in this process with its progress; more go to a pool of ``jobs`` processes or the Dask ``scheduler``.
+    ``resume``: finished runs are kept and interrupted ones resume from their checkpoints (:func:`train_one`)."""
     workers = 1 if scheduler is None and len(runs) == 1 else min(jobs, len(runs))
     inline = scheduler is None and workers <= 1
     if not inline:
         where = f"the Dask cluster {scheduler}" if scheduler else f"{workers} processes"
         echo(f"{prefix}training {len(runs)} runs on {where}")
     tasks = [(k, train_one, (tcfg, str(out), power, (lambda m: echo(prefix + m)) if inline else None,
-                             progress and inline)) for k, tcfg, out, _ in runs]
+                             progress and inline, resume)) for k, tcfg, out, _ in runs]
     labels = {r[0]: r[3] for r in runs}
     got = {}
     for k, rec in executor.execute(tasks, 1 if inline else workers, scheduler):
@@ -207,5 +232,5 @@ def train_runs(runs: list[tuple[Any, tr.TrainConfig, Path, str]], power: pw.Powe
         if rec.get("pcm_trained") is False:
             flag += "; warning: the 3T1C alone was trained, the PCM never learned (no transfer)"
         echo(f"{prefix}  {labels[k]}: final {rec['final_accuracy_percent']:.2f} %, best "
-             f"{rec['best_accuracy_percent']:.2f} % (epoch {rec['best_epoch']}){flag}")
+             f"{rec['best_accuracy_percent']:.2f} % (epoch {rec['best_epoch']}){flag}{_HOW[rec.pop('how')]}")
     return got

@@ -255,8 +255,10 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
     transfer and PCM-pulse counts replace the estimates.  ``network`` may be
     omitted when a training run gives it; if both are given they must agree.
     """
+    from pcmspice.power import periphery
     cfg = config or PowerConfig()
-    notes: list[str] = []
+    # the periphery of the LUTs' own technology (generic65's: the config as it is)
+    cfg, notes, _ = periphery.apply(luts, cfg)
     summary, source = None, None
     if training is not None:
         if isinstance(training, (str, Path)):

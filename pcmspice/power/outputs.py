@@ -318,6 +318,6 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  this CPU (measured, batch 1): {fmt_si(cpu['seconds_per_example'], 's')} and "
                      f"{fmt_si(cpu['energy_per_example_joules'], 'J')} per example")
     for n in summary.get("notes", []):
-        if "ESTIMATED" in n or "training run assumed" in n:
+        if "ESTIMATED" in n or "training run assumed" in n or n.startswith("periphery of"):
             lines.append(f"  note: {n}")
     return lines

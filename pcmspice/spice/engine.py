@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pcmspice.core import signals
 from pcmspice.core.errors import SpiceError
 from pcmspice.core.provenance import sha256_text
 from pcmspice.spice.safety import check_netlist
@@ -292,7 +293,7 @@ def _make_shared():
 
 def shared_available() -> bool:
     try:
-        with _shared_lock:
+        with signals.deferred(), _shared_lock:
             _make_shared()
         return True
     except SpiceError:
@@ -334,7 +335,9 @@ def _scratch() -> str:
 
 
 def run_shared(text: str, name: str = "netlist") -> SimResult:
-    with _shared_lock:
+    # a Ctrl-C / SIGTERM inside libngspice's callbacks would be swallowed by cffi: record it and raise it
+    # when the simulation returns (pcmspice.core.signals)
+    with signals.deferred(), _shared_lock:
         cwd = os.getcwd()
         os.chdir(_scratch())
         try:

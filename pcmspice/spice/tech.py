@@ -70,7 +70,7 @@ def load(name: str | Path) -> Technology:
     path = tech_file(name)
     try:
         raw = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise SpiceError(f"{path}: not a readable TOML file ({exc})", value=str(path)) from None
     f = _Fields(raw, path)
     corners = {}

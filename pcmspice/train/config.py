@@ -32,7 +32,8 @@ class TrainConfig(Config):
     activation: str = param("relu", choices=ACTIVATIONS, doc="hidden-layer activation")
     epochs: int = param(20, ge=1, le=MAX_EPOCHS, source="the paper: 20 epochs of MNIST",
                         doc="passes over the training examples")
-    learning_rate: float = param(0.01, unit="1", gt=0, doc="SGD learning rate")
+    learning_rate: float = param(0.01, unit="1", gt=0, le=100,
+                                 doc="SGD learning rate (larger values saturate every update and overflowed)")
     lr_decay: float = param(1.0, unit="1", gt=0, le=1, doc="learning rate x this after every epoch")
     batch_size: int = param(1, ge=1, le=100_000, doc="1 = per-example SGD as the chip does it; >1 = minibatch "
                                                      "mode (faster)")
@@ -40,11 +41,13 @@ class TrainConfig(Config):
                                                 "assignment, pulses, read noise")
     max_train: int | None = param(None, ge=1, legacy=0, doc="the first N training examples (unset: all)")
     max_test: int | None = param(None, ge=1, legacy=0, doc="the first N test examples (unset: all)")
-    w_max: tuple[float, ...] = param((), unit="1", gt=0, doc="per layer, the weight the PCM span maps to (e.g. "
-                                                            "0.36,1.26); empty: the rule of default_w_max")
+    w_max: tuple[float, ...] = param((), unit="1", gt=0, le=1e3,
+                                     doc="per layer, the weight the PCM span maps to (e.g. 0.36,1.26); empty: "
+                                         "the rule of default_w_max")
     luts: str | None = param(None, legacy="", doc="LUT directory (unset: the committed default)")
     time_per_example_seconds: float | None = param(
-        None, unit="s", gt=0, doc="hardware time per training example: how much the capacitors leak and the PCMs "
+        None, unit="s", gt=0, le=1e3,
+        doc="hardware time per training example: how much the capacitors leak and the PCMs "
                                   "drift (sets array.time_per_example_seconds); unset: the power layer's latency "
                                   "model's, as every run through pcmspice.pipeline takes it")
     array: ArrayConfig = param(default_factory=ArrayConfig)

@@ -106,6 +106,12 @@ def validate(ds: Dataset) -> Dataset:
                             f"expected 0..{ds.n_classes - 1}")
     if ds.x_train.shape[1] != ds.x_test.shape[1]:
         raise DataError(f"{ds.name}: train has {ds.x_train.shape[1]} features, test {ds.x_test.shape[1]}")
+    classes = np.unique(ds.y_train)
+    if classes.size < 2:   # nothing to tell apart: every accuracy would be 100 % and meaningless
+        raise DataError(f"{ds.name}: the train set has a single class ({int(classes[0])}); a classifier needs "
+                        "examples of at least two classes")
+    if np.all(ds.x_train == ds.x_train[:1]):
+        raise DataError(f"{ds.name}: every train example has the same features; there is nothing to learn from")
     return ds
 
 

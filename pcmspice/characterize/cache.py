@@ -1,0 +1,150 @@
+"""The one LUT cache: every characterization a design asks for, stored once by content and reused by any run
+folder (``pcmspice run`` with only the epochs changed simulates nothing).
+
+Where: ``--cache DIR``, else ``$PCMSPICE_LUT_CACHE``, else ``$PCMSPICE_CACHE/luts`` (default
+``~/.cache/pcmspice/luts``).  An entry ``<cache>/<key>/`` is an ordinary characterization folder (marker,
+``batches/``, sealed ``luts/``, ``summary.json``, ``sweep.toml``, figures): its key (:func:`cache_key`) is the
+SHA-256 of the characterization's whole definition (every ``[sweep]`` field but its name, with the netlists'
+and the technology's hashes, as :func:`~pcmspice.characterize.sweep.sweep_key` has them), the pcmspice version
+and the LUT seal version.  Writes are atomic: batches are written aside and renamed, the LUT sets, figures and
+``summary.json`` are staged and swapped in, ``summary.json`` last, so an entry without ``summary.json`` is an
+unfinished one (resumed from its batches by the next run).  One process at a time writes an entry: the others
+wait on the entry's lock ``<cache>/.<key>.lock`` (:mod:`pcmspice.core.locks`) and then reuse what it
+wrote.  A reused entry is loaded as every LUT set is (seals checked); one that does not load is characterized
+again.
+
+``pcmspice cache`` lists the entries (key, what, size, last used) and ``pcmspice cache prune --older-than 30d``
+(or ``--all``) removes them; an entry another process holds is skipped, never half removed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pcmspice.core import paths
+from pcmspice.core.errors import ConfigError
+
+LAST_USED = ".last-used"   # an entry's file whose modification time is its last use
+_KEY = re.compile(r"^[0-9a-f]{16}$")
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def cache_dir(cache: str | Path | None = None) -> Path:
+    """The LUT cache folder (created, checked writable): ``cache``, else ``$PCMSPICE_LUT_CACHE``, else
+    ``$PCMSPICE_CACHE/luts`` (``~/.cache/pcmspice/luts``)."""
+    env = os.environ.get("PCMSPICE_LUT_CACHE")
+    p = Path(cache) if cache is not None else Path(env) if env else paths.cache_root() / "luts"
+    return paths.writable_dir(p, "the LUT cache")
+
+
+def cache_key(sweep: Any) -> str:
+    """The entry of a characterization: its whole definition (but its name), the netlists' and the
+    technology's hashes (through :func:`~pcmspice.characterize.sweep.sweep_key`), the pcmspice version and the
+    LUT seal version."""
+    from pcmspice import __version__
+    from pcmspice.characterize.sweep import sweep_key
+    from pcmspice.lut.integrity import SEAL_VERSION
+    d = sweep.to_dict()
+    d.pop("name")
+    blob = json.dumps({"sweep_key": sweep_key(sweep), "definition": d, "pcmspice": __version__,
+                       "lut_seal": SEAL_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def entry_lock(root: Path, key: str, echo: Callable[[str], Any] | None = None) -> Iterator[None]:
+    """Hold the lock of entry ``<root>/<key>`` (:func:`pcmspice.core.locks.waiting`: ``<root>/.<key>.lock``),
+    waiting, and saying so, while another process holds it."""
+    from pcmspice.core import locks
+    with locks.waiting(root / key, "characterizing", on_wait=echo):
+        yield
+
+
+def touch(entry: Path) -> None:
+    """Mark ``entry`` as used now."""
+    try:
+        (entry / LAST_USED).touch()
+    except OSError:
+        pass   # a read-only cache still serves
+
+
+def _size(p: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(p):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _what(entry: Path) -> str:
+    """``technology corner temp supply, N cells`` from the entry's summary, or what is left of an unfinished one."""
+    try:
+        s = json.loads((entry / "summary.json").read_text())
+        c = s["combos"][0]
+        cfg = s.get("config") or {}
+        return (f"{Path(str(cfg.get('technology', '?'))).name} {c['corner']} {c['temp_c']:g} C "
+                f"{c['vdd_volts']:g} V, {cfg.get('n_cells', '?')} cells")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        n = len(list((entry / "batches").rglob("*.npz"))) if (entry / "batches").is_dir() else 0
+        return f"unfinished ({n} batches)"
+
+
+def entries(root: Path) -> list[dict[str, Any]]:
+    """Every entry of the cache ``root``: key, what, size in bytes, last used (epoch seconds), finished."""
+    got = []
+    for e in sorted(root.iterdir()) if root.is_dir() else ():
+        if not (e.is_dir() and _KEY.match(e.name)):
+            continue
+        lu = e / LAST_USED
+        last = (lu if lu.exists() else e).stat().st_mtime
+        got.append({"key": e.name, "what": _what(e), "size_bytes": _size(e), "last_used": last,
+                    "finished": (e / "summary.json").is_file(), "path": str(e)})
+    return got
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``2w``, ``90min``, ``45s`` in seconds, or a one-line :class:`ConfigError`."""
+    m = _AGE.match(str(text))
+    if not m:
+        raise ConfigError(f"--older-than {text!r} is not an age; expected a number and a unit (s, min, h, d, w), "
+                          "e.g. 30d")
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+def prune(root: Path, older_than_seconds: float | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Remove the entries last used more than ``older_than_seconds`` ago (None: all).  An entry is first
+    renamed aside under its lock, then deleted, so no reader ever sees half of one; an entry another process
+    holds is skipped.  Returns (removed entries, skipped keys)."""
+    from pcmspice.core import locks
+    from pcmspice.core.errors import OutputError
+    now = time.time()
+    removed, skipped = [], []
+    for e in entries(root):
+        if older_than_seconds is not None and now - e["last_used"] <= older_than_seconds:
+            continue
+        try:
+            taken = locks.hold(e["path"], wait=0, what="using")
+        except OutputError:
+            skipped.append(e["key"])
+            continue
+        try:
+            aside = root / f".removing-{e['key']}-{os.getpid()}"
+            os.replace(e["path"], aside)
+            shutil.rmtree(aside, ignore_errors=True)
+            removed.append(e)
+        finally:
+            if taken:
+                locks.release(e["path"])
+    return removed, skipped
