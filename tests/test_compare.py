@@ -57,6 +57,25 @@ def test_compare_shows_both_designs_with_their_luts(designs):
     assert "| quantity | default | c50 |" in md and "**c_store_farads** (differs)" in md
     assert md.count("## Design ") == 2
     assert {"accuracy.png", "energy.png"} <= set(s["figures"])
+    # the area row is the whole chip (cells + periphery); the cells alone are their own row, from power's table
+    assert "| chip area, cells + periphery (mm²) |" in md and "| cell array area (mm²) |" in md
+    assert "array area (mm²)" not in md.replace("cell array area (mm²)", "")
+    pa = json.loads((designs / "default" / "power" / "summary.json").read_text())["area_m2"]
+    assert d["cell_array_area_mm2"] == pytest.approx((pa["cells"] + pa["g_shared_cells"]) * 1e6)
+    assert d["area_mm2"] == pytest.approx(pa["total"] * 1e6) and d["cell_array_area_mm2"] < d["area_mm2"]
+    assert c["cell_array_area_mm2"] < d["cell_array_area_mm2"]
+
+
+def test_columns_named_alike_get_their_folder_and_stay_unique():
+    from pcmspice.report.compare import unique_columns
+    rows = [{"column": "mc (tt, 27 °C)", "path": "runs/mc"}, {"column": "mc (ss, 27 °C)", "path": "runs/mc"},
+            {"column": "mc (tt, 27 °C)", "path": "x/runs/mc"}, {"column": "mc (ss, 27 °C)", "path": "x/runs/mc"},
+            {"column": "other", "path": "o"}]
+    cols = [r["column"] for r in unique_columns(rows)]
+    assert cols == ["mc (tt, 27 °C) [runs/mc]", "mc (ss, 27 °C) [runs/mc]", "mc (tt, 27 °C) [x/runs/mc]",
+                    "mc (ss, 27 °C) [x/runs/mc]", "other"]
+    same = [r["column"] for r in unique_columns([{"column": "a", "path": "p"}, {"column": "a", "path": "p"}])]
+    assert same == ["a [p]", "a [p] #2"]
 
 
 def test_worst_corner_is_the_lowest_accuracy_whatever_the_order(tmp_path):

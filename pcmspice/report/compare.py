@@ -136,6 +136,27 @@ def design_rows(d: Design) -> list[dict[str, Any]]:
     return rows
 
 
+def unique_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with no two columns named alike: a name that repeats (two folders of one name, e.g. a run nested
+    in another) gets its folder after it, and a number if even that repeats."""
+    names = [r["column"] for r in rows]
+    for r in rows:
+        if names.count(r["column"]) > 1:
+            r["column"] = f"{r['column']} [{r['path']}]"
+    seen: dict[str, int] = {}
+    for r in rows:
+        n = seen[r["column"]] = seen.get(r["column"], 0) + 1
+        if n > 1:
+            r["column"] = f"{r['column']} #{n}"
+    return rows
+
+
+def _cell_array_m2(p: Any) -> float:
+    """A power run's area of the cells alone (the synapses and the g_shared cells), m²."""
+    area = p.summary.get("area_m2") or {}
+    return float(area.get("cells", 0.0)) + float(area.get("g_shared_cells", 0.0))
+
+
 def design_row(d: Design) -> dict[str, Any]:
     """The first (or only) row of :func:`design_rows`."""
     return design_rows(d)[0]
@@ -163,6 +184,7 @@ def corner_row(d: Design, g: Corner) -> dict[str, Any]:
                     "gops_per_watt_training": statistics.fmean(x["gops_per_watt_training"] for x in h),
                     "tops_per_mm2_training": statistics.fmean(x["tops_per_mm2_training"] for x in h),
                     "area_mm2": statistics.fmean(x["area_mm2"] for x in h),
+                    "cell_array_area_mm2": statistics.fmean(_cell_array_m2(p) * 1e6 for p in g.powers),
                     "area_per_synapse_um2": statistics.fmean(p.summary["cell_area_m2"]["total_m2"] * 1e12
                                                              for p in g.powers),
                     "energy_by_component": {k: statistics.fmean(_components(p)[k] for p in g.powers)
@@ -294,7 +316,7 @@ def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None 
     for d in designs:           # two folders named alike: tell them apart by their parents
         if names.count(d.name) > 1:
             d.name = f"{d.path.resolve().parent.name}/{d.name}"
-    rows = [r for d in designs for r in design_rows(d)]
+    rows = unique_columns([r for d in designs for r in design_rows(d)])
     diff = differing_params(rows)
     others = differing_fields(rows)
     out = Path(out_dir)
@@ -317,7 +339,8 @@ def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None 
         line("energy per training example", "energy_per_example_joules", "J"),
         line("GOP/s/W (training)", "gops_per_watt_training", "num"),
         line("TOP/s/mm² (training)", "tops_per_mm2_training", "g3"),
-        line("array area (mm²)", "area_mm2", "g3"),
+        line("chip area, cells + periphery (mm²)", "area_mm2", "g3"),
+        line("cell array area (mm²)", "cell_array_area_mm2", "g3"),
         line("area per synapse (µm²)", "area_per_synapse_um2", "g3"),
         line("up/down asymmetry (mean)", "asymmetry_mean", "g3"),
         line("retention, 10 mV (median)", "retention_10mV_median_seconds", "s"),
