@@ -281,3 +281,30 @@ def test_accuracy_over_seeds_from_the_verdict_benchmark(tmp_path):
     assert "| mnist5k | default | 3 | 92.17 ± 0.59 % | 94.00 ± 0.10 % | -1.83 ± 0.68 pp |" in md
     assert "| mnist5k | tol05 | 3 |" in md and "--set x=1" in md
     assert "**Over seeds (analog - software, the defaults): mnist5k -1.83 ± 0.68 pp over 3 seeds**" in md
+
+
+def test_a_multi_corner_report_names_each_power_sections_corner_and_every_corners_luts(tmp_path):
+    """Two power runs on LUTs of two corners: each power section's title names its corner, and the line naming
+    the design lists every corner's LUTs, not only the first's (the review's tt+ss design)."""
+    import dataclasses
+
+    from pcmspice.core import paths
+    from pcmspice.lut import load_lut_set
+    from pcmspice.report.build import _design_blocks
+    base = load_lut_set(paths.default_lut_dir())
+    for corner in ("tt", "ss"):
+        prov = {**base.cell.provenance, "corner": corner}
+        save_lut_set(dataclasses.replace(base, cell=dataclasses.replace(base.cell, provenance=prov),
+                                         name=f"generic65_{corner}"), tmp_path / f"luts-{corner}")
+        write_power_run(tmp_path / f"power-{corner}", tmp_path / f"luts-{corner}", "64-250-10", measure_cpu=False)
+    md = rep.build_report([tmp_path / "power-tt", tmp_path / "power-ss"], tmp_path / "report").markdown.read_text()
+    assert "## Energy, latency and area: 64-250-10 (corner tt, 27 °C)" in md
+    assert "## Energy, latency and area: 64-250-10 (corner ss, 27 °C)" in md
+    one = rep.build_report([tmp_path / "power-tt"], tmp_path / "report-one").markdown.read_text()
+    assert "## Energy, latency and area: 64-250-10\n" in one     # one corner: the title the results page quotes
+    design = {"design": "mc", "design_hash": "abcd1234", "design_sha256": "abcd1234" * 8,
+              "lut_dir": str(tmp_path / "luts-tt"),
+              "lut_dirs": {"tt": str(tmp_path / "luts-tt"), "ss": str(tmp_path / "luts-ss")}}
+    text = _design_blocks(design)[0].text
+    assert "luts-tt" in text and "luts-ss" in text and "2 corners" in text
+    assert "luts-ss" not in _design_blocks({**design, "lut_dirs": {}})[0].text

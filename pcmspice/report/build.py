@@ -38,7 +38,14 @@ from pcmspice.report.blocks import (
 )
 from pcmspice.report.discover import RunInput, corner_label, corners_frame, discover_all, worst_corner
 from pcmspice.report.figures import figure_corners, figure_luts
-from pcmspice.report.headline import pcm_caveat_item, training_groups, worst_area, worst_group, worst_power
+from pcmspice.report.headline import (
+    lut_label,
+    pcm_caveat_item,
+    training_groups,
+    worst_area,
+    worst_group,
+    worst_power,
+)
 
 _KIND_ORDER = {"training": 0, "seeds": 1, "power": 2, "corners": 3, "characterization": 4, "luts": 5, "cosim": 6}
 ACCURACY_EQUIVALENT_POINTS = 0.5   # |analog - software| below this counts as equivalent (percentage points)
@@ -248,9 +255,25 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
 def _design_blocks(design: dict[str, Any]) -> list[Block]:
     """The line naming the design (above the verdict); its file goes to the end (:func:`_design_file`)."""
     reuse = " (reused: nothing was simulated)" if design.get("luts_reused") else ""
+    dirs = design.get("lut_dirs") or {}
+    where = (f"the LUTs {display_path(Path(design['lut_dir']))}" if len(dirs) <= 1 else
+             f"the LUTs of its {len(dirs)} corners " + ", ".join(f"{display_path(Path(d))}" for d in dirs.values()))
     return [Block("p", f"Design {design['design']}, hash {design['design_hash']} (sha256 "
-                       f"{design['design_sha256']}), on the LUTs {display_path(Path(design['lut_dir']))}{reuse}; "
-                       "its design file is the last section.")]
+                       f"{design['design_sha256']}), on {where}{reuse}; its design file is the last section.")]
+
+
+def _power_corner(run: RunInput) -> str | None:
+    """The corner of a power run's LUTs ("ss, 27 °C"), None when they name none."""
+    return lut_label(((run.summary.get("provenance") or {}).get("inputs") or {}).get("lut_provenance"))
+
+
+def _named_power_blocks(run: RunInput, fig_prefix: str | None, corners: set[str | None]) -> list[Block]:
+    """The power section of ``run``; its title names its corner when the report costs more than one."""
+    blocks = power_blocks(run.summary, fig_prefix)
+    label = _power_corner(run)
+    if len(corners) > 1 and label and blocks and blocks[0].kind == "h2":
+        blocks[0] = Block("h2", f"{blocks[0].text} (corner {label})")
+    return blocks
 
 
 def _design_file(design: dict[str, Any]) -> list[Block]:
@@ -284,7 +307,8 @@ def _build(runs: list[RunInput], out: Path, title: str,
                 used.update(own)
                 for n in own:
                     _copy_figure(r.path / n, fig_dir / f"{prefix}{n}", r.path, skipped)
-            blocks += power_blocks(r.summary, f"figures/{prefix}" if have else None)
+            blocks += _named_power_blocks(r, f"figures/{prefix}" if have else None,
+                                          {_power_corner(p) for p in runs if p.kind == "power"})
         elif r.kind == "corners":
             df = corner_frames[r.path]
             fig = figure_corners(df, fig_dir / f"{prefix}corners_overview.png") if df is not None else None
