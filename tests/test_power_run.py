@@ -292,3 +292,33 @@ def test_the_activity_is_the_same_in_chunks(tmp_path, monkeypatch):
               "bwd_cell_sum_max_siemens"):
         assert getattr(parts, k) == pytest.approx(getattr(whole, k), rel=1e-12), k
     assert whole.backward_mean_duty[1] > 0 and whole.bwd_cell_sum_max_siemens[1] > 0
+
+
+def test_the_device_table_shows_the_pcm_conductance_used_and_both_times_are_named(tmp_path):
+    """With a run, the device table's PCM conductance is the run's measured one (the activity block's value and
+    source), not the assumed 25 % of the window; the step time and the time incl. transfers carry distinct names
+    in power.md and on the console (review items 6, 7)."""
+    from pcmspice.core.document import render_markdown
+    from pcmspice.core.units import fmt_si
+    luts = make_luts()
+    run, _ = fake_run(tmp_path, 0.3, network="16-4-2")
+    d = {**pw.estimate(luts, None, run).to_dict(), "config": pw.PowerConfig().to_dict()}
+    act = d["activity"]["pcm_mean_conductance_siemens"]
+    assert act["source"] == "run" and act["value"] != pytest.approx(d["devices"]["g_pcm_siemens"])
+    text = render_markdown(pw.power_blocks(d, None))
+    assert (f"| PCM conductance during reads (one device, mean; used) | {fmt_si(act['value'], 'S')} (run) |"
+            in text)
+    assert fmt_si(d["devices"]["g_pcm_siemens"], "S") + " |" not in text.split("Device costs")[1].split("###")[0]
+    lat = d["latency"]
+    assert lat["training_seconds_per_example"] > lat["time_per_example_seconds"]
+    step, incl = fmt_si(lat["time_per_example_seconds"], "s"), fmt_si(lat["training_seconds_per_example"], "s")
+    assert f"| time per example (step: forward + backward + update) | {step} |" in text
+    assert f"| time per example incl. transfers | {incl} |" in text
+    assert f"| time per example incl. transfers (inference: forward) | {incl} |" in text
+    assert "| time per example |" not in text
+    console = "\n".join(pw.summary_lines(d))
+    assert f"time per example (step) {step}" in console and f"time per example incl. transfers {incl}" in console
+    # without a run the assumption is labelled as one
+    d0 = {**pw.estimate(luts, "16-4-2").to_dict(), "config": pw.PowerConfig().to_dict()}
+    d0["activity"] = None
+    assert "PCM conductance during reads (mean; assumed)" in render_markdown(pw.power_blocks(d0, None))

@@ -300,7 +300,12 @@ def test_a_multi_corner_report_names_each_power_sections_corner_and_every_corner
     md = rep.build_report([tmp_path / "power-tt", tmp_path / "power-ss"], tmp_path / "report").markdown.read_text()
     assert "## Energy, latency and area: 64-250-10 (corner tt, 27 °C)" in md
     assert "## Energy, latency and area: 64-250-10 (corner ss, 27 °C)" in md
-    one = rep.build_report([tmp_path / "power-tt"], tmp_path / "report-one").markdown.read_text()
+    res = rep.build_report([tmp_path / "power-tt"], tmp_path / "report-one")
+    one = res.markdown.read_text()
+    lat = json.loads((tmp_path / "power-tt" / "summary.json").read_text())["latency"]
+    h = json.loads((tmp_path / "report-one" / "report.json").read_text())["headline"]
+    assert h["time_per_example_seconds"] == lat["time_per_example_seconds"]            # the step, for leakage
+    assert h["time_per_example_incl_transfers_seconds"] == lat["training_seconds_per_example"]   # TOP/s/mm²'s
     assert "## Energy, latency and area: 64-250-10\n" in one     # one corner: the title the results page quotes
     design = {"design": "mc", "design_hash": "abcd1234", "design_sha256": "abcd1234" * 8,
               "lut_dir": str(tmp_path / "luts-tt"),

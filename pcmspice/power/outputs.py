@@ -119,7 +119,7 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
          fmt_num(paper.get("tops_per_mm2"))],
         ["energy per example", fmt_si(h["energy_per_example_joules"], "J"),
          fmt_si(h["inference_energy_per_example_joules"], "J"), "-"],
-        ["time per example", fmt_si(h["training_seconds_per_example"], "s"),
+        ["time per example incl. transfers (inference: forward)", fmt_si(h["training_seconds_per_example"], "s"),
          fmt_si(s["latency"]["inference_seconds_per_example"], "s"), "-"],
         ["throughput", fmt_si(h["throughput_gops_training"] * 1e9, "OP/s"),
          fmt_si(h["throughput_gops_inference"] * 1e9, "OP/s"), "-"],
@@ -132,8 +132,10 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
                              f"{fmt_num(ops['ops_inference'])} for inference. Convention: "
                              f"{s.get('ops_convention', '-')}. Area {h['area_mm2']:.3g} mm², "
                              f"power while training {fmt_si(h['power_training_watts'], 'W')}. "
-                             f"Time between examples (what the array simulator's leakage uses): "
-                             f"**{fmt_si(s['latency']['time_per_example_seconds'], 's')}**."))
+                             f"Time per example (step: forward + backward + update, what the array simulator's "
+                             f"leakage uses): **{fmt_si(s['latency']['time_per_example_seconds'], 's')}**; time per "
+                             f"example incl. transfers (what throughput and TOP/s/mm² use): "
+                             f"{fmt_si(s['latency']['training_seconds_per_example'], 's')}."))
     bc = s["energy_per_example_joules"]["by_component"]
     tot = h["energy_per_example_joules"]
     top = sorted(bc.items(), key=lambda kv: -kv[1])[:3]
@@ -167,8 +169,8 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
         ("update", fmt_si(lat["update_seconds"], "s")),
         ("one transfer of every cell", fmt_si(lat["transfer_event_seconds"], "s")),
         ("transfer, amortized per example", fmt_si(lat["transfer_per_example_seconds"], "s")),
-        ("time per example (forward + backward + update)", fmt_si(lat["time_per_example_seconds"], "s")),
-        ("training time per example incl. transfers", fmt_si(lat["training_seconds_per_example"], "s"))],
+        ("time per example (step: forward + backward + update)", fmt_si(lat["time_per_example_seconds"], "s")),
+        ("time per example incl. transfers", fmt_si(lat["training_seconds_per_example"], "s"))],
         head=("phase", "time"))]
     blocks += [Block("h3", "Area"), Block("p", f"One synapse (2 PCM + 3T1C): {ca['total_m2'] * 1e12:.3g} µm² "
                                                f"(transistors {ca['transistors_m2'] * 1e12:.3g} µm², storage capacitor "
@@ -208,7 +210,7 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
     if d:
         rc = d.get("read_energy_check", {})
         pairs = [("LUT set", str(d.get("lut"))), ("3T1C g at v_start (mean)", fmt_si(d["g_cell_siemens"], "S")),
-                 ("PCM conductance during reads (mean)", fmt_si(d["g_pcm_siemens"], "S")),
+                 _pcm_conductance_row(s, d),
                  ("cell supply energy per up / down pulse (SPICE)",
                   f"{fmt_si(d['e_up_joules'], 'J')} / {fmt_si(d['e_down_joules'], 'J')}"),
                  ("energy per PCM SET / RESET pulse",
@@ -256,6 +258,16 @@ _ACTIVITY_ROWS = (("input_mean_duty", "read duty of the forward rows", None),
                   ("g_shared_mean_conductance_siemens", "g_shared (mean)", "S"))
 
 
+def _pcm_conductance_row(s: dict[str, Any], d: dict[str, Any]) -> tuple[str, str]:
+    """The device table's PCM conductance: the value the energy used, with its source (the activity block's:
+    a training run's measured mean, or the assumption), not the assumption when a run replaced it."""
+    used = (s.get("activity") or {}).get("pcm_mean_conductance_siemens")
+    if isinstance(used, dict) and used.get("value") is not None:
+        return ("PCM conductance during reads (one device, mean; used)",
+                f"{fmt_si(used['value'], 'S')} ({used.get('source', '-')})")
+    return ("PCM conductance during reads (mean; assumed)", fmt_si(d["g_pcm_siemens"], "S"))
+
+
 def activity_blocks(s: dict[str, Any]) -> list[Block]:
     """The activity the energy was costed with (measured from the run or assumed) and the periphery circuits:
     where the levels come from, how F is made, and each integrator's size."""
@@ -297,11 +309,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
              f"{h['tops_per_mm2_inference']:.3g} TOP/s/mm^2",
              f"  (paper's projection: {fmt_num(summary['paper']['gops_per_watt'])} GOP/s/W, "
              f"{summary['paper']['tops_per_mm2']:g} TOP/s/mm^2)",
-             f"  area {h['area_mm2']:.3g} mm^2; time per example {fmt_si(lat['time_per_example_seconds'], 's')} "
-             f"(forward {fmt_si(lat['forward_seconds'], 's')}, backward {fmt_si(lat['backward_seconds'], 's')}, "
-             f"update {fmt_si(lat['update_seconds'], 's')}), transfers add "
-             f"{fmt_si(lat['transfer_per_example_seconds'], 's')} per example",
-             f"time_per_example_seconds = {lat['time_per_example_seconds']:.6g}"]
+             f"  area {h['area_mm2']:.3g} mm^2; time per example (step) "
+             f"{fmt_si(lat['time_per_example_seconds'], 's')} (forward {fmt_si(lat['forward_seconds'], 's')}, "
+             f"backward {fmt_si(lat['backward_seconds'], 's')}, update {fmt_si(lat['update_seconds'], 's')}), "
+             f"transfers add {fmt_si(lat['transfer_per_example_seconds'], 's')} per example: time per example "
+             f"incl. transfers {fmt_si(lat['training_seconds_per_example'], 's')}",
+             f"  for the training's leakage (step): time_per_example_seconds = {lat['time_per_example_seconds']:.6g}"]
     by = summary["energy_per_example_joules"]["by_component"]
     top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
     lines.append("  largest components: " + ", ".join(f"{k} {fmt_si(v, 'J')}" for k, v in top))

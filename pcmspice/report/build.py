@@ -152,7 +152,8 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
                     tops_per_mm2_training=tops,
                     gops_per_watt_inference=h["gops_per_watt_inference"],
                     tops_per_mm2_inference=h["tops_per_mm2_inference"],
-                    time_per_example_seconds=s["latency"]["time_per_example_seconds"])
+                    time_per_example_seconds=s["latency"]["time_per_example_seconds"],
+                    time_per_example_incl_transfers_seconds=s["latency"]["training_seconds_per_example"])
     else:
         items.append("Energy: no power estimate in this report")
     worst = None
