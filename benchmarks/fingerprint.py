@@ -2,6 +2,8 @@
 
 Runs, into OUT (a fresh folder):
   pcmspice train --dataset digits --epochs 2 --seed 0            (cell, plus pcm-only and ideal modes)
+  the same cell run with --transfer-every 400                    (cell-transfers: 7 transfers to the PCM;
+                                                                  the default interval never transfers on digits)
   pcmspice characterize characterization/demo.toml --mc 4
   pcmspice power on the committed LUTs with the cell training run
 and prints one SHA-256 per result: weights.npz, summary.json without versions and timings,
@@ -57,16 +59,17 @@ def fingerprint(out: Path) -> Iterator[str]:
         subprocess.run(exe + args, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
 
     runs = {}
-    for mode in ("cell", "pcm-only", "ideal"):
-        d = out / f"train-{mode}"
+    for name, mode, extra in (("cell", "cell", []), ("pcm-only", "pcm-only", []), ("ideal", "ideal", []),
+                              ("cell-transfers", "cell", ["--transfer-every", "400"])):
+        d = out / f"train-{name}"
         run(["train", "--dataset", "digits", "--epochs", "2", "--seed", "0", "--mode", mode, "--quiet",
-             "--out", str(d)])
-        runs[mode] = d
+             *extra, "--out", str(d)])
+        runs[name] = d
         s = json.loads((d / "summary.json").read_text())
-        yield f"train {mode} weights.npz {sha((d / 'weights.npz').read_bytes())}"
+        yield f"train {name} weights.npz {sha((d / 'weights.npz').read_bytes())}"
         clean = json.dumps(_clean(s), sort_keys=True).replace(str(out), 'OUT')
-        yield f"train {mode} summary.json(clean) {sha(clean.encode())}"
-        yield f"train {mode} accuracy {s['analog_test_accuracy']!r} baseline {s.get('baseline_test_accuracy')!r}"
+        yield f"train {name} summary.json(clean) {sha(clean.encode())}"
+        yield f"train {name} accuracy {s['analog_test_accuracy']!r} baseline {s.get('baseline_test_accuracy')!r}"
     d = out / "char"
     run(["characterize", "characterization/demo.toml", "--mc", "4", "--jobs", "1", "--quiet", "--out", str(d)])
     import numpy as np

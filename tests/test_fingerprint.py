@@ -62,7 +62,7 @@ def test_pinned_file_has_its_header_and_every_result():
     assert "python benchmarks/fingerprint.py --write" in text.splitlines()[1]
     kinds = {line.split()[0] for line in lines}
     assert kinds == {"train", "char", "power"}
-    assert sum("weights.npz" in line for line in lines) == 3
+    assert sum("weights.npz" in line for line in lines) == 4   # cell, pcm-only, ideal, cell-transfers
 
 
 def test_mismatch_message_names_the_results_and_the_versions():
