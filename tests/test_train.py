@@ -251,6 +251,8 @@ def test_set_array_parameters_from_the_command_line(tmp_path, capsys):
           "--no-figures", "--set", "array.gain_f=2", "--set", "array.cells_per_reference=1", "--out", str(out)])
     a = json.loads((out / "summary.json").read_text())["config"]["array"]
     assert a["gain_f"] == 2.0 and a["cells_per_reference"] == 1 and a["transfer_every"] == 8000
+    # 200 examples and a transfer every 8,000: the run says that only the 3T1C was trained
+    assert "the PCM never learned" in capsys.readouterr().err
     for item, want in (("array.gainf=2", "has no parameter 'gainf'"),
                        ("gain_f=2", "the train config has no parameter 'gain_f'"),
                        ("array.gain_f", "must look like section.name=VALUE"),
