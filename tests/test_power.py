@@ -554,3 +554,20 @@ def test_power_output_names_where_the_periphery_values_come_from(luts):
 
 def test_adc_fom_default_is_the_survey_10th_percentile():
     assert PowerConfig().adc.fom_joules_per_step == 31e-15
+
+
+@pytest.mark.parametrize("config, want", [("x", "'config' is a string \"x\", expected an object of settings"),
+                                          ({"array": [1]}, "'config.array' is a list [1], expected an object")])
+def test_power_of_a_training_summary_with_a_bad_config_is_one_line(tmp_path, config, want):
+    """`pcmspice power --training RUN` whose summary.json has "config": "x" was an AttributeError traceback."""
+    run = tmp_path / "train"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({**training_summary(), "config": config}))
+    r = subprocess.run([sys.executable, "-m", "pcmspice.cli", "power", "--training", str(run), "--no-cpu", "--out",
+                        str(tmp_path / "p")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
+    assert r.stderr.startswith("error: ") and r.stderr.strip().count("\n") == 0, r.stderr
+    assert f"{run / 'summary.json'}: {want}" in r.stderr, r.stderr
+    assert not (tmp_path / "p").exists()
+    with pytest.raises(ConfigError, match="my run: 'config"):    # the API path names its source
+        pw.workload_from_training({**training_summary(), "config": config}, PowerConfig(), source="my run")
