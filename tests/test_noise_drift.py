@@ -216,7 +216,7 @@ def test_digits_run_at_1ms_per_example_reports_drift(tmp_path, capsys):
     pcm = T.resolve_luts("").pcm
     floor = ((s["hardware_time_seconds"] + pcm.drift_t0_seconds) / pcm.drift_t0_seconds) ** -pcm.drift_nu.max()
     assert floor < s["pcm_drift_ratio_mean"] < 0.99
-    assert "PCM drift: G now / G programmed" in capsys.readouterr().out
+    assert "PCM drift (t0 = 1e-07 s): G now / G programmed" in capsys.readouterr().out
     out2 = tmp_path / "run2"
     main(["train", "--dataset", "digits", "--epochs", "1", "--no-baseline", "--max-train", "300",
           "--out", str(out2), "--quiet", "--no-figures"])

@@ -59,7 +59,7 @@ class CellWeights:
 
     def read_weights(self, now: float, polarity: int) -> np.ndarray:
         gp, gm = self.pairs.effective(now)
-        w = self.pairs.F * (gp - gm) / self.spu
+        w = self.pairs.weight(gp, gm)
         return w + (polarity / self.spu) * self.capacitors.g_diff_exact()
 
     def initial_target(self, w_siemens: np.ndarray, polarity: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from pcmspice.core.config import Config, param
 MODES = ("cell", "pcm-only", "ideal")
 ROUNDINGS = ("stochastic", "nearest")
 OFFSET_SCHEMES = ("signed", "magnitude", "none")
+DRIFT_COMPENSATIONS = ("none", "global", "column")
 #: the PCM's conductance range (0 to ~25 uS in the paper; the committed LUTs' devices saturate at 30-35 uS): a
 #: verify tolerance or a transfer offset above it is a value in the wrong unit (0.5 meant as 0.5e-6)
 PCM_RANGE_SIEMENS = 25e-6
@@ -89,6 +90,35 @@ class ArrayConfig(Config):
                                            doc="relative read noise of the 3T1C (std / g): unset = the cell LUT's "
                                                "read_noise_rel(cell, Vc); a number overrides it with this constant")
     pcm_drift: bool = param(True, doc="G(t) = G_prog ((t + t0) / t0)^-nu, t from the end of programming")
+    drift_t0_seconds: float | None = param(None, unit="s", gt=0, le=1e6,
+                                           doc="drift onset t0 at training time: unset = the PCM LUT's; a number "
+                                               "overrides it (nu(G) and its spread stay the LUT's)")
+    verify_settle_seconds: float = param(0.0, unit="s", ge=0, le=1e3,
+                                         doc="program-and-verify waits this long after each pulse before its "
+                                             "verify read (the device drifts meanwhile; 0 = no wait)")
+    drift_compensation: str = param("none", choices=DRIFT_COMPENSATIONS,
+                                    source="Le Gallo et al. 2018; aihwkit GlobalDriftCompensation, "
+                                           "PerColumnDriftCompensation",
+                                    doc="digital gain on the PCM part of every output from reference devices: "
+                                        "one set per array (global) or per output line (column)")
+    drift_compensation_every: int = param(1000, ge=1, le=10**9, source="design assumption",
+                                          doc="examples between two reads of the reference devices")
+    drift_reference_devices: int = param(4, ge=1, le=1024, source="design assumption",
+                                         doc="reference PCMs per output line (column) or per array (global)")
+    drift_reference_siemens: float = param(10e-6, unit="S", gt=0, le=PCM_RANGE_SIEMENS, source="design assumption",
+                                           doc="the conductance the reference PCMs are programmed to")
+    drift_predistort: bool = param(False, doc="program every PCM to target / E[drift factor] at the middle of the "
+                                              "coming transfer interval (E over the LUT's devices)")
+    incremental_transfer: bool = param(False, source="Gokmen 2021 (Tiki-Taka v2 buffered transfer); aihwkit "
+                                                      "BufferedTransferCompound",
+                                       doc="cell mode: a transfer programs only the change since the last one "
+                                           "(partial SET of the device that must grow; RESET and reprogram only a "
+                                           "saturated pair)")
+    reverify_age_seconds: float | None = param(None, unit="s", gt=0, le=1e9,
+                                               doc="every reverify_every examples, re-verify (and SET back up) "
+                                                   "every programmed PCM older than this; unset = never")
+    reverify_every: int = param(1000, ge=1, le=10**9, source="design assumption",
+                                doc="examples between two re-verify passes (with reverify_age_seconds)")
     pcm_drift_refresh_rel: float = param(0.01, unit="1", ge=0, le=0.1,
                                          doc="the cached drifted conductances are recomputed before drift can "
                                              "have moved any by more than this x pcm_g_program_max_siemens "

@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from pcmspice.array import drift
 from pcmspice.array.cache import WeightCache, check_version
 from pcmspice.array.capacitors import Capacitors
 from pcmspice.array.config import ArrayConfig
@@ -151,6 +152,7 @@ class AnalogArray(PartViews, Layer):
         self.dw_nominal: float = self.model.dw_nominal
         self.quantizer = None if self.pcm_pairs is None else PulseQuantizer(cfg, self.shape, self._rng_pulse)
         self.cache = WeightCache(lambda c: self.model.rebuild_w(c, self.polarity), self.model.rebuild_var)
+        self.compensation, self.reverify = drift.build(self)     # drift remedies (array/drift.py)
         if self.pcm_pairs is not None:
             self.pcm_pairs.refresh(self.time_seconds)
         self.cache.fresh()
@@ -281,11 +283,11 @@ class AnalogArray(PartViews, Layer):
         self.model.set(self.cache, w)
 
     def program_pairs(self, t_pair: np.ndarray, gp_now: np.ndarray, gm_now: np.ndarray,
-                      idx: np.ndarray | None = None) -> ProgramResult:
+                      idx: np.ndarray | None = None, device_targets=None, only=None) -> ProgramResult:
         """Program the PCM pairs (all, or the flat indices ``idx``) to F (G+ - G-) = t_pair with
         :attr:`programmer`, now; counts the pulses.  The drift cache is refreshed by the caller."""
         res = self.pcm_pairs.program(self.programmer, t_pair, gp_now, gm_now, self.time_seconds,
-                                     self._rng_prog, idx)
+                                     self._rng_prog, idx, device_targets, only)
         self.counters["pcm_set_pulses"] += int(res.set_pulses.sum())
         self.counters["pcm_reset_pulses"] += int(res.reset_pulses.sum())
         self.counters["pcm_not_converged"] += int((~res.converged).sum())
@@ -311,6 +313,8 @@ class AnalogArray(PartViews, Layer):
         return self.initial_program
 
     def _pairs_programmed(self) -> None:
+        if self.compensation is not None:
+            self.compensation.programmed(self)
         self.pcm_pairs.refresh(self.time_seconds)
         self.cache.invalidate()
 
@@ -336,6 +340,8 @@ class AnalogArray(PartViews, Layer):
         if self.pcm_pairs is None:
             return None
         self._check_drift()
+        if self.compensation is not None or self.reverify is not None:
+            drift.after_examples(self, n_examples)
         te = self.config.transfer_every
         if te:
             self._since_transfer += n_examples
@@ -372,7 +378,8 @@ class AnalogArray(PartViews, Layer):
         F = pairs.F
         gp, gm = pairs.effective(self.time_seconds)      # exact drift at the transfer
         before = self.weights()
-        pair = F * (pairs.pcm.read(gp, rng) - pairs.pcm.read(gm, rng))
+        pair = F * (pairs.pcm.read(gp, rng) - pairs.pcm.read(gm, rng))   # as the network sees it:
+        pair = pair if pairs.gain is None else pair * pairs.gain_of()     # with the compensation's gain
         t_pair, res = self.transfer_strategy.targets(self, pair, gp, gm)
         self._pairs_programmed()
         achieved = F * (pairs.gp - pairs.gm)
@@ -420,7 +427,7 @@ class AnalogArray(PartViews, Layer):
         if self.pcm_pairs is not None:
             r = self.pcm_drift_ratios()
             out.update(pcm_tolerance_siemens=self.pcm_pairs.tol, pcm_drift_ratio_mean=float(r.mean()),
-                       drift_refreshes=self.pcm_pairs.refreshes)
+                       drift_refreshes=self.pcm_pairs.refreshes, drift_t0_seconds=self.pcm_pairs.pcm.t0)
         if self.capacitors is not None:
             out["leak_every_examples"] = self.capacitors.leak_every
         return out
@@ -436,6 +443,9 @@ class AnalogArray(PartViews, Layer):
             part = getattr(self, name)
             if part is not None:
                 parts[name] = part.state_dict()
+        for name in ("compensation", "reverify"):
+            if getattr(self, name) is not None:
+                parts[name] = getattr(self, name).state_dict(self)
         return {"format": FORMAT, "version": VERSION, "mode": self.mode, "shape": list(self.shape),
                 "polarity": int(self.polarity), "time_seconds": float(self.time_seconds),
                 "examples_seen": int(self.examples_seen), "since_transfer": int(self._since_transfer),
@@ -472,3 +482,9 @@ class AnalogArray(PartViews, Layer):
         for g, s in zip(self._rngs(), (st["rng"][n] for n in self._RNGS)):
             g.bit_generator.state = s
         self.cache.load_state_dict(parts["cache"])
+        for name in ("compensation", "reverify"):
+            part = getattr(self, name)
+            if (part is None) != (name not in parts):
+                raise ConfigError(f"the state's drift remedies {sorted(parts)} do not match this array's config")
+            if part is not None:
+                part.load_state_dict(self, parts[name])

@@ -16,7 +16,7 @@ from pcmspice.array.config import ArrayConfig
 from pcmspice.array.ideal import IdealWeights
 from pcmspice.array.pcm_only import PcmOnlyWeights
 from pcmspice.array.pcm_pair import Assign, PcmPairs
-from pcmspice.array.transfer import MoveToPcm, RefreshSaturated, TransferStrategy
+from pcmspice.array.transfer import IncrementalMove, MoveToPcm, RefreshSaturated, TransferStrategy
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.lut.format import LutSet
 
@@ -35,5 +35,6 @@ def build_parts(mode: str, shape: tuple[int, int], luts: LutSet | None, config: 
     if mode == "pcm-only":
         return PcmOnlyWeights(pairs), RefreshSaturated()
     if mode == "cell":
-        return CellWeights(pairs, capacitors(luts.cell, config, shape, pairs.spu, assign, kernel)), MoveToPcm()
+        move = IncrementalMove() if config.incremental_transfer else MoveToPcm()
+        return CellWeights(pairs, capacitors(luts.cell, config, shape, pairs.spu, assign, kernel)), move
     raise ConfigError(f"array mode '{mode}' has no weight model")

@@ -112,7 +112,7 @@ class Layer(ABC):
         """The layer's entry in a run's summary (None where the layer has no such quantity)."""
         return {"shape": list(self.shape), "siemens_per_unit_weight": None, "dw_nominal": None,
                 "leak_every_examples": None, "pcm_tolerance_siemens": None, "w_max": None,
-                "pcm_drift_ratio_mean": None, "drift_refreshes": None}
+                "pcm_drift_ratio_mean": None, "drift_refreshes": None, "drift_t0_seconds": None}
 
     def pcm_pair_siemens(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(G+, G-) of every PCM pair as programmed, or None without PCMs."""

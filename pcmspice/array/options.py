@@ -1,6 +1,6 @@
 """The array config's optional fields, read in one place: each returns None where the field is unset.
 
-Four fields of :class:`~pcmspice.array.config.ArrayConfig` are optional (None: unset); the array's
+Six fields of :class:`~pcmspice.array.config.ArrayConfig` are optional (None: unset); the array's
 parts read them only through these functions.
 """
 from __future__ import annotations
@@ -26,3 +26,13 @@ def g_read_noise_rel(cfg: ArrayConfig) -> float | None:
 def leak_every_examples(cfg: ArrayConfig) -> int | None:
     """Examples per leakage chunk; None: automatic (the capacitors' bound)."""
     return cfg.leak_every_examples
+
+
+def drift_t0_seconds(cfg: ArrayConfig) -> float | None:
+    """The drift onset t0 at training time; None: the PCM LUT's ``drift_t0_seconds``."""
+    return cfg.drift_t0_seconds
+
+
+def reverify_age_seconds(cfg: ArrayConfig) -> float | None:
+    """The age above which a periodic re-verify reprograms a PCM; None: no re-verify."""
+    return cfg.reverify_age_seconds

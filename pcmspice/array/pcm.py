@@ -18,6 +18,14 @@ Programming is the chip's program-and-verify loop, vectorized over devices:
 
 Every SET and RESET pulse is counted for the energy model.
 
+A pulse restarts the device's drift clock (even a partial SET erases the drift
+history: Boybat et al., NVMTS 2018).  With a settling delay d
+(``PcmModel.settle_seconds``, ``ArrayConfig.verify_settle_seconds``) the verify
+read after a pulse sees the device d after that pulse, G_pulse ((d + t0) / t0)^-nu,
+and the next pulse acts on that drifted G; the result reports each device's age
+(d for a device whose last pulse was a SET of the loop) so its clock starts at its
+last pulse.  With d = 0 the loop is instantaneous and every clock starts at its end.
+
 Drift: a device programmed to G_prog at time t_p reads
 G(t) = G_prog ((t - t_p + t0) / t0)^-nu, with nu = ``drift_nu[device, G_prog]``
 (the LUT's exponent at the conductance it was programmed to, fixed until it
@@ -45,6 +53,7 @@ class PcmModel:
         self.g_max = np.asarray(lut.g_max_siemens, dtype=np.float64)
         self.nu_tab = RowTable(lut.g_grid_siemens, lut.drift_nu)
         self.t0 = float(lut.drift_t0_seconds)
+        self.settle_seconds = 0.0      # verify-read delay after each pulse (module docstring)
         self.g_grid = np.asarray(lut.g_grid_siemens, dtype=np.float64)
         self.read_noise_grid = np.asarray(lut.read_noise_rel, dtype=np.float64)
         self.read_noise_max = float(self.read_noise_grid.max(initial=0.0))
@@ -102,6 +111,8 @@ class ProgramResult:
     set_pulses: np.ndarray       # partial-SET pulses per device
     reset_pulses: np.ndarray     # RESET pulses per device
     converged: np.ndarray        # verify read within tolerance at the end
+    #: seconds since each device's last pulse at the end (its drift clock); None: 0 for all
+    age_seconds: np.ndarray | None = None
 
 
 def program(model: PcmModel, devices: np.ndarray, g_now: np.ndarray, target: np.ndarray, *,
@@ -128,7 +139,11 @@ def program(model: PcmModel, devices: np.ndarray, g_now: np.ndarray, target: np.
     resets = np.zeros(devices.size, dtype=np.int64)
     converged = np.ones(devices.size, dtype=bool)
     sets[need], resets[need], converged[need] = res.set_pulses, res.reset_pulses, res.converged
-    return ProgramResult(g, sets, resets, converged)
+    age = None
+    if res.age_seconds is not None:
+        age = np.zeros(devices.size)
+        age[need] = res.age_seconds
+    return ProgramResult(g, sets, resets, converged, age)
 
 
 def _verify_loop(model: PcmModel, devices: np.ndarray, g_now: np.ndarray, target: np.ndarray, *,
@@ -151,22 +166,33 @@ def _verify_loop(model: PcmModel, devices: np.ndarray, g_now: np.ndarray, target
     resets[high] += 1
     done |= high & (np.abs(g_reset - target) <= tolerance)
 
+    settle = model.settle_seconds
+    age = np.zeros(n) if settle > 0 else None
     active = np.flatnonzero(~done)
     for _ in range(max_pulses):
         if active.size == 0:
             break
         dv = devices[active]
+        g_in = g[active]
+        if age is not None:   # the pulse acts on the device as it has drifted since its last pulse
+            g_in = model.drifted(g_in, model.nu_at(dv, g_in), age[active])
         # a step may lower G (the calibrated PCM), never below the RESET level nor above full SET
-        g_a = np.clip(g[active] + model.set_step(dv, g[active], rng), g_reset[active], model.g_max[dv])
+        g_a = np.clip(g_in + model.set_step(dv, g_in, rng), g_reset[active], model.g_max[dv])
         sets[active] += 1
-        r = model.read(g_a, read_rng)
+        if age is None:
+            r = model.read(g_a, read_rng)
+        else:                 # the pulse restarted its clock; the verify read comes d later
+            age[active] = settle
+            r = model.read(model.drifted(g_a, model.nu_at(dv, g_a), settle), read_rng)
         t_a = target[active]
         over = r > t_a + tolerance
         g_a[over] = g_reset[active][over]
         resets[active[over]] += 1
+        if age is not None:   # the RESET restarted the clock; the next SET follows at once
+            age[active[over]] = 0.0
         g[active] = g_a
         ok = ~over & (r >= t_a - tolerance)
         active = active[~ok]
     converged = np.ones(n, dtype=bool)
     converged[active] = False
-    return ProgramResult(g, sets, resets, converged)
+    return ProgramResult(g, sets, resets, converged, age)

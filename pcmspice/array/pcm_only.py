@@ -48,7 +48,7 @@ class PcmOnlyWeights:
 
     def read_weights(self, now: float, polarity: int) -> np.ndarray:
         gp, gm = self.pairs.effective(now)
-        return self.pairs.F * (gp - gm) / self.spu
+        return self.pairs.weight(gp, gm)
 
     def initial_target(self, w_siemens: np.ndarray, polarity: int) -> np.ndarray:
         return w_siemens
@@ -87,12 +87,12 @@ class PcmOnlyWeights:
         arr.counters["pcm_set_pulses_update"] += total
         # the pulsed devices' cache entries are exact now; their partners' as of the last refresh
         gp_c, gm_c = pr.cached_pair(flat)
-        w = pr.F * (gp_c - gm_c) / self.spu
+        w = pr.weight(gp_c, gm_c, flat)
         pr.pcm_w.reshape(-1)[flat] = w
         cache = arr.cache
         cache.w.reshape(-1)[flat] = w
         if cache.var is not None:
-            v = pr.variance(gp_c, gm_c)
+            v = pr.variance(gp_c, gm_c, flat)
             pr.pcm_var.reshape(-1)[flat] = v
             cache.var.reshape(-1)[flat] = v
         if pr.drifts:

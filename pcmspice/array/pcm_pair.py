@@ -88,6 +88,10 @@ class PcmPairs:
         self.shape = shape
         self.drifts = bool(cfg.pcm_drift)
         self.pcm = PcmModel(lut)
+        t0 = options.drift_t0_seconds(cfg)
+        if t0 is not None:       # the run's drift onset; nu(G) and its spread stay the LUT's
+            self.pcm.t0 = float(t0)
+        self.pcm.settle_seconds = float(cfg.verify_settle_seconds)
         self.F = F = cfg.gain_f
         self.g_cap = min(cfg.pcm_g_program_max_siemens, float(np.median(lut.g_max_siemens)))
         self.g_reset_median = g_reset_med = float(np.median(lut.g_reset_siemens))
@@ -114,6 +118,9 @@ class PcmPairs:
         self.tol = tol if tol is not None else self.default_tolerance()
         self.pcm_w = np.zeros(shape)
         self.pcm_var: np.ndarray | None = None
+        #: drift compensation's digital gain on the PCM part of each output, (rows, 1); None: off
+        self.gain: np.ndarray | None = None
+        self._predistort = self._predistort_table() if cfg.drift_predistort else None
 
     def default_tolerance(self) -> float:
         """Half the partial-SET step at RESET (the largest step) of the 95th-percentile
@@ -123,6 +130,36 @@ class PcmPairs:
         at_reset = np.array([np.interp(p.g_reset_siemens[d], p.g_grid_siemens, p.set_step_mean_siemens[d])
                              for d in range(p.n_devices)])
         return 0.5 * float(np.percentile(at_reset, 95))
+
+    def _predistort_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(G grid, E[G(t_mid) / G_prog] over the LUT's devices programmed to G) for pre-distortion,
+        t_mid the middle of the transfer interval."""
+        cfg = self.config
+        if cfg.transfer_every <= 0:
+            raise ConfigError("array.drift_predistort needs array.transfer_every > 0 (it aims at the middle "
+                              "of the transfer interval)")
+        t_mid = 0.5 * cfg.transfer_every * cfg.time_per_example_seconds
+        return self.pcm.g_grid, self.pcm.drift_factor(self.pcm.lut.drift_nu, t_mid).mean(axis=0)
+
+    def predistort(self, target: np.ndarray) -> np.ndarray:
+        """G_prog with G_prog E(G_prog) = ``target`` (fixed point; E the mean drift factor at the middle
+        of the interval, interpolated in G): the population's mean read is then on target there."""
+        grid, e = self._predistort
+        g = np.asarray(target, dtype=np.float64)
+        for _ in range(8):
+            g = target / np.interp(g, grid, e)
+        return g
+
+    def weight(self, gp: np.ndarray, gm: np.ndarray, flat: np.ndarray | None = None) -> np.ndarray:
+        """The pairs' weight F (G+ - G-) / spu, times the drift compensation's gain when it is on
+        (``flat``: the cells' flat indices, when the arrays are those cells only)."""
+        w = self.F * (gp - gm) / self.spu
+        return w if self.gain is None else w * self.gain_of(flat)
+
+    def gain_of(self, flat: np.ndarray | None = None) -> np.ndarray:
+        """The compensation gain broadcast over all cells, or of the cells ``flat``."""
+        g = np.broadcast_to(self.gain, (self.shape[0], 1))
+        return g if flat is None else g[np.asarray(flat) // self.shape[1], 0]
 
     # ------------------------------------------------------------ reads
     def effective(self, now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +180,13 @@ class PcmPairs:
     def noisy(self) -> bool:
         return self.config.read_noise and self.pcm.has_read_noise
 
-    def variance(self, gp: np.ndarray, gm: np.ndarray) -> np.ndarray:
+    def variance(self, gp: np.ndarray, gm: np.ndarray, flat: np.ndarray | None = None) -> np.ndarray:
         """Read-noise variance (weight units^2) of the pairs (G+, G-): F^2 (sigma+^2 + sigma-^2) / spu^2."""
         sp, sm = self.pcm.read_sigma(gp), self.pcm.read_sigma(gm)
-        return (self.F / self.spu) ** 2 * (sp * sp + sm * sm)
+        v = (self.F / self.spu) ** 2 * (sp * sp + sm * sm)
+        if self.gain is None:
+            return v
+        return v * self.gain_of(flat) ** 2
 
     def cached_pair(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(G+, G-) of the cells ``flat`` as the drift cache holds them: drifted to the last
@@ -166,7 +206,7 @@ class PcmPairs:
         """A full refresh of the drift cache (weight and variance) from the exact drifted
         conductances now; schedules the next refresh."""
         gp, gm = self.effective(now)
-        self.pcm_w = self.F * (gp - gm) / self.spu
+        self.pcm_w = self.weight(gp, gm)
         self.pcm_var = self.variance(gp, gm) if self.noisy else None
         self.schedule(now, full=True)
 
@@ -178,7 +218,7 @@ class PcmPairs:
         now, the variance every fourth time; schedules the next one.  Returns whether the
         variance changed."""
         gp, gm = self.effective(now)
-        self.pcm_w = self.F * (gp - gm) / self.spu
+        self.pcm_w = self.weight(gp, gm)
         self.drift_only += 1
         var = self.noisy and self.drift_only % 4 == 0
         if var:
@@ -224,32 +264,51 @@ class PcmPairs:
         rp, rm = self.pcm.g_reset[self.dev_p], self.pcm.g_reset[self.dev_m]
         tp = np.where(t_pair > 0, rm + t_pair / F, rp)
         tm = np.where(t_pair < 0, rp - t_pair / F, rm)
+        if self._predistort is not None:     # the device that holds the weight, for its coming drift
+            tp = np.where(t_pair > 0, self.predistort(tp), tp)
+            tm = np.where(t_pair < 0, self.predistort(tm), tm)
         return np.minimum(tp, self.g_cap), np.minimum(tm, self.g_cap)
 
     def program(self, programmer: Programmer, t_pair: np.ndarray, gp_now: np.ndarray, gm_now: np.ndarray,
-                now: float, rng: np.random.Generator, idx: np.ndarray | None = None) -> ProgramResult:
+                now: float, rng: np.random.Generator, idx: np.ndarray | None = None,
+                device_targets: tuple[np.ndarray, np.ndarray] | None = None,
+                only: np.ndarray | None = None) -> ProgramResult:
         """Program pairs (all, or the flat indices ``idx``) to F (G+ - G-) = t_pair with ``programmer``.
 
         ``gp_now``/``gm_now`` are the conductances the devices have now (after
         drift); devices the loop does not touch keep their programmed state; the
-        programmer sees every device."""
-        tp, tm = self.targets(t_pair)
+        programmer sees every device.  ``device_targets``: (G+, G-) targets given directly
+        (the incremental transfer's), instead of :meth:`targets` of ``t_pair``; ``only``: a mask over
+        the cells' G+ then G- devices, the devices the programmer sees (the others are not touched)."""
+        tp, tm = self.targets(t_pair) if device_targets is None else device_targets
         cells = np.arange(self.shape[0] * self.shape[1]) if idx is None else np.asarray(idx)
-        res = programmer(self.pcm,
-                         np.concatenate([self.dev_p.reshape(-1)[cells], self.dev_m.reshape(-1)[cells]]),
-                         np.concatenate([gp_now.reshape(-1)[cells], gm_now.reshape(-1)[cells]]),
-                         np.concatenate([tp.reshape(-1)[cells], tm.reshape(-1)[cells]]),
-                         tolerance=self.tol, max_pulses=self.config.pcm_max_pulses, rng=rng,
-                         read_noise=self.config.read_noise)
+        args = (np.concatenate([self.dev_p.reshape(-1)[cells], self.dev_m.reshape(-1)[cells]]),
+                np.concatenate([gp_now.reshape(-1)[cells], gm_now.reshape(-1)[cells]]),
+                np.concatenate([tp.reshape(-1)[cells], tm.reshape(-1)[cells]]))
+        kw = dict(tolerance=self.tol, max_pulses=self.config.pcm_max_pulses, rng=rng,
+                  read_noise=self.config.read_noise)
+        if only is None:
+            res = programmer(self.pcm, *args, **kw)
+        else:
+            sub = programmer(self.pcm, *(a[only] for a in args), **kw)
+            z = np.zeros(only.size, dtype=np.int64)
+            res = ProgramResult(args[1].copy(), z, z.copy(), np.ones(only.size, dtype=bool),
+                                None if sub.age_seconds is None else np.zeros(only.size))
+            res.g_siemens[only], res.set_pulses[only], res.reset_pulses[only] = sub.g_siemens, sub.set_pulses, \
+                sub.reset_pulses
+            res.converged[only] = sub.converged
+            if sub.age_seconds is not None:
+                res.age_seconds[only] = sub.age_seconds
         touched = (res.set_pulses + res.reset_pulses) > 0
         n = cells.size
+        age = np.zeros(2 * n) if res.age_seconds is None else res.age_seconds   # clocks start at the last pulse
         for g_state, t_state, nu_state, dev, part in ((self.gp, self.tp, self.nup, self.dev_p, slice(0, n)),
                                                       (self.gm, self.tm, self.num, self.dev_m, slice(n, None))):
             hit = touched[part]
             at = cells[hit]
             g_new = res.g_siemens[part][hit]
             g_state.reshape(-1)[at] = g_new
-            t_state.reshape(-1)[at] = now
+            t_state.reshape(-1)[at] = now - age[part][hit]
             nu_state.reshape(-1)[at] = self.pcm.nu_at(dev.reshape(-1)[at], g_new)
         return res
 

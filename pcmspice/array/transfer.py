@@ -11,6 +11,9 @@ cache and logs a :class:`~pcmspice.array.layer.TransferReport`.  The strategy is
                            every Vc and Vref reset to v_start, the polarity inverted
 :class:`RefreshSaturated`  PCM only (Burr et al. 2015): pairs near saturation RESET and their
                            weight reprogrammed into one device; the polarity never changes
+:class:`IncrementalMove`   full cell, ``incremental_transfer``: only the change since the last
+                           transfer, by partial SET of the device that must grow; a pair that
+                           would saturate is RESET and reprogrammed in full
 ``None``                   ideal: nothing to move
 =========================  =====================================================================
 
@@ -88,3 +91,39 @@ class RefreshSaturated:
         gp0.ravel()[full], gm0.ravel()[full] = pairs.reset(full, arr.time_seconds)
         arr.counters["pcm_reset_pulses"] += 2 * int(full.size)
         return t_pair, arr.program_pairs(t_pair, gp0, gm0, idx=full)
+
+
+class IncrementalMove(MoveToPcm):
+    """Full cell, incremental (``ArrayConfig.incremental_transfer``; the idea of Tiki-Taka v2's buffered
+    transfer, Gokmen 2021, aihwkit ``BufferedTransferCompound``): the pair target is formed as in
+    :class:`MoveToPcm`, but only its change c = target - (the pair as read) is programmed: the device
+    that must grow (G+ for c > 0, G- for c < 0) is partially SET from its present G to G + |c| / F, the
+    other is left alone.  A pair whose growing device would pass the programming maximum is RESET and
+    reprogrammed to its full target (one device at RESET), as the paper does for every pair."""
+
+    def targets(self, arr: _Array, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
+                ) -> tuple[np.ndarray, ProgramResult]:
+        caps, cfg, p, pairs = arr.capacitors, arr.config, arr.polarity, arr.pcm_pairs
+        gdiff = caps.g - caps.gref_exp
+        if caps.sg_tab is not None:
+            gdiff = gdiff + caps.g_sigma_siemens() * arr._rng_noise.standard_normal(arr.shape)
+        p_next = -p if cfg.polarity_inversion else p
+        t_pair = offset_target(pair + p * gdiff - p_next * (caps.g0 - caps.gref0_exp), p_next, cfg)
+        caps.reset()
+        arr.polarity = p_next
+        change = (t_pair - pair) / pairs.F
+        tp = np.where(change > 0, gp + change, gp)
+        tm = np.where(change < 0, gm - change, gm)
+        full = np.flatnonzero(np.maximum(tp, tm) > pairs.g_cap)
+        gp0, gm0 = gp.copy(), gm.copy()
+        if full.size:
+            gp0.ravel()[full], gm0.ravel()[full] = pairs.reset(full, arr.time_seconds)
+            arr.counters["pcm_reset_pulses"] += 2 * int(full.size)
+            fp, fm = pairs.targets(t_pair)
+            tp.ravel()[full], tm.ravel()[full] = fp.ravel()[full], fm.ravel()[full]
+        c = arr.counters
+        c["incremental_full_reprograms"] = c.get("incremental_full_reprograms", 0) + int(full.size)
+        grow_p, grow_m = change > 0, change < 0
+        grow_p.ravel()[full] = grow_m.ravel()[full] = True     # a reprogrammed pair: both devices
+        only = np.concatenate([grow_p.ravel(), grow_m.ravel()])
+        return t_pair, arr.program_pairs(t_pair, gp0, gm0, device_targets=(tp, tm), only=only)

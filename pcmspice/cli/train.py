@@ -136,7 +136,8 @@ def train(ctx, **opts):
                  f"(gap {s['accuracy_gap_percentage_points']:+.2f} pp)")
     click.echo(f"{line}; {cfg.network} on {s['dataset']}, {cfg.epochs} epochs, mode {cfg.array.mode}")
     click.echo(f"hardware time {s['hardware_time_seconds']:.3g} s ({cfg.array.time_per_example_seconds:.3g} s per "
-               f"example); PCM drift: G now / G programmed = {s['pcm_drift_ratio_mean']:.4f} on average"
+               f"example); PCM drift (t0 = {s['drift_t0_seconds']:.3g} s): G now / G programmed = "
+               f"{s['pcm_drift_ratio_mean']:.4f} on average"
                if s.get("pcm_drift_ratio_mean") is not None else
                f"hardware time {s['hardware_time_seconds']:.3g} s")
     if s.get("pcm_caveat"):

@@ -5,6 +5,7 @@
   (from a training run's ``summary.json``, or estimated);
 * :mod:`pcmspice.power.devices` - the cost of one operation from the SPICE lookup tables, and the cell's area;
 * :mod:`pcmspice.power.latency` - the time of each phase, and the time per example that leakage sees;
+* :mod:`pcmspice.power.remedies` - what the array's drift remedies add per example, in time and energy;
 * :mod:`pcmspice.power.activity` - the read duty, update activity and conductances of a training run (or assumed);
 * :mod:`pcmspice.power.energy` - the energy by phase and component, the periphery circuits, the area;
 * :mod:`pcmspice.power.model` - :func:`estimate`: the estimate and its headline numbers;
@@ -49,6 +50,7 @@ from pcmspice.power.model import (
     estimate_for_run,
 )
 from pcmspice.power.outputs import power_blocks, summary_lines, write_power_run
+from pcmspice.power.remedies import RemedyCosts, remedy_costs
 from pcmspice.power.workload import (
     Layer,
     Workload,
@@ -65,7 +67,8 @@ __all__ = [
     "PcmParams", "WorkloadParams", "AreaParams", "GpuParams", "CpuParams", "load_config", "SHARED_WITH_ARRAY_CONFIG",
     "parse_network", "network_name", "Layer", "layers", "op_counts", "Workload", "estimated_workload",
     "workload_from_training", "load_summary", "overrides_from_training_config",
-    "DeviceCosts", "device_costs", "cell_area_m2", "Latency", "latency", "time_per_example_seconds",
+    "DeviceCosts", "device_costs", "cell_area_m2", "Latency", "latency", "RemedyCosts", "remedy_costs",
+    "time_per_example_seconds",
     "with_hardware_time",
     "Activity", "PowerEstimate", "estimate", "estimate_for_run", "corner_row", "PHASES", "COMPONENTS",
     "AREA_COMPONENTS",

@@ -52,9 +52,11 @@ class Latency:
 
 def latency(network: str | Sequence[int], cfg: PowerConfig | None = None,
             circuit: CircuitParams | None = None, set_pulses_per_transfer: float | None = None,
-            transfer_events_per_example: float | None = None) -> Latency:
+            transfer_events_per_example: float | None = None, verify_settle_seconds: float = 0.0) -> Latency:
     """Latency of each phase.  Layers run one after the other for one example
-    (no pipelining across examples); all arrays update and transfer in parallel."""
+    (no pipelining across examples); all arrays update and transfer in parallel.
+    ``verify_settle_seconds`` (``array.verify_settle_seconds``): the wait between each SET pulse and its
+    verify read; it adds exactly iterations x rows x that wait to a transfer event."""
     cfg = cfg or PowerConfig()
     circuit = circuit or cfg.circuit
     ls = layers(parse_network(network), cfg.workload.bias)
@@ -68,7 +70,7 @@ def latency(network: str | Sequence[int], cfg: PowerConfig | None = None,
     if set_pulses_per_transfer is not None:
         iters = max(iters, math.ceil(set_pulses_per_transfer))
     t_row = (a.read_time_seconds + t_adc                                  # read g - g_shared
-             + iters * (circuit.pcm_set_pulse_seconds + a.read_time_seconds + t_adc)  # SET + verify rounds
+             + iters * (circuit.pcm_set_pulse_seconds + verify_settle_seconds + a.read_time_seconds + t_adc)  # rounds
              + circuit.pcm_reset_pulse_seconds + circuit.pulse_period_seconds)       # RESET step, g reset
     event = max(l.rows * t_row for l in ls)
     if transfer_events_per_example is None:
@@ -94,7 +96,7 @@ def with_hardware_time(tcfg, luts: LutSet | None, cfg: PowerConfig | None = None
     from pcmspice.power.workload import overrides_from_training_config
     pcfg = (cfg or PowerConfig()).with_overrides(dict(overrides_from_training_config(tcfg.to_dict())))
     circuit = device_costs(luts, pcfg).circuit if luts is not None else pcfg.circuit
-    lat = latency(tcfg.network, pcfg, circuit)
+    lat = latency(tcfg.network, pcfg, circuit, verify_settle_seconds=tcfg.array.verify_settle_seconds)
     changes = {"transfer_seconds": lat.transfer_event_seconds}
     if time_per_example:
         changes["time_per_example_seconds"] = lat.time_per_example_seconds

@@ -31,7 +31,8 @@ def training_blocks(run: RunInput) -> list[Block]:
              ("transfers", fmt_num(s.get("transfers_total"))),
              ("PCM SET / RESET pulses",
               f"{fmt_num(s.get('pcm_set_pulses_total'))} / {fmt_num(s.get('pcm_reset_pulses_total'))}"),
-             ("time per example assumed for leakage", fmt_si(s.get("time_per_example_seconds"), "s"))]
+             ("time per example assumed for leakage", fmt_si(s.get("time_per_example_seconds"), "s")),
+             ("PCM drift onset t0", fmt_si(s.get("drift_t0_seconds"), "s"))]
     trained = pcm_trained(s)
     if trained is not None:
         pairs.insert(11, ("PCM trained (a g -> PCM transfer happened)", "yes" if trained else

@@ -59,6 +59,9 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         "transfer_seconds": cfg.array.transfer_seconds,
         # mean over every PCM device of G read now (drifted, no read noise) / G programmed, at the end
         "pcm_drift_ratio_mean": _drift_ratio_mean(net),
+        # the drift onset t0 the run used (array.drift_t0_seconds, or the PCM LUT's); None without PCMs
+        "drift_t0_seconds": next((p.pcm.t0 for l in net.layers if (p := getattr(l, "pcm_pairs", None)) is not None),
+                                 None),
         "analog_train_wall_seconds": res.analog.train_seconds,
         "analog_examples_per_second": n_train * cfg.epochs / max(res.analog.train_seconds, 1e-9),
         "baseline_train_wall_seconds": res.baseline.train_seconds if res.baseline else None,
