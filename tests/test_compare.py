@@ -131,3 +131,41 @@ def test_compare_two_characterized_designs(tmp_path, monkeypatch):
     md = (tmp_path / "cmp" / "index.md").read_text()
     assert "| quantity | c100 | c50 |" in md and "**c_store_farads** (differs)" in md
     assert d["lut_dir"] in md and c["lut_dir"] in md
+
+
+def _corner_designs(tmp_path):
+    for name, acc in (("a", 0.93), ("b", 0.91)):
+        (tmp_path / name / "characterize" / "figures").mkdir(parents=True)
+        (tmp_path / name / "characterize" / "figures" / "retention.png").write_bytes(b"png")
+        (tmp_path / name / "characterize" / "summary.json").write_text('{"kind": "characterization"}')
+        pd.DataFrame([{"corner": "tt", "temp_c": 27, "vdd_volts": 1.0, "analog_test_accuracy": acc}]
+                     ).to_csv(tmp_path / name / "corners.csv", index=False)
+    return [tmp_path / "a", tmp_path / "b"]
+
+
+def test_compare_never_writes_into_its_inputs_nor_a_foreign_folder(tmp_path):
+    """The review's case: `compare A B --out A/characterize` deleted A's figures and replaced its summary."""
+    from pcmspice.core.errors import OutputError
+    ins = _corner_designs(tmp_path)
+    before = {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    for out in (tmp_path / "a" / "characterize", tmp_path / "b", tmp_path):   # inside, is, holds an input
+        with pytest.raises(OutputError, match="input"):
+            compare(ins, out)
+    r = _cli("compare", "a", "b", "--out", "a/characterize", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: a/characterize")
+    assert {p: p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()} == before
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="--force"):
+        compare(ins, tmp_path / "notes")
+    assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"
+    compare(ins, tmp_path / "notes", force=True)     # with --force it is replaced, as a whole
+    assert not (tmp_path / "notes" / "notes.txt").exists()
+    assert json.loads((tmp_path / "notes" / "summary.json").read_text())["kind"] == "comparison"
+    compare(list(reversed(ins)), tmp_path / "notes", title="again")   # a previous comparison: no --force needed
+    assert json.loads((tmp_path / "notes" / "summary.json").read_text())["title"] == "again"
+    (tmp_path / "old").mkdir()                       # one written before markers: recognised by its summary
+    (tmp_path / "old" / "summary.json").write_text('{"kind": "comparison"}')
+    (tmp_path / "old" / "stale.png").write_bytes(b"x")
+    compare(ins, tmp_path / "old")
+    assert not (tmp_path / "old" / "stale.png").exists() and (tmp_path / "old" / "index.md").is_file()

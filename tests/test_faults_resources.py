@@ -96,7 +96,8 @@ def test_disk_full_patched(tmp_path, monkeypatch, capsys):
 def test_stdout_on_a_full_device():
     with open("/dev/full", "w") as full:
         p = _cli("lut", "stats", stdout=full)
-    _one_line(p, "no space left")
+    _one_line(p, "writing to standard output: no space left on the device")
+    assert "--out" not in p.stderr     # `lut stats` has no --out: the resource that failed is stdout
 
 
 def test_file_size_limit(tmp_path):

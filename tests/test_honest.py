@@ -215,6 +215,11 @@ def test_reports_for_reading(tmp_path, monkeypatch):
     ('network = "32-250-10"', r"\[task\] network = '32-250-10': network 32-250-10 takes 32 inputs"),
     ("[sweep.params]\nc_stor_farads = 50e-15", r"\[sweep.params\] c_stor_farads: not a parameter of the cell's "
                                                  r"netlists .*did you mean c_store_farads"),
+    # 50 aF (a typo for 50 fF): refused here, before ngspice, by the same range power uses (it was refused by
+    # power only after the characterization)
+    ("[sweep.params]\nc_store_farads = 50e-18", r"\[sweep.params\] c_store_farads: .*parameter c_store_farads=5e-17 F "
+                                                 r"is outside pcmspice's limit for it \(1e-16 to 1e-11 F; .*did you "
+                                                 r"mean 5e-14\?"),
 ])
 def test_a_design_is_checked_whole_before_any_work(tmp_path, monkeypatch, capsys, change, want):
     from pcmspice.pipeline import run as run_mod

@@ -210,6 +210,9 @@ def test_report_refuses_foreign_folder_and_outside_links(tmp_path):
     assert "skipped (a link to a file outside its run folder" in res.markdown.read_text()
     with pytest.raises(ConfigError, match="must not be, or hold"):
         build_report([pw], tmp_path, force=True)
+    with pytest.raises(OutputError, match="is inside the run's input"):   # nor be inside an input run
+        build_report([pw], pw / "report", force=True)
+    assert not (pw / "report").exists()
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "..", "x/../../y"])

@@ -578,3 +578,40 @@ def test_power_output_names_where_the_periphery_values_come_from(luts):
 
 def test_adc_fom_default_is_the_survey_10th_percentile():
     assert PowerConfig().adc.fom_joules_per_step == 31e-15
+
+
+@pytest.mark.parametrize("config, want", [("x", "'config' is a string \"x\", expected an object of settings"),
+                                          ({"array": [1]}, "'config.array' is a list [1], expected an object")])
+def test_power_of_a_training_summary_with_a_bad_config_is_one_line(tmp_path, config, want):
+    """`pcmspice power --training RUN` whose summary.json has "config": "x" was an AttributeError traceback."""
+    run = tmp_path / "train"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({**training_summary(), "config": config}))
+    r = subprocess.run([sys.executable, "-m", "pcmspice.cli", "power", "--training", str(run), "--no-cpu", "--out",
+                        str(tmp_path / "p")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-1500:]
+    assert r.stderr.startswith("error: ") and r.stderr.strip().count("\n") == 0, r.stderr
+    assert f"{run / 'summary.json'}: {want}" in r.stderr, r.stderr
+    assert not (tmp_path / "p").exists()
+    with pytest.raises(ConfigError, match="my run: 'config"):    # the API path names its source
+        pw.workload_from_training({**training_summary(), "config": config}, PowerConfig(), source="my run")
+
+
+@pytest.mark.parametrize("value", [5e-17, 0.99e-16, 1e-16, 100e-15, 1e-11, 1.01e-11, 1e-9])
+def test_c_store_has_one_range_in_the_netlist_and_in_power(value):
+    """The netlist parameter accepted 0 to 1 nF and power 0.1 fF to 10 pF: a 50 aF design was characterized and
+    then refused by power. Now both accept exactly the same values."""
+    from pcmspice.core.errors import PcmSpiceError
+    from pcmspice.spice import netlist as nl
+    param = nl.declared_params("cells/c3t1c.cir.j2")["c_store_farads"]
+    try:
+        param.check(value, "cells/c3t1c.cir.j2")
+        netlist_ok = True
+    except PcmSpiceError:
+        netlist_ok = False
+    try:
+        PowerConfig().with_overrides({"circuit.c_store_farads": value})
+        power_ok = True
+    except ConfigError:
+        power_ok = False
+    assert netlist_ok == power_ok == (1e-16 <= value <= 1e-11)

@@ -7,7 +7,7 @@ import numpy as np
 
 from pcmspice.characterize.sweep import SweepConfig, combo_name, netlist_hashes
 from pcmspice.circuits import c3t1c as cellmod
-from pcmspice.core.errors import PcmSpiceError
+from pcmspice.core.errors import ConfigError, PcmSpiceError
 from pcmspice.core.provenance import versions
 from pcmspice.lut import format as lutmod
 
@@ -26,6 +26,7 @@ def cell_arrays(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, s
             for sl in cellmod.chunks(len(mm["dvt_up"]), per)]
     sm = cellmod.StepMap(*(np.concatenate([getattr(m, f) for m in maps]) for f in
                            ("dv_up_volts", "dv_down_volts", "e_up_joules", "e_down_joules")), maps[0].netlist_hash)
+    check_rails(run, step_grid, sm.dv_up_volts, sm.dv_down_volts)
     # the step map is smooth in Vc: linear interpolation onto the fine grid
     up = np.stack([np.interp(grid, step_grid, r) for r in sm.dv_up_volts])
     dn = np.stack([np.interp(grid, step_grid, r) for r in sm.dv_down_volts])
@@ -41,6 +42,22 @@ def cell_arrays(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, s
             "g_siemens": g, "leak_volts_per_s": leak, "dv_up_volts": np.maximum(up, 0.0),
             "dv_down_volts": np.minimum(dn, 0.0), "e_up_joules": sm.e_up_joules, "e_down_joules": sm.e_down_joules,
             "e_read_joules": e_read}
+
+
+def check_rails(run: cellmod.Run, grid: np.ndarray, dv_up: np.ndarray, dv_down: np.ndarray) -> None:
+    """Refuse (one line naming the cell's parameters and the peak) a population whose storage node, after one
+    pulse from any start voltage of ``grid``, leaves [0, VDD] by more than
+    :data:`~pcmspice.circuits.c3t1c.RAIL_MARGIN_VOLTS`: its LUTs would describe no usable cell."""
+    p = cellmod.cell_params(run.tech, run.params)
+    grid = np.asarray(grid, float)
+    bad = cellmod.rail_excursion(np.concatenate([(grid + dv_up).ravel(), (grid + dv_down).ravel()]),
+                                 p["vdd_volts"])
+    if bad:
+        shown = {"c_store_farads": p["c_store_farads"], "vdd_volts": p["vdd_volts"], **(run.params or {})}
+        given = ", ".join(f"{k} = {float(v):g}" for k, v in shown.items())
+        raise ConfigError(f"cell ({given}; {run.tech.name} {run.corner} {run.temp_c:g} °C): one pulse from "
+                          f"the step map's start voltages: {bad}; the capacitor is too small for the charge of a "
+                          "pulse: choose a larger c_store_farads or a gentler pulse")
 
 
 def cell_lut(run: cellmod.Run, mm: dict[str, np.ndarray], grid: np.ndarray, step_points: int = 26,

@@ -383,3 +383,20 @@ def read_curve_at(run: Run, mm: dict[str, np.ndarray], vc: np.ndarray) -> np.nda
     grid = np.round(np.arange(vc.min(), vc.max() + 0.005, 0.005), 9)
     g = read_curve(run, mm, grid if grid.size >= 2 else np.array([vc.min(), vc.min() + 0.005]))
     return np.stack([np.interp(vc, grid, r) for r in g])
+
+
+RAIL_MARGIN_VOLTS = 0.1   # how far the storage node may go beyond the rails (0 V, VDD) before a cell is refused
+
+
+def rail_excursion(vc: np.ndarray, vdd: float, margin: float = RAIL_MARGIN_VOLTS) -> str | None:
+    """A description of where storage-node voltages ``vc`` leave [-margin, VDD + margin] (the peak and the
+    lowest), or None when they stay inside.  A cell whose node leaves the rails is not the 3T1C the model
+    assumes (a capacitor too small for the charge its transistors inject)."""
+    vc = np.asarray(vc, float)
+    hi, lo = float(np.nanmax(vc)), float(np.nanmin(vc))
+    out = [f"peak {hi:.4g} V > VDD + {margin:g} V" if hi > vdd + margin else "",
+           f"lowest {lo:.4g} V < -{margin:g} V" if lo < -margin else ""]
+    out = [o for o in out if o]
+    if not out:
+        return None
+    return f"the storage node Vc leaves the supply rails (0 to {vdd:g} V): {' and '.join(out)}"

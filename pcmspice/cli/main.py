@@ -94,6 +94,28 @@ def _drop_stdout() -> None:
         pass
 
 
+def _from_stdout(exc: OSError) -> bool:
+    """Whether ``exc`` came from writing to standard output: raised in :func:`_flush_stdout` or in a
+    ``click.echo`` to stdout (the innermost Python frame of its traceback), naming no file."""
+    if exc.filename is not None:
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code, loc = tb.tb_frame.f_code, tb.tb_frame.f_locals
+    if code is _flush_stdout.__code__:
+        return True
+    if code.co_name != "echo" or "click" not in code.co_filename or loc.get("err"):
+        return False
+    f = loc.get("file")
+    try:
+        return f is None or f is sys.stdout or f.fileno() == sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     import os
 
@@ -114,6 +136,10 @@ def main(argv: list[str] | None = None) -> None:
         _drop_stdout()
         sys.exit(141)
     except (OSError, MemoryError, UnicodeError) as exc:   # the machine's limits: one line, exit 2
+        if isinstance(exc, OSError) and _from_stdout(exc):
+            _drop_stdout()
+            click.echo(f"error: {faults.describe_stdout(exc)}", err=True)
+            sys.exit(2)
         line = faults.describe(exc)
         if line is None:
             raise

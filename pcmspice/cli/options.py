@@ -28,6 +28,11 @@ class SpiceNumber(click.ParamType):
         from pcmspice.core.units import parse_spice_number
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
+        if self.integer:    # a plain integer exactly as written (a float would turn 99999999999999999999 into 1e20)
+            try:
+                return int(str(value).strip(), 10)
+            except ValueError:
+                pass
         try:
             v = parse_spice_number(value)
         except ValueError as exc:

@@ -201,11 +201,12 @@ def run(ctx, design_file, out, report_dir, lut_dir, fresh_mc, dataset, epochs, n
 @click.option("--out", type=_PATH_DIR, default=Path("reports/compare"), show_default=True,
               help="Report folder (index.md, index.html, summary.json, figures/).")
 @click.option("--title", default=None, help="Report title.")
-def compare(designs, out, title):
+@click.option("--force", is_flag=True, help="Replace OUT even if it holds something other than a comparison.")
+def compare(designs, out, title, force):
     """Compare designs side by side: each DESIGN is a folder of its runs (training runs over seeds, power runs,
-    corner runs), e.g. two `pcmspice run --out` folders."""
+    corner runs), e.g. two `pcmspice run --out` folders. OUT may not be, hold or be inside a DESIGN folder."""
     from pcmspice.report.compare import compare as compare_designs
-    res = compare_designs(designs, out, title)
+    res = compare_designs(designs, out, title, force=force)
     click.echo(f"comparison: {res.html}")
     for r in res.rows:
         gap = r["accuracy_gap_points_mean"]

@@ -55,4 +55,6 @@ def simulate(testbench, technology, corner, temp, params, seed, engine, fmt, out
                                   force=force)
     for k, v in res.measures.items():
         click.echo(f"  {k} = {v:.6g}")
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
     click.echo(f"wrote {out}")

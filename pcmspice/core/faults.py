@@ -70,3 +70,13 @@ def describe(exc: BaseException) -> str | None:
         return f"out of memory{where}; use a smaller run or raise the memory limit{_memory_limit()}; {_KEPT}"
     name = errno.errorcode.get(e or 0, "OSError")
     return f"{exc.strerror or ' '.join(str(exc).split())} ({name}){where}; {_KEPT}"
+
+
+def describe_stdout(exc: OSError) -> str:
+    """The one line for a failed write to standard output (a full device, an I/O error): it names standard
+    output, not ``--out``, whose folder is not the resource that failed."""
+    import os
+    reason = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+              errno.EFBIG: "file too large for the file-size limit"}.get(exc.errno or 0) or (
+        os.strerror(exc.errno).lower() if exc.errno else str(exc))
+    return f"writing to standard output: {reason}; send the output somewhere with room (a file, a pipe)"

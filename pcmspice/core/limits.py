@@ -21,6 +21,10 @@ MAX_SEED = 2**63 - 1             # seeds are 64-bit
 MAX_EPOCHS = 10_000
 MAX_CELLS = 100_000              # Monte Carlo cells of one characterization combination (the paper ran 1,000)
 MAX_PCM_DEVICES = 10_000         # PCM devices of one combination
+# the 3T1C's storage capacitor, F: 0.1 fF (below a transistor's own gate capacitance the node is not a capacitor's)
+# to 10 pF (an area no synapse has); the one range of the netlist parameter c_store_farads and of power's
+# circuit.c_store_farads
+C_STORE_FARADS_RANGE = (1e-16, 1e-11)
 
 
 def max_memory_bytes() -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pcmspice.core.config import Config, param, parse_value
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.limits import C_STORE_FARADS_RANGE
 
 # --------------------------------------------------------------------------------------
 # parameters
@@ -64,7 +65,7 @@ class CircuitParams(_Section):
         50e-9, 1e-10, 1e-3, "s",
         "RESET pulse t_reset_seconds = 30 ns + 20 ns gap of netlists/testbenches/_pcm_drive.j2 (RESET pulses are "
         "tens of ns, Burr et al., IEEE JETCAS 6, 146 (2016))")
-    c_store_farads: float = _p(100e-15, 1e-16, 1e-11, "F",
+    c_store_farads: float = _p(100e-15, *C_STORE_FARADS_RANGE, "F",
                                "storage capacitor c_store_farads of netlists/cells/c3t1c.cir.j2")
     pulse_period_seconds: float = _p(20e-9, 1e-10, 1e-3, "s",
                                      "update pulse period t_period_seconds (5 ns pulse) of "

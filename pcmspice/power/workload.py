@@ -99,11 +99,27 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a JSON object")
+    check_config_shape(data, str(p))
     return data
+
+
+def check_config_shape(summary: Mapping[str, Any], where: str) -> None:
+    """A summary's ``config`` (and its ``array``) is an object of settings, else one line naming ``where``
+    (the file) and the key: power reads settings from them."""
+    cfg = summary.get("config")
+    for key, v in (("config", cfg), ("config.array", cfg.get("array") if isinstance(cfg, dict) else None)):
+        if v is not None and not isinstance(v, dict):
+            shown = json.dumps(v)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            what = {str: "a string", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+                type(v), type(v).__name__)
+            raise ConfigError(f"{where}: '{key}' is {what} {shown}, expected an object of "
+                              "settings (this summary.json was not written by pcmspice, or was edited)")
 
 
 def workload_from_training(summary: Mapping[str, Any], cfg: PowerConfig, source: str = "training run") -> Workload:
     """Per-example rates from a training run's summary.json (see pcmspice.train.loop)."""
+    check_config_shape(summary, source)
     missing = [k for k in TRAINING_KEYS if k not in summary]
     if missing:
         raise ConfigError(f"{source}: training summary lacks {', '.join(missing)} (needed for the energy estimate)")

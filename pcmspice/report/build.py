@@ -21,7 +21,7 @@ from typing import Any
 from pcmspice import __version__
 from pcmspice.core.document import Block, render_html, render_markdown
 from pcmspice.core.errors import ConfigError
-from pcmspice.core.outputs import atomic_dir, run_key
+from pcmspice.core.outputs import atomic_dir, refuse_overlap, run_key
 from pcmspice.core.provenance import atomic_write_text, sha256_file, to_jsonable, versions, write_json
 from pcmspice.core.units import fmt_num, fmt_pct, fmt_ratio, fmt_si
 from pcmspice.lut.format import load_lut_set
@@ -247,6 +247,7 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: str | Path, title: str
         if r.path.resolve() == out.resolve() or out.resolve() in r.path.resolve().parents:
             raise ConfigError(f"{out}: the report folder must not be, or hold, one of its input run directories "
                               f"({r.path})")
+    refuse_overlap(out, [("RUN_DIR", r.path) for r in runs])    # nor be inside one
     key = run_key(sorted(str(r.path.resolve()) for r in runs), title, design)
     with atomic_dir(out, "report", key, force) as stage:
         head, items = _build(runs, stage, title or f"pcmspice report: {out.name}", design)

@@ -9,8 +9,8 @@ The worst corner is the one with the lowest accuracy (else the largest asymmetry
 """
 from __future__ import annotations
 
+import json
 import math
-import shutil
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ import numpy as np
 from pcmspice.characterize.stats import stats_at_start
 from pcmspice.core.document import Block, render_html, render_markdown
 from pcmspice.core.errors import ConfigError
+from pcmspice.core.outputs import atomic_dir, read_marker, refuse_overlap, run_key
 from pcmspice.core.provenance import atomic_write_text, versions, write_json
 from pcmspice.core.units import fmt_si
 from pcmspice.lut.format import CELL_FILE, load_lut_set
@@ -299,6 +300,9 @@ def _figures(rows: list[dict[str, Any]], fig_dir: Path) -> list[str]:
     return out
 
 
+KIND = "comparison"
+
+
 @dataclass
 class ComparisonResult:
     out_dir: Path
@@ -307,10 +311,27 @@ class ComparisonResult:
     rows: list[dict[str, Any]]
 
 
-def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None = None) -> ComparisonResult:
-    """Write ``out_dir/index.md``, ``index.html``, ``summary.json`` (kind "comparison") and figures."""
+def _previous_comparison(out: Path) -> bool:
+    """``out`` holds a comparison (its marker, or, written before markers, its summary.json says so)."""
+    m = read_marker(out)
+    if m is not None:
+        return m.get("kind") == KIND
+    try:
+        return json.loads((out / "summary.json").read_text()).get("kind") == KIND
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None = None,
+            force: bool = False) -> ComparisonResult:
+    """Write ``out_dir/index.md``, ``index.html``, ``summary.json`` (kind "comparison") and figures.
+
+    ``out_dir`` may not be, hold or be inside one of the designs' folders; a non-empty folder that is not a
+    previous comparison is replaced only with ``force``; the folder is written aside and swapped in whole
+    (:func:`pcmspice.core.outputs.atomic_dir`), under its lock."""
     if len(paths) < 2:
         raise ConfigError("compare needs at least two designs (folders of runs)")
+    refuse_overlap(out_dir, [("DESIGN", p) for p in paths])
     designs = [collect(p) for p in paths]
     names = [d.name for d in designs]
     for d in designs:           # two folders named alike: tell them apart by their parents
@@ -320,8 +341,16 @@ def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None 
     diff = differing_params(rows)
     others = differing_fields(rows)
     out = Path(out_dir)
-    if out.exists():
-        shutil.rmtree(out / "figures", ignore_errors=True)
+    key = run_key(sorted(str(Path(p).resolve()) for p in paths), title)
+    with atomic_dir(out, KIND, key, force or _previous_comparison(out)) as stage:
+        _write(designs, rows, diff, others, stage, title)
+    md, html_path = out / "index.md", out / "index.html"
+    return ComparisonResult(out, md, html_path, rows)
+
+
+def _write(designs: list, rows: list[dict[str, Any]], diff: list[str], others: list[str], out: Path,
+           title: str | None) -> None:
+    """The comparison's files, into (staging) folder ``out``."""
     (out / "figures").mkdir(parents=True, exist_ok=True)
     figs = _figures(rows, out / "figures")
     title = title or "pcmspice: " + " vs ".join(d.name for d in designs)
@@ -371,4 +400,3 @@ def compare(paths: Sequence[str | Path], out_dir: str | Path, title: str | None 
     write_json(out / "summary.json", {"kind": "comparison", "title": title, "designs": rows,
                                       "differing_cell_params": diff, "differing_fields": others,
                                       "figures": figs, "versions": versions()})
-    return ComparisonResult(out, md, html_path, rows)

@@ -32,8 +32,9 @@ import jinja2
 
 from pcmspice.core import paths
 from pcmspice.core.errors import SpiceError
+from pcmspice.core.limits import C_STORE_FARADS_RANGE
 from pcmspice.core.provenance import sha256_text
-from pcmspice.core.units import parse_spice_number
+from pcmspice.core.units import did_you_mean, parse_spice_number
 from pcmspice.spice import safety
 from pcmspice.spice.tech import Technology
 
@@ -51,6 +52,7 @@ UNIT_LIMITS: dict[str, tuple[float, float]] = {
 NAME_LIMITS: dict[str, tuple[float, float]] = {
     "drift_t0_seconds": (1e-12, 1e9),      # the drift law's reference age, not a simulated time
     "vc_step_volts": (1e-5, 10.0),         # a DC sweep step: 10 uV gives 10^5 points a volt
+    "c_store_farads": C_STORE_FARADS_RANGE,   # the physical range, the same as power's circuit.c_store_farads
 }
 
 
@@ -93,9 +95,11 @@ class Param:
                              netlist=netlist, value=value)
         limits = None if ".." in c else NAME_LIMITS.get(self.name, UNIT_LIMITS.get(self.unit))
         if limits and not limits[0] <= v <= limits[1]:
+            hint = did_you_mean(v, lambda g: limits[0] <= g <= limits[1]) if self.unit not in ("1", "") else ""
             raise SpiceError(f"parameter {self.name}={value!r} {self.unit} is outside pcmspice's limit for it "
-                             f"({limits[0]:g} to {limits[1]:g} {self.unit}; {self.doc}); a netlist may declare a "
-                             "wider LO..HI range on its *@param line", netlist=netlist, value=value)
+                             f"({limits[0]:g} to {limits[1]:g} {self.unit}; {self.doc})"
+                             + (f": did you mean {hint}?" if hint else "; a netlist may declare a wider LO..HI "
+                                "range on its *@param line"), netlist=netlist, value=value)
         return v
 
 

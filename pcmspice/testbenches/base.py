@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -17,3 +17,4 @@ class TestbenchResult:
     plot: Callable[[Any], None]        # draws the main waveform on a matplotlib Axes
     netlists: list[str]                # template names used
     mismatch: dict[str, list[float]]   # the draws that made it
+    warnings: list[str] = field(default_factory=list)   # what the user must know (`simulate` prints each)

@@ -60,7 +60,10 @@ def pulse_train(run: cell.Run, seed: int | None = None, n_pulses: int = 100) -> 
         ax.set_ylabel("capacitor voltage Vc after the pulse (V)")
         ax.set_title(f"3T1C pulse train ({run.tech.name} {run.corner}, {run.temp_c:g} °C)")
         ax.legend()
-    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_pulses.cir.j2"], _draws(mm))
+    bad = cell.rail_excursion(vc, p["vdd_volts"])
+    warn = [f"{bad} (c_store_farads = {p['c_store_farads']:g} F): the 3T1C model does not hold for this cell"
+            ] if bad else []
+    return TestbenchResult(df, meas, plot, ["testbenches/3t1c_pulses.cir.j2"], _draws(mm), warn)
 
 
 def retention(run: cell.Run, seed: int | None = None, t_stop: float = 10e-3) -> TestbenchResult:
