@@ -60,6 +60,14 @@ def test_a_digits_run_without_a_transfer_is_flagged_in_summary_console_and_repor
     assert "never learned" not in r.output
     res = rep.build_report([tmp_path / "x"], tmp_path / "report-x")
     assert res.headline["pcm_trained"] is True and "never learned" not in res.markdown.read_text()
+    assert res.headline["ended_after_transfer"] is False
+    # a transfer every 50 of 200 examples: the last one at the very end, so the verdict says so too
+    r = CliRunner().invoke(cli, ["train", *TINY, "--quiet", "--transfer-every", "50", "--out", str(tmp_path / "e")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "e" / "summary.json").read_text())["ended_after_transfer"] is True
+    res = rep.build_report([tmp_path / "e"], tmp_path / "report-e")
+    verdict = res.markdown.read_text().split("## ", 2)[1]
+    assert res.headline["ended_after_transfer"] is True and "0 examples after a transfer" in verdict
 
 
 def _corner_luts(corner: str, energy_scale: float, tech: str = "generic65", bias: str = "fixed") -> LutSet:

@@ -39,6 +39,7 @@ from pcmspice.report.blocks import (
 from pcmspice.report.discover import RunInput, corner_label, corners_frame, discover_all, worst_corner
 from pcmspice.report.figures import figure_corners, figure_luts
 from pcmspice.report.headline import (
+    ended_after_transfer_item,
     lut_label,
     pcm_caveat_item,
     training_groups,
@@ -111,6 +112,10 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
         if caveat:
             items.append(caveat)
             head["pcm_untrained_runs"] = n_bad
+        ended = ended_after_transfer_item(runs)
+        head["ended_after_transfer"] = ended is not None
+        if ended:
+            items.append(ended)
     elif any(r.kind == "training" for r in runs):
         items.append("Accuracy: the training summary has no test accuracies")
     else:

@@ -107,3 +107,14 @@ def pcm_caveat_item(runs: list[RunInput]) -> tuple[str | None, int]:
     which = "the run" if n == 1 else f"{len(bad)} of {n} runs"
     return (f"⚠ **The 3T1C alone was trained; the PCM never learned** ({which}: {why}). The accuracy above is "
             "the volatile 3T1C's, not the 2PCM + 3T1C cell's."), len(bad)
+
+
+def ended_after_transfer_item(runs: list[RunInput]) -> str | None:
+    """The verdict line of training runs that ended right after a transfer (None when none did): their final
+    accuracy is measured before training made up for the transfer's programming error."""
+    ended = [r for r in runs if r.kind == "training" and r.summary.get("ended_after_transfer")]
+    if not ended:
+        return None
+    n = sum(1 for r in runs if r.kind == "training")
+    which = "the run" if n == 1 else f"{len(ended)} of {n} runs"
+    return f"Note ({which}): {ended[0].summary.get('pcm_caveat') or 'the run ended right after a transfer'}."
