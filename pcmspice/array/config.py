@@ -55,20 +55,24 @@ class ArrayConfig(Config):
     _where = "array config"
 
     mode: str = param("cell", choices=MODES, doc="cell = 2PCM + 3T1C; pcm-only = no 3T1C; ideal = float weights")
-    polarity_inversion: bool = param(True, source="the paper: alternate the sign of g every transfer interval")
-    gain_f: float = param(3.0, unit="1", gt=0, le=1e3, source="F, the PCM pair gain: not published; ~3")
+    polarity_inversion: bool = param(True, source="the paper: alternate the sign of g every transfer interval",
+                                     doc="flip the sign of g at every transfer (cancels the 3T1C's up/down asymmetry)")
+    gain_f: float = param(3.0, unit="1", gt=0, le=1e3, source="F, the PCM pair gain: not published; ~3",
+                           doc="F in W = F (G+ - G-) + g - g_shared: the PCM pair's weight relative to the 3T1C's")
     w_max: float = param(1.0, unit="1", gt=0, le=1e3, doc="weight mapped to the PCM programming span")
     siemens_per_unit_weight: float | None = param(None, unit="S", gt=0, le=1e-3, legacy=0.0,
                                                   doc="unset: derived from w_max")
     pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0, le=PCM_LIMIT_SIEMENS,
-                                             source="the paper: programming control degrades above ~20 uS")
+                                             source="the paper: programming control degrades above ~20 uS",
+                                             doc="highest conductance a transfer programs a PCM device to")
     rounding: str = param("stochastic", choices=ROUNDINGS, doc="pulse-count quantization")
     max_pulses_per_example: int = param(16, ge=1, le=1000,
                                         doc="pulse slots per example (the largest update of one cell)")
     transfer_every: int = param(8000, ge=0, le=10**9, source="the paper: 8,000 examples between transfers",
                                 doc="examples between g -> PCM transfers (0 = never)")
     transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, le=PCM_RANGE_SIEMENS,
-                                           source="the paper's 2 uS offset")
+                                           source="the paper's 2 uS offset",
+                                           doc="offset added to a transfer's target when offset_scheme is not none")
     offset_scheme: str = param("none", choices=OFFSET_SCHEMES,
                                doc="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)")
     pcm_tolerance_siemens: float | None = param(None, unit="S", gt=0, le=PCM_RANGE_SIEMENS, legacy=0.0,
@@ -84,7 +88,8 @@ class ArrayConfig(Config):
     leak_every_examples: int | None = param(None, ge=1, le=10**9, legacy=0,
                                             doc="unset: automatic (see AnalogArray.leak_every)")
     cells_per_reference: int = param(8, ge=1, le=100_000,
-                                     source="design assumption: cells sharing one g_shared (not published)")
+                                     source="design assumption: cells sharing one g_shared (not published)",
+                                     doc="cells per g_shared reference device (its read current is shared)")
     read_noise: bool = param(True, doc="read noise (PCM and 3T1C, from the LUTs) on every MAC and verify read")
     g_read_noise_rel: float | None = param(None, unit="1", ge=0, le=1, legacy=-1.0,
                                            doc="relative read noise of the 3T1C (std / g): unset = the cell LUT's "
