@@ -12,19 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TASK
+from conftest import TINY_SWEEP, TINY_TASK
 
 from pcmspice.train.checkpoint import FILE, resume_dir
 
 # 24 cells in batches of 4: long enough to be interrupted between two batches
-SWEEP = """n_cells = 24
-cells_per_netlist = 4
-pcm_devices = 4
-pcm_pulses = 8
-pcm_cycles = 2
-step_points = 5
-vc_points = 21
-"""
+SWEEP = TINY_SWEEP.replace("n_cells = 4\n", "n_cells = 24\n")
 DESIGN = ('name = "ctrlc"\nluts = "characterize"\n[sweep]\nname = "ctrlc"\n' + SWEEP
           + TINY_TASK.replace("epochs = 1", "epochs = 4").replace("seeds = [0]", "seeds = [0, 1]"))
 CLI = [sys.executable, "-m", "pcmspice.cli"]

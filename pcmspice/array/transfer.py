@@ -65,6 +65,13 @@ class MoveToPcm:
 
     def targets(self, arr: _Array, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
                 ) -> tuple[np.ndarray, ProgramResult]:
+        t_pair = self.move_g(arr, pair)
+        return t_pair, arr.program_pairs(t_pair, gp, gm)
+
+    @staticmethod
+    def move_g(arr: _Array, pair: np.ndarray) -> np.ndarray:
+        """The pair targets that take g into the PCM (read with noise, offset rule), with every Vc and Vref
+        reset and the polarity inverted as a side effect: the first half of every g -> PCM transfer."""
         caps, cfg, p = arr.capacitors, arr.config, arr.polarity
         gdiff = caps.g - caps.gref_exp
         if caps.sg_tab is not None:
@@ -73,7 +80,7 @@ class MoveToPcm:
         t_pair = offset_target(pair + p * gdiff - p_next * (caps.g0 - caps.gref0_exp), p_next, cfg)
         caps.reset()
         arr.polarity = p_next
-        return t_pair, arr.program_pairs(t_pair, gp, gm)
+        return t_pair
 
 
 class RefreshSaturated:
@@ -103,14 +110,8 @@ class IncrementalMove(MoveToPcm):
 
     def targets(self, arr: _Array, pair: np.ndarray, gp: np.ndarray, gm: np.ndarray
                 ) -> tuple[np.ndarray, ProgramResult]:
-        caps, cfg, p, pairs = arr.capacitors, arr.config, arr.polarity, arr.pcm_pairs
-        gdiff = caps.g - caps.gref_exp
-        if caps.sg_tab is not None:
-            gdiff = gdiff + caps.g_sigma_siemens() * arr._rng_noise.standard_normal(arr.shape)
-        p_next = -p if cfg.polarity_inversion else p
-        t_pair = offset_target(pair + p * gdiff - p_next * (caps.g0 - caps.gref0_exp), p_next, cfg)
-        caps.reset()
-        arr.polarity = p_next
+        pairs = arr.pcm_pairs
+        t_pair = self.move_g(arr, pair)
         change = (t_pair - pair) / pairs.F
         tp = np.where(change > 0, gp + change, gp)
         tm = np.where(change < 0, gm - change, gm)
