@@ -49,6 +49,17 @@ def test_out_that_is_or_is_inside_the_luts_is_refused(lut_copy, where):
     assert sorted(p.name for p in lut_copy.iterdir()) == sorted(before)
 
 
+def test_power_out_that_is_or_holds_its_training_run_is_refused(tmp_path):
+    run = tmp_path / "runs" / "t"
+    p = _cli(*TRAIN, "--mode", "ideal", "--out", str(run))
+    assert p.returncode == 0, p.stderr
+    before = _digests(run)
+    for out in (run, tmp_path / "runs"):         # is the run; holds the run
+        _one_line(_cli("power", "--training", str(run), "--no-cpu", "--out", str(out), "--force"),
+                  "--training", "input")
+        assert _digests(run) == before           # the training run, untouched
+
+
 def test_out_that_contains_an_input_is_refused(tmp_path):
     holder = tmp_path / "h"
     (holder / "L").mkdir(parents=True)

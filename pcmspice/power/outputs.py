@@ -51,7 +51,9 @@ def write_power_run(out_dir: str | Path, luts: LutSet | str | Path, network: str
     cfg = config or pw.PowerConfig()
     key = run_key(cfg.to_dict(), network, str(training) if training is not None else None,
                   luts.name if isinstance(luts, LutSet) else str(luts), measure_cpu)
-    prepare_out_dir(out_dir, KIND, key, force)
+    # the output may not be, hold or lie inside the training run or the LUT folder it reads
+    prepare_out_dir(out_dir, KIND, key, force,
+                    inputs=[("--training", training), ("--luts", None if isinstance(luts, LutSet) else luts)])
     lut_dir = None
     if not isinstance(luts, LutSet):
         lut_dir = Path(luts)
