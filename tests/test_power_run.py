@@ -237,10 +237,11 @@ def test_a_tiny_array_by_hand_item_by_item():
     # ---- update: both lines of every row fire at the row activity 0.5; columns at the pulse count's rate
     e_up_line = (c_wire + c_up) * 0.75 * (2 * vdd / eta)          # 1.15 V idle from a doubler, 0.40 V sinks free
     e_dn_line = (c_wire + c_dn) * 0.648 * (vdd + vdd / eta)       # 0.498 V from a regulator, -0.15 V inverting pump
-    col = pulses / 3 / (10 * 0.5)
+    slots = 16                                                     # pulse slots per update (the array's default)
+    col = pulses / 3 / (slots * 0.5)
     upd = {
         "cell_update_3t1c": pulses / 2 * e_up_cell + pulses / 2 * e_dn_cell,
-        "pulse_drivers": 10 * rows * n_out * (0.5 * (e_up_line + e_dn_line) + col * (e_up_line + e_dn_line) / 2),
+        "pulse_drivers": slots * rows * n_out * (0.5 * (e_up_line + e_dn_line) + col * (e_up_line + e_dn_line) / 2),
         "routing_buffers": (n_in + n_out) * 8 * 10e-12 / 64,
     }
     # ---- transfer: read g, SET + verify, RESET; 1.6 / 1.8 V bit-line levels from a doubler
