@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             signals.restore(handlers)
         _flush_stdout()
     except Interrupted as exc:
+        signals.handled()
         click.echo(str(exc), err=True)
         sys.exit(exc.status)
     except BrokenPipeError:               # `pcmspice ... | head`: the reader has all it wanted
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
+        signals.handled()
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:   # a bad option or argument: one line, like every other user error
@@ -162,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
+        signals.handled()
         click.echo(_INTERRUPTED, err=True)
         sys.exit(signals.exit_status(exc))
 

@@ -87,3 +87,14 @@ def deferred() -> Iterator[None]:
 def exit_status(exc: BaseException) -> int:
     """130 for Ctrl-C, 143 for SIGTERM (128 + the signal's number, as a shell reports it)."""
     return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+def handled() -> None:
+    """Tell the interpreter the interrupt was handled, so the process exits with the status the command chose.
+
+    CPython sets a flag when a KeyboardInterrupt leaves code run by ``exec``/``eval`` of a string, and at exit
+    a process started with ``python -m`` then kills itself with SIGINT (status -2), though the command caught
+    the interrupt.  A Ctrl-C landing while a library runs such code did that: SciPy imports NumPy through
+    ``exec("from numpy import *")`` on the first call of numba's training kernel.  Running an empty string
+    resets the flag."""
+    exec("")   # noqa: S102 - a constant empty string, run for its side effect on that flag
