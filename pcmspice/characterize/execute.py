@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pcmspice.characterize import figures as characterize_figures
 from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, merge_pcm_parts, pcm_parts, plan, run_batch
 from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
@@ -98,7 +97,8 @@ def _run_locked(cfg: SweepConfig, out: Path, key: str, t0: float, jobs: int, res
         summary = summarize(cfg, staged, key, seconds, len(todo), reused)
         write_json(stage / "summary.json", summary)
         atomic_write_text(stage / "sweep.toml", cfg.to_toml())
-        if figures:
+        if figures:   # matplotlib is imported here, not by the workers that only compute batches
+            from pcmspice.characterize import figures as characterize_figures
             characterize_figures.write_all(cfg, staged, stage)
         for name in ("luts", "figures"):   # outputs of an earlier definition never stay beside these
             if not (stage / name).exists() and (out / name).exists():
