@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pcmspice.core import paths
+from pcmspice.core import complete, paths
 from pcmspice.core.errors import ConfigError
 
 LAST_USED = ".last-used"   # an entry's file whose modification time is its last use
@@ -91,6 +91,8 @@ def _size(p: Path) -> int:
 def _what(entry: Path) -> str:
     """``technology corner temp supply, N cells`` from the entry's summary, or what is left of an unfinished one."""
     try:
+        if complete.problem(entry, verify_files=False):
+            raise ValueError("not published")
         s = json.loads((entry / "summary.json").read_text())
         c = s["combos"][0]
         cfg = s.get("config") or {}
@@ -110,7 +112,7 @@ def entries(root: Path) -> list[dict[str, Any]]:
         lu = e / LAST_USED
         last = (lu if lu.exists() else e).stat().st_mtime
         got.append({"key": e.name, "what": _what(e), "size_bytes": _size(e), "last_used": last,
-                    "finished": (e / "summary.json").is_file(), "path": str(e)})
+                    "finished": complete.problem(e, verify_files=False) is None, "path": str(e)})
     return got
 
 
