@@ -128,6 +128,9 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
               help="Output folder [default: runs/corners/TECH-HASH8, HASH8 of the sweep and training options; the "
                    "same options again reuse its finished batches].")
 @click.option("--force", is_flag=True, help="Write into OUT even if it holds another run.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="LUT cache folder (default: $PCMSPICE_LUT_CACHE, else $PCMSPICE_CACHE/luts, else "
+                   "~/.cache/pcmspice/luts); a combination characterized there by any run is reused.")
 @click.option("--quiet", is_flag=True)
 @click.pass_context
 def corners(ctx, **opts):
@@ -152,9 +155,12 @@ def corners(ctx, **opts):
         from pcmspice.core.outputs import default_dir, run_key
         out = default_dir("corners", [sweep.tech().name], run_key(
             ch.sweep.sweep_key(sweep), task.to_dict() if task is not None else None))
-    _on_interrupt(out)
+    from pcmspice.characterize.cache import cache_dir
+    from pcmspice.cli.interrupt import on_interrupt
+    on_interrupt(f"interrupted: the finished batches are kept in the LUT cache {cache_dir(opts['cache'])}; run "
+                 "the same command again to continue from them (--resume is the default)")
     res = run_corners(sweep, out, task, jobs=opts["jobs"], scheduler=opts["scheduler"], resume=opts["resume"],
-                      force=opts["force"], progress=not opts["quiet"], echo=click.echo)
+                      force=opts["force"], progress=not opts["quiet"], echo=click.echo, cache=opts["cache"])
     table = res.table
     click.echo(f"{res.sweep.computed} batches computed, {res.sweep.reused} reused, {res.sweep.seconds:.1f} s")
     shown = cmod.accuracy_columns(table)
