@@ -7,7 +7,7 @@ import click
 
 from pcmspice.cli.options import given
 from pcmspice.cli.train import train_option
-from pcmspice.core.errors import ConfigError
+from pcmspice.core.errors import ConfigError, PcmSpiceError
 from pcmspice.core.limits import MAX_CELLS, MAX_EPOCHS, MAX_PCM_DEVICES, MAX_SEED
 
 
@@ -70,7 +70,10 @@ def characterize(sweep, mc, pcm_devices, technology, params, jobs, resume, sched
         cfg = dataclasses.replace(cfg, technology=technology)
     if params:
         from pcmspice.core.config import parse_assignments
-        cfg = dataclasses.replace(cfg, params={**cfg.params, **parse_assignments(params)})
+        try:
+            cfg = dataclasses.replace(cfg, params={**cfg.params, **parse_assignments(params)})
+        except ConfigError as exc:   # name the option, as a file's error names the file
+            raise ConfigError(str(exc).replace(f"{cfg._where}: [params] ", "--param ", 1)) from None
     out = out or Path("runs") / "characterize" / cfg.name
     _on_interrupt(out)
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, engine=engine, progress=not quiet,
@@ -144,11 +147,20 @@ def corners(ctx, **opts):
     from pcmspice.characterize import corners as cmod
     from pcmspice.pipeline.corners import run_corners
     from pcmspice.spice import tech as techmod
-    sweep = ch.SweepConfig(name=f"corners_{techmod.load(opts['technology']).name}", technology=opts["technology"],
-                           corners=tuple(c.strip() for c in opts["corners"].split(",") if c.strip()),
-                           temps_c=_floats(opts["temps"], "temps"),
-                           vdd_volts=_floats(opts["vdd"], "vdd") if opts["vdd"] else (),
-                           n_cells=opts["mc"], seed=opts["seed"], pcm_devices=opts["pcm_devices"], bias=opts["bias"])
+    try:   # every option checked before any work; an error names the option
+        sweep = ch.SweepConfig(name=f"corners_{techmod.load(opts['technology']).name}",
+                               technology=opts["technology"],
+                               corners=tuple(c.strip() for c in opts["corners"].split(",") if c.strip()),
+                               temps_c=_floats(opts["temps"], "temps"),
+                               vdd_volts=_floats(opts["vdd"], "vdd") if opts["vdd"] else (),
+                               n_cells=opts["mc"], seed=opts["seed"], pcm_devices=opts["pcm_devices"],
+                               bias=opts["bias"])
+    except PcmSpiceError as exc:
+        msg = str(exc).replace(f"{ch.SweepConfig._where}: ", "", 1)
+        for field, option in _CORNER_OPTIONS.items():
+            if msg.startswith(field):
+                msg = option + msg[len(field):]
+        raise ConfigError(msg if msg.startswith("--") else f"--tech {opts['technology']}: {msg}") from None
     task = _task(ctx, opts) if opts["do_train"] else None
     out = opts["out"]
     if out is None:
@@ -174,6 +186,10 @@ def corners(ctx, **opts):
         click.echo("⚠ " + cmod.TRANSFER_NOTE)
     click.echo(f"corner table: {out / 'corners.csv'} and {out / 'corners.md'}")
 
+
+# the sweep fields `corners` sets from its options -> the options (its errors name the option)
+_CORNER_OPTIONS = {"corners:": "--corners:", "temps_c =": "--temps =", "vdd_volts =": "--vdd =",
+                   "technology =": "--tech =", "n_cells =": "--mc =", "pcm_devices =": "--pcm-devices ="}
 
 # the options of `corners --train` -> the task's fields (set when given; dataset and epochs always)
 _TASK_OPTIONS = {"network": "network", "transfer_every": "array.transfer_every", "learning_rate": "learning_rate",
