@@ -33,8 +33,9 @@ def lut_key(cfg: CosimConfig) -> str:
 
 
 def default_cache_dir() -> Path:
-    base = paths.cache_root()
-    return Path(base) / "cosim"
+    """``$PCMSPICE_CACHE/cosim`` (``~/.cache/pcmspice/cosim``); `pcmspice cache` lists and prunes it."""
+    from pcmspice.characterize.cache import cosim_dir
+    return cosim_dir()
 
 
 def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = None) -> tuple[lutmod.LutSet, float]:
@@ -51,7 +52,10 @@ def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = Non
 def _build_luts(cfg: CosimConfig, cells: ArrayCells, key: str, d: Path | None) -> tuple[lutmod.LutSet, float]:
     if d is not None and (d / lutmod.CELL_FILE).exists() and (d / lutmod.PCM_FILE).exists():
         try:
-            return lutmod.load_lut_set(d), 0.0
+            luts = lutmod.load_lut_set(d)
+            from pcmspice.characterize.cache import touch
+            touch(d)   # its last use, for `pcmspice cache prune --older-than`
+            return luts, 0.0
         except LutError:
             pass   # a damaged cache entry is rebuilt
     t0 = time.perf_counter()
