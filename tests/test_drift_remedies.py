@@ -188,6 +188,24 @@ def test_predistortion_centres_the_population_mean_at_the_middle_of_the_interval
     np.testing.assert_allclose(tm, np.where(t_pair < 0, pairs.predistort(rp - t_pair / pairs.F), rm), rtol=1e-15)
 
 
+def test_predistortion_after_a_settling_delay_aims_from_the_verified_read():
+    """With a settling delay d the verify loop lands G_pulse f(d) on the (pre-distorted) target, and the
+    device drifts on by f(t_mid + d) / f(d) from there: pre-distortion aims from that read, so the mean read
+    at t_mid after programming is the target (to 1e-12), and the factor is milder than without the wait."""
+    nu = np.linspace(0.02, 0.12, 32)[:, None] * np.ones(PCM_G_GRID.size)
+    luts = _luts(drift_nu=nu, drift_t0_seconds=1e-3)
+    d = 0.5
+    arrs = [AnalogArray(2, 3, luts, _cfg(mode="pcm-only", drift_predistort=True, transfer_every=100,
+                                         time_per_example_seconds=0.1, verify_settle_seconds=s), seed=0)
+            for s in (d, 0.0)]
+    pcm, devices, t_mid, target = arrs[0].pcm_pairs.pcm, np.arange(32), 5.0, np.array(8e-6)
+    g_verified = arrs[0].pcm_pairs.predistort(target)        # what the verify read (at age d) lands on
+    nu_d = pcm.nu_at(devices, np.full(32, g_verified))
+    g_pulse = g_verified / pcm.drift_factor(nu_d, d)
+    assert pcm.drifted(g_pulse, nu_d, t_mid + d).mean() == pytest.approx(target, rel=1e-12)
+    assert target < g_verified < arrs[1].pcm_pairs.predistort(target)
+
+
 # ------------------------------------------------------------------ item 2c: settling delay, costs
 def test_settling_delay_adds_exactly_its_time_to_the_latency_model():
     """784-250-10: a transfer event is the largest layer's rows (785) x its row time; each of a row's

@@ -139,7 +139,12 @@ class PcmPairs:
             raise ConfigError("array.drift_predistort needs array.transfer_every > 0 (it aims at the middle "
                               "of the transfer interval)")
         t_mid = 0.5 * cfg.transfer_every * cfg.time_per_example_seconds
-        return self.pcm.g_grid, self.pcm.drift_factor(self.pcm.lut.drift_nu, t_mid).mean(axis=0)
+        nu, d = self.pcm.lut.drift_nu, cfg.verify_settle_seconds
+        t0 = cfg.drift_predistort_t0_seconds
+        f = self.pcm.drift_factor if t0 is None else (lambda n, t: ((t + t0) / t0) ** -n)   # the assumed onset
+        if d > 0:    # verified d after its last pulse: the device drifts on by f(t + d) / f(d) from there
+            return self.pcm.g_grid, (f(nu, t_mid + d) / f(nu, d)).mean(axis=0)
+        return self.pcm.g_grid, f(nu, t_mid).mean(axis=0)
 
     def predistort(self, target: np.ndarray) -> np.ndarray:
         """G_prog with G_prog E(G_prog) = ``target`` (fixed point; E the mean drift factor at the middle
