@@ -16,8 +16,9 @@ The drift-onset axis (issue 20): ``--t0 1e-7,1e-5,1e-3,0.1,20`` runs every varia
 (``--set array.drift_t0_seconds=T0``, no re-characterization) into ``OUT/<variant>/t0=<T0>/<task>/seed<N>``;
 only the first variant at the first t0 trains the software baseline of a task and seed (the others run
 with --no-baseline and take it: the float run does not depend on the array), and ``OUT/verdict_t0.png``
-plots the gap against t0, one line per variant.  Jobs run seed by seed (every task, t0 and variant of
-seed 0 first), so a sweep cut short has whole seeds; ``--collect`` only tabulates the runs already in
+plots the gap against t0, one line per variant.  Jobs run seed by seed, then t0 by t0 in the order
+given (every t0, task and variant of seed 0 first; give the extremes first), so a sweep cut short has
+whole seeds; ``--collect`` only tabulates the runs already in
 OUT (nothing is trained) and says which are missing.
 
     nice -n 15 .venv/bin/python benchmarks/verdict.py --tasks mnist5k,mnist5k-backrand --seeds 0,1,2 \\
@@ -143,7 +144,7 @@ def figure(rows: list[dict], path: Path) -> None:
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     if not tasks:
         return
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 5.2 * len(tasks)), 4.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         schemes = list(dict.fromkeys(r["scheme"] for r in rows if r["task"] == task))
         for i, sc in enumerate(schemes):
@@ -159,12 +160,31 @@ def figure(rows: list[dict], path: Path) -> None:
         ax.set_xlabel("drift onset t0 (s)")
         ax.set_ylabel("analog - software test accuracy (pp)")
         ax.set_title(task)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle("Gap to software vs the PCM drift onset t0 (mean ± sd over seeds)")
+    fig.suptitle("Gap to software vs the PCM drift onset t0\n(error bars: sd over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def publish(path: Path, rows: list[dict], variants: dict, epochs: int, not_run: list[str]) -> None:
+    """The t0 table the report reads (pcmspice.report.drift), with what made it: written whole or not at all."""
+    import datetime
+    import os
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip() or "?"
+    keys = ("task", "scheme", "t0_seconds", "seeds", "analog", "software", "gap", "energy_per_example_joules",
+            "training_seconds_per_example", "pcm_set_pulses_total", "pcm_not_converged_total")
+    doc = {"schema": "pcmspice-drift-verdict-1",
+           "command": "benchmarks/verdict.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]),
+           "git_commit": commit, "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+           "epochs": epochs, "schemes": variants, "not_run": not_run,
+           "rows": [{k: r[k] for k in keys} for r in rows if r.get("t0_seconds") is not None]}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-default", action="store_true")
     ap.add_argument("--t0", default="", help="drift onsets (s), comma separated: the t0 axis")
     ap.add_argument("--collect", action="store_true", help="tabulate the runs already in OUT; train nothing")
+    ap.add_argument("--publish", default="", help="also write the t0 table with its provenance to this JSON "
+                                                  "(characterization/drift_verdict.json: the report reads it)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="runs/verdict")
     a = ap.parse_args(argv)
@@ -187,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     tasks, seeds = a.tasks.split(","), [int(s) for s in a.seeds.split(",")]
     t0s: list[float | None] = [float(x) for x in a.t0.split(",")] if a.t0 else [None]
     first = (next(iter(variants)), t0s[0]) if variants else None
-    jobs = [(v, t0, t, s) for s in seeds for t in tasks for t0 in t0s for v in variants]
+    jobs = [(v, t0, t, s) for s in seeds for t0 in t0s for t in tasks for v in variants]
 
     def extra(v: str, t0: float | None) -> list[str]:
         x = list(variants[v])
@@ -247,6 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     (out / "verdict.json").write_text(json.dumps(rows, indent=2))
     if t0s != [None]:
         figure(rows, out / "verdict_t0.png")
+        if a.publish:
+            publish(Path(a.publish), rows, variants, a.epochs,
+                    [f"{v} t0={t0:g} {t} seed{s_}" for v, t0, t, s_ in missing])
     # a folder `pcmspice report` reads (kind "seeds"): every row seen so far in OUT, this run's replacing
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     keep = {(r["task"], r["variant"]): r for r in old.get("rows", [])}

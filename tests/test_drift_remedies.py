@@ -397,3 +397,18 @@ def test_the_drift_robust_run_config_loads_with_its_remedies():
     assert cfg.array.drift_compensation == "column" and cfg.array.drift_predistort
     assert cfg.array.drift_compensation_every == 100 and cfg.array.mode == "cell"
     assert cfg.array.drift_predistort_t0_seconds == 1e-7 and cfg.array.verify_settle_seconds == 0.0
+
+
+def test_the_drift_robust_design_file_carries_the_run_config():
+    """characterization/design_drift_robust.toml trains with exactly the array of
+    characterization/train/drift-robust.toml (and its data set), so `pcmspice run` of the design and
+    `pcmspice train --config` of the run config train the same chip."""
+    from pathlib import Path
+
+    from pcmspice.pipeline.design import DesignConfig
+    root = Path(__file__).resolve().parent.parent / "characterization"
+    run_cfg = T.TrainConfig.from_toml(root / "train" / "drift-robust.toml")
+    design = DesignConfig.from_toml(root / "design_drift_robust.toml")
+    tcfg = design.task.train_config(0, "")
+    assert tcfg.array == run_cfg.array and tcfg.dataset == run_cfg.dataset
+    assert tcfg.array.drift_predistort and tcfg.array.drift_compensation == "column"
