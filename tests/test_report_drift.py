@@ -42,3 +42,35 @@ def test_a_foreign_or_damaged_table_is_refused_whole(tmp_path, text, word):
     d, why = drift.load(p)
     assert d is None and word in why
     assert drift.load(tmp_path / "absent.json") == (None, None)
+
+
+def test_a_report_with_a_training_run_carries_the_table(tmp_path, monkeypatch):
+    """`pcmspice report` of a training run: a verdict line and the section, from the committed table (here a
+    stand-in put in its place); with the table damaged, one note in the verdict and no section."""
+    from pcmspice import report as rep
+    table = tmp_path / "drift_verdict.json"
+    table.write_text(json.dumps(_table()))
+    monkeypatch.setattr(drift, "verdict_path", lambda: table)
+    run = tmp_path / "train"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({
+        "kind": "training", "analog_test_accuracy": 0.95, "baseline_test_accuracy": 0.96, "network": "784-250-10",
+        "dataset": "mnist5k", "epochs": 2, "mode": "cell", "drift_t0_seconds": 1e-7, "config": {}}))
+    md = rep.build_report([run], tmp_path / "r1").markdown.read_text()
+    head = md.split("## ", 2)[1]
+    assert "mnist5k, robust: within 0.5 pp at t0 = 100 ns, 20 s" in head and "this run's t0 is 100 ns" in head
+    assert "## Drift onset t0: the paper's scheme and the drift remedies" in md and "abc1234" in md
+    table.write_text("{damaged")
+    md = rep.build_report([run], tmp_path / "r2").markdown.read_text()
+    assert "the committed drift verdict table is not used (drift_verdict.json is not readable JSON" in md
+    assert "## Drift onset t0" not in md
+
+
+def test_the_committed_table_is_readable_and_names_its_schemes():
+    d, why = drift.load()
+    if d is None and why is None:
+        pytest.skip("no committed characterization/drift_verdict.json")
+    assert why is None, why
+    assert {"paper", "robust"} <= {r["scheme"] for r in d["rows"]}
+    assert d["schemes"]["robust"] == ["--config", "characterization/train/drift-robust.toml"]
+    assert all(len(r["gap"]) == len(r["seeds"]) == len(r["energy_per_example_joules"]) for r in d["rows"])
