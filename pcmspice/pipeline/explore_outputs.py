@@ -115,8 +115,8 @@ def _figure(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None, 
         ax.set_xscale("log")
     ax.set_xlabel("training energy per example (J), drift remedies included")
     ax.set_ylabel("accuracy gap to software (pp), worst setting, mean over seeds")
-    ax.set_title(f"explore {space.name}: gap vs energy (marker size: area per synapse, "
-                 f"{fmt_si(lo * 1e12, 'µm²', 2)} to {fmt_si(hi * 1e12, 'µm²', 2)})", fontsize=9)
+    ax.set_title(f"explore {space.name}: accuracy gap vs training energy\n(marker size: area per synapse, "
+                 f"{lo * 1e12:.4g} to {hi * 1e12:.4g} µm²)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     save_png(fig, path)
@@ -167,6 +167,7 @@ def _designs(out: Path, study: Any, front: list[dict[str, Any]], space: Space) -
 def write_outputs(out: Path, study: Any, space: Space, n_total: int, seconds: float) -> dict[str, Any]:
     """Write every output of the search in ``out`` from the study as it stands; the summary."""
     import json
+
     import optuna
     rows = trial_rows(study, space)
     ref_file = out / "reference.json"
@@ -222,7 +223,8 @@ def _report(out: Path, rows, front, imp, ref, dominating, space: Space, summary)
                                 for o in space.objectives)
                     + (f"; constraints: {', '.join(summary['constraints'])}" if space.constraints else "")),
               Block("h2", "Pareto front"), _table(front, cols),
-              Block("p", "Each design of the front is a design file in `pareto/` (`pcmspice run pareto/design-N.toml`)."),
+              Block("p", "Each design of the front is a design file in `pareto/` "
+                    "(`pcmspice run pareto/design-N.toml`)."),
               Block("img", "gap vs energy per example, area per synapse as marker size", src="figures/pareto.png")]
     if imp:
         blocks += [Block("h2", "Which parameters matter"), _table(imp, ["objective", "parameter", "importance"])]

@@ -251,7 +251,9 @@ def _check_path(path: str, fields: dict[str, dict[str, Any]], where: str) -> Non
         known = list(fields) + ["sweep.params.NAME"]
         section = path.rsplit(".", 1)[0] + "." if "." in path else ""
         siblings = [k for k in fields if k.startswith(section)] if section else known
-        close = difflib.get_close_matches(path, known, n=3, cutoff=0.6)
+        last = path.rsplit(".", 1)[-1]
+        near = difflib.get_close_matches(last, [k[len(section):] for k in siblings], n=2, cutoff=0.75)
+        close = [section + k for k in near] or difflib.get_close_matches(path, known, n=3, cutoff=0.6)
         hint = (f"; did you mean {' or '.join(close)}?" if close else
                 f" (the fields of [{section[:-1]}]: {', '.join(s[len(section):] for s in siblings)})" if siblings
                 else "; see docs/config.md for the design's fields")
