@@ -25,9 +25,12 @@ from pcmspice.cli.options import INTEGER
               help="Rerun the N best Pareto designs (lowest energy first) through `pcmspice run` with "
                    "--confirm-seeds and write predicted vs confirmed (confirm.csv).")
 @click.option("--confirm-seeds", default="0,1,2", show_default=True, help="The seeds of --confirm's runs.")
+@click.option("--confirm-dataset", "confirm_datasets", multiple=True, metavar="DATASET",
+              help="Also confirm on this data set (e.g. fashion-mnist), beside the space's own. Repeatable.")
 @click.option("--force", is_flag=True, help="Replace OUT even if it holds another search or something else.")
 @click.option("--quiet", is_flag=True, help="Print only the last line.")
-def explore(space_file, out, trials, jobs, scheduler, cache, confirm, confirm_seeds, force, quiet):
+def explore(space_file, out, trials, jobs, scheduler, cache, confirm, confirm_seeds, confirm_datasets, force,
+            quiet):
     """Search the design space of SPACE.toml with Optuna (see docs/explore.md).
 
     Each trial is a design (the space's fixed [design] with the sampled parameters), characterized through
@@ -58,6 +61,7 @@ def explore(space_file, out, trials, jobs, scheduler, cache, confirm, confirm_se
     summary = run_search(space_file, out, jobs=jobs, scheduler=scheduler, trials=trials, force=force, cache=cache,
                          echo=echo)
     if confirm:
-        rows = confirm_pareto(out, confirm, seeds, jobs=jobs, scheduler=scheduler, cache=cache, echo=echo)
+        rows = confirm_pareto(out, confirm, seeds, datasets=confirm_datasets, jobs=jobs, scheduler=scheduler,
+                              cache=cache, echo=echo)
         click.echo(f"confirmed {len(rows)} Pareto designs with seeds {','.join(map(str, seeds))}: {out}/confirm.csv")
     click.echo(f"report: {Path(out) / 'report.html'} ({len(summary['pareto'])} Pareto designs)")
