@@ -58,6 +58,9 @@ def explore(space_file, out, trials, jobs, scheduler, cache, confirm, confirm_se
         space = load_space(space_file)
         out = default_dir("explore", [space.name], space.key)
     echo = (lambda m: None) if quiet else click.echo
+    from pcmspice.cli.interrupt import on_interrupt
+    on_interrupt(f"interrupted: the finished trials are kept in {out}/study.journal; continue with the same "
+                 f"command (pcmspice explore {space_file} --out {out})")
     summary = run_search(space_file, out, jobs=jobs, scheduler=scheduler, trials=trials, force=force, cache=cache,
                          echo=echo)
     if confirm:

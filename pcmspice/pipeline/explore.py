@@ -137,6 +137,18 @@ def _designs(space: Space, params: dict[str, Any], number: int | None):
         return str(exc)
 
 
+def _trial_dir(out: Path, n: int, again: bool) -> Path:
+    """Trial ``n``'s folder; a trial run again after a kill gets a new one (``NNNNN-again<k>``): a pool worker of
+    the killed search may still be finishing the old one."""
+    base = out / "trials" / f"{n:05d}"
+    if not again or not base.exists():
+        return base
+    k = 1
+    while (base.parent / f"{base.name}-again{k}").exists():
+        k += 1
+    return base.parent / f"{base.name}-again{k}"
+
+
 def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, scheduler: str | None = None,
                trials: int | None = None, force: bool = False, cache: str | Path | None = None,
                echo: Callable[[str], Any] = print) -> dict[str, Any]:
@@ -178,23 +190,23 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
         todo = []
         for n in numbers:
             if n < len(have):
-                if not _finished(have[n]):
-                    todo.append((n, have[n]._trial_id, have[n].params))
+                if not _finished(have[n]):   # running when the search was killed: again, same parameters
+                    todo.append((n, have[n]._trial_id, have[n].params, True))
                 continue
             study.sampler = make_sampler(space, trial_seed(space.seed, n))
             t = study.ask(dists)
             if t.number != n:
                 raise PcmSpiceError(f"{out / JOURNAL}: expected trial {n}, the study made {t.number}; the journal "
                                     "was changed by another process")
-            todo.append((n, t._trial_id, t.params))
+            todo.append((n, t._trial_id, t.params, False))
         tasks, ids, bad = [], {}, {}
-        for n, tid, params in todo:
+        for n, tid, params, again in todo:
             ids[n] = tid
             ds = _designs(space, params, n)
             if isinstance(ds, str):   # a combination the design refuses: a failed trial, the search goes on
                 bad[n] = ds
                 continue
-            tasks.append((n, evaluate_safely, (ds, str(out / "trials" / f"{n:05d}"), limits,
+            tasks.append((n, evaluate_safely, (ds, str(_trial_dir(out, n, again)), limits,
                                                space.prune_warmup_epochs, cache_s)))
         if b == 0 and not (out / "reference.json").exists():
             tasks.append(("reference", evaluate_safely, (_designs(space, {}, None), str(out / "reference"), None,
