@@ -158,8 +158,9 @@ def main(argv=None):
           f"{os.cpu_count()} CPUs")
 
     def med(v, j, k):
-        xs = sorted(m[k] for m in runs if m["variant"] == v and m["jobs"] == j)
-        return xs[len(xs) // 2] if xs else float("nan")
+        import statistics
+        xs = [m[k] for m in runs if m["variant"] == v and m["jobs"] == j]
+        return statistics.median(xs) if xs else float("nan")
     for v in variants:
         for j in jobs:
             print(f"  {v:7s} --jobs {j}: {med(v, j, 'wall'):6.1f} s wall, {med(v, j, 'cpu'):6.1f} s CPU "
