@@ -221,7 +221,7 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
                 continue
             _tell(study, ids[key], key, rec, space)
             echo(f"  trial {key}: {eo.describe(rec, space)}")
-        eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0)
+        eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0, final=False)
     summary = eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0)
     echo(f"{summary['trials']['complete']} complete, {summary['trials']['pruned']} pruned, "
          f"{summary['trials']['failed']} failed; {len(summary['pareto'])} on the Pareto front -> {out}/report.html")

@@ -19,7 +19,7 @@ from typing import Any
 from pcmspice.core.document import Block, render_html, render_markdown
 from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, save_png, versions, write_json
 from pcmspice.core.units import fmt_si
-from pcmspice.pipeline.space import OBJECTIVES, Space
+from pcmspice.pipeline.space import OBJECTIVES, Space, apply_values
 from pcmspice.pipeline.trial import pareto_front
 
 METRICS = ("gap_pp", "energy_per_example_joules", "area_per_synapse_m2", "time_per_example_seconds",
@@ -149,23 +149,28 @@ def _designs(out: Path, study: Any, front: list[dict[str, Any]], space: Space) -
     d = out / "pareto"
     d.mkdir(exist_ok=True)
     keep = set()
+    trials = study.get_trials(deepcopy=False)
     for r in front:
-        t = study.trials[r["number"]]
-        design = space.trial_designs(t.params, f"{space.name}-t{r['number']:05d}")[0][1]
+        t = trials[r["number"]]
         name = f"design-{r['number']:05d}.toml"
+        keep.add(name)
+        if (d / name).is_file():   # a trial's design never changes
+            continue
+        design = apply_values(space.design, t.params).replace(name=f"{space.name}-t{r['number']:05d}")
         head = (f"# pcmspice explore {space.name}: trial {r['number']} (Pareto front), "
                 f"gap {r['gap_pp']:+.3f} pp, {r['energy_per_example_joules']:.4g} J/example\n"
                 f"# run it: pcmspice run {name}\n")
         atomic_write_text(d / name, head + design.to_toml())
-        keep.add(name)
     for f in d.glob("design-*.toml"):
         if f.name not in keep:
             f.unlink()
     return sorted(keep)
 
 
-def write_outputs(out: Path, study: Any, space: Space, n_total: int, seconds: float) -> dict[str, Any]:
-    """Write every output of the search in ``out`` from the study as it stands; the summary."""
+def write_outputs(out: Path, study: Any, space: Space, n_total: int, seconds: float, final: bool = True
+                  ) -> dict[str, Any]:
+    """Write the outputs of the search in ``out`` from the study as it stands; the summary.  Between batches
+    (not ``final``) the tables, design files, summary and report; the figure and the importances at the end."""
     import json
 
     import optuna
@@ -177,10 +182,12 @@ def write_outputs(out: Path, study: Any, space: Space, n_total: int, seconds: fl
     front = [r for r in rows if r["pareto"]]
     _write_table(out, "pareto", front)
     files = _designs(out, study, front, space)
-    imp = _importances(study, space)
-    _write_table(out, "importances", imp) if imp else None
-    (out / "figures").mkdir(exist_ok=True)
-    _figure(out / "figures" / "pareto.png", rows, ref, space)
+    imp = _importances(study, space) if final else []
+    if imp:
+        _write_table(out, "importances", imp)
+    if final:
+        (out / "figures").mkdir(exist_ok=True)
+        _figure(out / "figures" / "pareto.png", rows, ref, space)
     count = {s: sum(r["state"] == s for r in rows) for s in ("complete", "pruned", "fail", "running")}
     dominating = [r["number"] for r in front if ref and _dominates(r, ref, space)]
     summary = {"kind": "explore", "space": space.name, "space_sha256": space.key, "space_hash": space.key[:8],
@@ -209,6 +216,12 @@ def _report(out: Path, rows, front, imp, ref, dominating, space: Space, summary)
     verdict = [f"{t['complete']} trials complete, {t['pruned']} pruned, {t['failed']} failed of {t['target']}; "
                f"**{len(front)} on the Pareto front** (feasible, non-dominated in "
                f"{', '.join(space.objectives)})"]
+    done = [r for r in rows if r["state"] == "complete"]
+    if done and not front:
+        near = min(done, key=lambda r: r["constraint_violation"])
+        verdict.append(f"no complete trial meets the constraints ({', '.join(summary['constraints'])}); the "
+                       f"closest is trial {near['number']} (gap {near['gap_pp']:+.2f} pp, violation "
+                       f"{near['constraint_violation']:.3g})")
     if ref:
         verdict.append(f"the fixed design: gap {ref['gap_pp']:+.2f} pp, "
                        f"{fmt_si(ref['energy_per_example_joules'], 'J')}/example, "
@@ -224,8 +237,10 @@ def _report(out: Path, rows, front, imp, ref, dominating, space: Space, summary)
                     + (f"; constraints: {', '.join(summary['constraints'])}" if space.constraints else "")),
               Block("h2", "Pareto front"), _table(front, cols),
               Block("p", "Each design of the front is a design file in `pareto/` "
-                    "(`pcmspice run pareto/design-N.toml`)."),
-              Block("img", "gap vs energy per example, area per synapse as marker size", src="figures/pareto.png")]
+                    "(`pcmspice run pareto/design-N.toml`).")]
+    if (out / "figures" / "pareto.png").is_file():
+        blocks.append(Block("img", "gap vs energy per example, area per synapse as marker size",
+                            src="figures/pareto.png"))
     if imp:
         blocks += [Block("h2", "Which parameters matter"), _table(imp, ["objective", "parameter", "importance"])]
     blocks += [Block("h2", "All trials"), _table(rows, ["number", "state", *cols[1:], "pruned_at_epoch"]),
