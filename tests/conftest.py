@@ -51,5 +51,6 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _lut_cache(tmp_path_factory, monkeypatch):
-    """Every test's LUT cache is a fresh temporary folder (never the user's ~/.cache/pcmspice/luts)."""
+    """Every test's LUT caches are fresh temporary folders (never the user's ~/.cache/pcmspice/luts or cosim)."""
     monkeypatch.setenv("PCMSPICE_LUT_CACHE", str(tmp_path_factory.mktemp("lut-cache")))
+    monkeypatch.setenv("PCMSPICE_COSIM_CACHE", str(tmp_path_factory.mktemp("cosim-cache")))

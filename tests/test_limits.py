@@ -48,9 +48,9 @@ def test_a_declared_range_replaces_the_unit_limit():
 
 
 def test_sweep_params_are_checked_before_any_batch():
-    cfg = SweepConfig(n_cells=2, params={"t_period_seconds": 1e3})
-    with pytest.raises(SpiceError, match="t_period_seconds"):
-        cfg.check_resources()
+    with pytest.raises(ConfigError, match=r"\[params\] t_period_seconds: parameter t_period_seconds=1000.0 s is "
+                                          "outside pcmspice's limit"):
+        SweepConfig(n_cells=2, params={"t_period_seconds": 1e3})   # refused when made, before any work
 
 
 def test_mc_of_twenty_digits_is_one_line(tmp_path):

@@ -56,11 +56,11 @@ def test_only_the_epochs_changed_reuses_the_characterization_in_another_run_fold
     code, out, _ = _cli(capsys, "cache")
     assert code == 0 and entry.name in out and "generic65 tt 27 C 1 V, 4 cells" in out and "last used" in out
     code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
-    assert code == 0 and "removed 0 entries" in out and entry.is_dir()
+    assert code == 0 and "removed 0 luts entries" in out and entry.is_dir()
     old = time.time() - 31 * 86400
     os.utime(entry / lc.LAST_USED, (old, old))
     code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
-    assert code == 0 and "removed 1 entry" in out and not entry.exists()
+    assert code == 0 and "removed 1 luts entry" in out and not entry.exists()
     assert lc.entries(root) == []
 
 
@@ -112,3 +112,59 @@ def test_two_processes_write_an_entry_once(tmp_path):
     rest = p.stdout.read()
     assert p.wait(timeout=120) == 0
     assert "[1/4] reusing LUTs" in rest and rest.strip().endswith("True"), rest
+
+
+def test_corners_characterize_through_the_cache_and_reuse_what_any_run_characterized(tmp_path):
+    """Issue 21: `corners` characterized into its own --out.  Now each combination is a cache entry: one that a
+    design run characterized is reused (and said so), and the corner folder gets the same LUT sets."""
+    import tomllib
+
+    from pcmspice.characterize.sweep import SweepConfig
+    from pcmspice.lut import load_lut_set
+    from pcmspice.pipeline.corners import run_corners
+    tiny = tomllib.loads(TINY_SWEEP)
+    # a design run's one-combination characterization (tt, 27 C) of the same cells
+    d = DesignConfig.from_toml_text(TINY)
+    d = d.replace(sweep=SweepConfig(name="from-a-design", **tiny))
+    run_dir, lut_dir, reused = run_mod.characterize_design(d, tmp_path, jobs=1, progress=False, echo=lambda m: None)
+    assert not reused
+    sweep = SweepConfig(name="corners", corners=("tt", "ss"), **tiny)
+    said: list[str] = []
+    res = run_corners(sweep, tmp_path / "c", jobs=1, progress=False, echo=said.append)
+    assert f"tt 27 C 1 V: reusing the cached characterization {run_dir}: nothing to simulate" in said
+    assert any(m.startswith("ss 27 C 1 V: characterizing into the LUT cache") for m in said)
+    got = load_lut_set(tmp_path / "c" / "luts" / lut_dir.name)
+    assert got.set_id == load_lut_set(lut_dir).set_id                    # the cached tables, bit for bit
+    assert list(res.table["corner"]) == ["tt", "ss"] and (tmp_path / "c" / "corners.csv").is_file()
+    assert not (tmp_path / "c" / "batches").exists()
+    # the same corners again, in another folder: nothing simulated
+    said.clear()
+    res = run_corners(sweep, tmp_path / "c2", jobs=1, progress=False, echo=said.append)
+    assert sum("nothing to simulate" in m for m in said) == 2 and res.sweep.computed == 0
+
+
+def test_cache_lists_and_prunes_the_cosim_tables_too(tmp_path, capsys):
+    """Issue 21: the co-simulation's LUT cache was separate and `pcmspice cache` did not show it.  Now both are
+    listed with their kind, and pruned."""
+    import os
+
+    from pcmspice import cosim as cs
+    cfg = cs.CosimConfig(rows=2, cols=2, examples=1, vc_points=11)
+    cells = cs.draw_cells(cfg.run().tech, cfg.rows, cfg.cols, cfg.seed)
+    cs.build_luts(cfg, cells, cs.default_cache_dir())          # where `pcmspice cosim` caches by default
+    entry = cs.default_cache_dir() / cs.lut_key(cfg)
+    assert entry.is_dir() and Path(os.environ["PCMSPICE_COSIM_CACHE"]) == entry.parent
+    code, out, _ = _cli(capsys, "cache")
+    assert code == 0, out
+    line = next(ln for ln in out.splitlines() if entry.name in ln)
+    assert line.split()[0] == "cosim" and "generic65 tt 27 C, 2x2 array" in line and "last used" in line
+    assert f"cosim LUT cache {entry.parent}: 1 entry" in out and "LUT cache" in out.splitlines()[0]
+    # a reuse counts as a use; prune by age keeps it, then removes it when old
+    cs.build_luts(cfg, cells, cs.default_cache_dir())
+    assert (entry / lc.LAST_USED).is_file()
+    code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
+    assert code == 0 and "removed 0 cosim entries" in out and entry.is_dir()
+    old = time.time() - 31 * 86400
+    os.utime(entry / lc.LAST_USED, (old, old))
+    code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
+    assert code == 0 and "removed 1 cosim entry" in out and not entry.exists()

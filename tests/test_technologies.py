@@ -204,8 +204,8 @@ def test_sweep_config_takes_a_folder(libtech, tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SpiceError, match=r"technology file .*empty/tech.toml' does not exist"):
         SweepConfig(technology=str(tmp_path / "empty"))
-    with pytest.raises(SpiceError, match="unknown corner 'xx' for technology g65lib"):
-        SweepConfig(technology=str(libtech), corners=("xx",)).combos()
+    with pytest.raises(ConfigError, match="corners: unknown corner 'xx' for technology g65lib"):
+        SweepConfig(technology=str(libtech), corners=("xx",))   # refused when made, before any work
 
 
 def test_cosim_config_takes_a_folder(libtech):

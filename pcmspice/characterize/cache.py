@@ -13,8 +13,9 @@ wait on the entry's lock ``<cache>/.<key>.lock`` (:mod:`pcmspice.core.locks`) an
 wrote.  A reused entry is loaded as every LUT set is (seals checked); one that does not load is characterized
 again.
 
-``pcmspice cache`` lists the entries (key, what, size, last used) and ``pcmspice cache prune --older-than 30d``
-(or ``--all``) removes them; an entry another process holds is skipped, never half removed.
+``pcmspice cache`` lists the entries (kind, key, what, size, last used) of this cache and of the co-simulation's
+LUT cache (:func:`cosim_dir`, entries of kind ``cosim``), and ``pcmspice cache prune --older-than 30d`` (or
+``--all``) removes them from both; an entry another process holds is skipped, never half removed.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pcmspice.core import paths
+from pcmspice.core import complete, paths
 from pcmspice.core.errors import ConfigError
 
 LAST_USED = ".last-used"   # an entry's file whose modification time is its last use
@@ -91,6 +92,8 @@ def _size(p: Path) -> int:
 def _what(entry: Path) -> str:
     """``technology corner temp supply, N cells`` from the entry's summary, or what is left of an unfinished one."""
     try:
+        if complete.problem(entry, verify_files=False):
+            raise ValueError("not published")
         s = json.loads((entry / "summary.json").read_text())
         c = s["combos"][0]
         cfg = s.get("config") or {}
@@ -101,16 +104,45 @@ def _what(entry: Path) -> str:
         return f"unfinished ({n} batches)"
 
 
-def entries(root: Path) -> list[dict[str, Any]]:
-    """Every entry of the cache ``root``: key, what, size in bytes, last used (epoch seconds), finished."""
+def cosim_dir(cache: str | Path | None = None) -> Path:
+    """The co-simulation's LUT cache (``pcmspice cosim --cache``): ``cache``, else ``$PCMSPICE_COSIM_CACHE``,
+    else ``$PCMSPICE_CACHE/cosim`` (``~/.cache/pcmspice/cosim``); not created here."""
+    env = os.environ.get("PCMSPICE_COSIM_CACHE")
+    return Path(cache) if cache is not None else Path(env) if env else paths.cache_root() / "cosim"
+
+
+def _what_cosim(entry: Path) -> tuple[str, bool]:
+    """``cosim RxC cells, technology corner temp`` of a co-simulation entry, and whether it is finished."""
+    from pcmspice.core.errors import PcmSpiceError
+    from pcmspice.core.outputs import read_marker
+    from pcmspice.lut import format as lutmod
+    m = read_marker(entry)
+    if m is None or m.get("kind") != "cosim-luts" or not (entry / lutmod.CELL_FILE).is_file():
+        return "unfinished", False
+    try:
+        p = lutmod.load_cell_lut(entry / lutmod.CELL_FILE).provenance
+        return (f"{p.get('technology', '?')} {p.get('corner', '?')} {float(p.get('temp_c', 0)):g} C, "
+                f"{p.get('rows', '?')}x{p.get('cols', '?')} array"), True
+    except (PcmSpiceError, OSError, ValueError, TypeError):
+        return "damaged (rebuilt on its next use)", False
+
+
+def entries(root: Path, kind: str = "luts") -> list[dict[str, Any]]:
+    """Every entry of the cache ``root``: kind (``luts``: characterizations of :func:`cache_dir`; ``cosim``: the
+    co-simulation's tables of one array's cells, :func:`cosim_dir`), key, what, size in bytes, last used (epoch
+    seconds), finished."""
     got = []
     for e in sorted(root.iterdir()) if root.is_dir() else ():
         if not (e.is_dir() and _KEY.match(e.name)):
             continue
         lu = e / LAST_USED
         last = (lu if lu.exists() else e).stat().st_mtime
-        got.append({"key": e.name, "what": _what(e), "size_bytes": _size(e), "last_used": last,
-                    "finished": (e / "summary.json").is_file(), "path": str(e)})
+        if kind == "cosim":
+            what, finished = _what_cosim(e)
+        else:
+            what, finished = _what(e), complete.problem(e, verify_files=False) is None
+        got.append({"kind": kind, "key": e.name, "what": what, "size_bytes": _size(e), "last_used": last,
+                    "finished": finished, "path": str(e)})
     return got
 
 
@@ -123,7 +155,7 @@ def parse_age(text: str) -> float:
     return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
 
 
-def prune(root: Path, older_than_seconds: float | None) -> tuple[list[dict[str, Any]], list[str]]:
+def prune(root: Path, older_than_seconds: float | None, kind: str = "luts") -> tuple[list[dict[str, Any]], list[str]]:
     """Remove the entries last used more than ``older_than_seconds`` ago (None: all).  An entry is first
     renamed aside under its lock, then deleted, so no reader ever sees half of one; an entry another process
     holds is skipped.  Returns (removed entries, skipped keys)."""
@@ -131,7 +163,7 @@ def prune(root: Path, older_than_seconds: float | None) -> tuple[list[dict[str, 
     from pcmspice.core.errors import OutputError
     now = time.time()
     removed, skipped = [], []
-    for e in entries(root):
+    for e in entries(root, kind):
         if older_than_seconds is not None and now - e["last_used"] <= older_than_seconds:
             continue
         try:

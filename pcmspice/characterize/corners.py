@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pcmspice.core import complete
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.provenance import atomic_write_text, write_json
 
@@ -46,6 +47,8 @@ def _summary(run_dir: Path) -> dict:
     sp = run_dir / "summary.json"
     if not sp.exists():
         raise ConfigError(f"{run_dir}: no summary.json (run `pcmspice characterize` or `pcmspice corners` first)")
+    if complete.is_characterization(run_dir):
+        complete.require_complete(run_dir, needed=("summary.json",))
     return json.loads(sp.read_text())
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from pcmspice.circuits import c3t1c as cellmod
 from pcmspice.circuits import pcm
 from pcmspice.core.config import Config, param
-from pcmspice.core.errors import ConfigError
+from pcmspice.core.errors import ConfigError, SpiceError
 from pcmspice.core.limits import MAX_CELLS, MAX_PCM_DEVICES, MAX_SEED, check_memory
 from pcmspice.spice import netlist as nl
 from pcmspice.spice import tech as techmod
@@ -96,6 +96,31 @@ class SweepConfig(Config):
         if n > MAX_COMBOS:
             raise ConfigError(f"{self._where}: {n} combinations of corners x temperatures x supplies is invalid; "
                               f"expected at most {MAX_COMBOS}")
+        self._check_names()
+
+    def _check_names(self) -> None:
+        """Before any work (issue 21): every corner is one of the technology's, every ``[params]`` name is a
+        parameter of the cell's or the PCM's netlists (with a did-you-mean) and its value within its limits."""
+        import difflib
+        corners = tuple(self.tech().corners)
+        for c in self.corners:
+            if c not in corners:
+                close = difflib.get_close_matches(str(c), corners, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise ConfigError(f"{self._where}: corners: unknown corner {c!r} for technology {self.tech().name} "
+                                  f"(choose from {', '.join(corners)}){hint}")
+        decl = _declared()
+        for k, v in self.params.items():
+            if k not in decl:
+                close = difflib.get_close_matches(k, sorted(decl), n=2)
+                hint = (f"; did you mean {' or '.join(close)}?" if close else
+                        f" (known: {', '.join(sorted(decl))})")
+                raise ConfigError(f"{self._where}: [params] {k}: not a parameter of the cell's netlists (the 3T1C's "
+                                  f"and the PCM's characterization templates){hint}")
+            try:
+                decl[k].check(v, "")
+            except SpiceError as exc:
+                raise ConfigError(f"{self._where}: [params] {k}: {exc}") from None
 
     def memory_bytes(self) -> float:
         """An estimate of the memory the sweep holds at its peak: every finished batch (kept until the tables
@@ -107,16 +132,10 @@ class SweepConfig(Config):
         return combos * (3 * (cell + pcm) + 2000 * batches)
 
     def check_resources(self) -> None:
-        """Refuse a sweep whose memory estimate is above the limit, and netlist parameters out of their limits,
-        before any batch runs."""
+        """Refuse a sweep whose memory estimate is above the limit before any batch runs (netlist parameters
+        are checked when the definition is made)."""
         check_memory(f"{self._where} {self.name!r} ({self.n_cells} cells x {self.vc_points} points per "
                      "combination)", self.memory_bytes(), "use fewer cells (--mc), combinations or vc_points")
-        decl = {}
-        for t in CELL_TEMPLATES + pcm.LUT_TEMPLATES:
-            decl.update(nl.declared_params(t))
-        for k, v in self.params.items():
-            if k in decl:
-                decl[k].check(v, f"{self._where} [params]")
 
     # --- derived ------------------------------------------------------------
     def tech(self) -> techmod.Technology:
@@ -149,6 +168,15 @@ class SweepConfig(Config):
             params.update(_replica_levels(self.technology, json.dumps(pcm.cell_only(self.params), sort_keys=True),
                                           corner, float(temp_c), float(vdd), engine))
         return cellmod.Run(tech, corner, temp_c, params, engine)
+
+
+@functools.lru_cache(maxsize=1)
+def _declared() -> dict[str, nl.Param]:
+    """Every netlist parameter of the cell's and the PCM's characterization templates."""
+    decl: dict[str, nl.Param] = {}
+    for t in CELL_TEMPLATES + pcm.LUT_TEMPLATES:
+        decl.update(nl.declared_params(t))
+    return decl
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,4 +1,5 @@
-"""``pcmspice cache``: the LUT cache (:mod:`pcmspice.characterize.cache`), listed and pruned."""
+"""``pcmspice cache``: the LUT cache (:mod:`pcmspice.characterize.cache`) and the co-simulation's LUT cache,
+listed and pruned together, each entry with its kind."""
 from __future__ import annotations
 
 import time
@@ -9,6 +10,9 @@ import click
 _CACHE = click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path), default=None,
                       help="The LUT cache (default: $PCMSPICE_LUT_CACHE, else $PCMSPICE_CACHE/luts, else "
                            "~/.cache/pcmspice/luts).")
+_COSIM = click.option("--cosim-cache", "cosim_cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+                      help="The co-simulation's LUT cache (`pcmspice cosim --cache`; default: $PCMSPICE_CACHE/cosim, "
+                           "else ~/.cache/pcmspice/cosim).")
 
 
 def _size(n: float) -> str:
@@ -19,53 +23,64 @@ def _size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def _list(cache: Path | None) -> None:
+def _roots(cache: Path | None, cosim_cache: Path | None) -> list[tuple[str, Path]]:
     from pcmspice.characterize import cache as lc
-    root = lc.cache_dir(cache)
-    rows = lc.entries(root)
-    click.echo(f"LUT cache {root}: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}, "
-               f"{_size(sum(r['size_bytes'] for r in rows))}")
-    for r in rows:
-        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["last_used"]))
-        click.echo(f"  {r['key']}  {r['what']:<38}  {_size(r['size_bytes']):>9}  last used {used}")
+    return [("luts", lc.cache_dir(cache)), ("cosim", lc.cosim_dir(cosim_cache))]
+
+
+def _list(cache: Path | None, cosim_cache: Path | None) -> None:
+    from pcmspice.characterize import cache as lc
+    for kind, root in _roots(cache, cosim_cache):
+        rows = lc.entries(root, kind)
+        name = "LUT cache" if kind == "luts" else "cosim LUT cache"
+        click.echo(f"{name} {root}: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}, "
+                   f"{_size(sum(r['size_bytes'] for r in rows))}")
+        for r in rows:
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["last_used"]))
+            click.echo(f"  {kind:<5}  {r['key']}  {r['what']:<38}  {_size(r['size_bytes']):>9}  last used {used}")
 
 
 @click.group(invoke_without_command=True)
 @_CACHE
+@_COSIM
 @click.pass_context
-def cache(ctx, cache):
-    """The LUT cache: every characterization `pcmspice run` made, stored once by content and reused by any run
-    folder. Without a subcommand: the list (key, what, size, last used)."""
+def cache(ctx, cache, cosim_cache):
+    """The LUT caches: every characterization `pcmspice run`, `corners` or a design made (kind luts), and the
+    tables of the co-simulation's arrays (kind cosim), each stored once by content and reused by any run.
+    Without a subcommand: the list (kind, key, what, size, last used)."""
     ctx.ensure_object(dict)
-    ctx.obj["cache"] = cache
+    ctx.obj["cache"], ctx.obj["cosim_cache"] = cache, cosim_cache
     if ctx.invoked_subcommand is None:
-        _list(cache)
+        _list(cache, cosim_cache)
 
 
 @cache.command("list")
 @_CACHE
+@_COSIM
 @click.pass_context
-def list_(ctx, cache):
-    """Every entry: key, what (technology, corner, temperature, supply, cells), size, last used."""
-    _list(cache or ctx.obj.get("cache"))
+def list_(ctx, cache, cosim_cache):
+    """Every entry of both caches: kind, key, what (technology, corner, temperature, supply, cells; the array of
+    a cosim entry), size, last used."""
+    _list(cache or ctx.obj.get("cache"), cosim_cache or ctx.obj.get("cosim_cache"))
 
 
 @cache.command()
 @_CACHE
+@_COSIM
 @click.option("--older-than", default=None, metavar="AGE", help="Remove the entries last used more than AGE ago "
               "(a number and s, min, h, d or w: 30d).")
 @click.option("--all", "all_", is_flag=True, help="Remove every entry.")
 @click.pass_context
-def prune(ctx, cache, older_than, all_):
-    """Remove entries (last used more than --older-than ago, or --all); an entry another pcmspice process is
-    writing or reading is skipped."""
+def prune(ctx, cache, cosim_cache, older_than, all_):
+    """Remove entries of both caches (last used more than --older-than ago, or --all); an entry another pcmspice
+    process is writing or reading is skipped."""
     from pcmspice.characterize import cache as lc
     from pcmspice.core.errors import ConfigError
     if all_ == (older_than is not None):
         raise ConfigError("pcmspice cache prune needs one of --older-than AGE (e.g. 30d) or --all")
     age = None if all_ else lc.parse_age(older_than)
-    root = lc.cache_dir(cache or ctx.obj.get("cache"))
-    removed, skipped = lc.prune(root, age)
-    click.echo(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} "
-               f"({_size(sum(r['size_bytes'] for r in removed))}) from {root}"
-               + (f"; skipped {len(skipped)} in use: {', '.join(skipped)}" if skipped else ""))
+    for kind, root in _roots(cache or ctx.obj.get("cache"), cosim_cache or ctx.obj.get("cosim_cache")):
+        removed, skipped = lc.prune(root, age, kind)
+        click.echo(f"removed {len(removed)} {kind} entr{'y' if len(removed) == 1 else 'ies'} "
+                   f"({_size(sum(r['size_bytes'] for r in removed))}) from {root}"
+                   + (f"; skipped {len(skipped)} in use: {', '.join(skipped)}" if skipped else ""))

@@ -7,7 +7,7 @@ import click
 
 from pcmspice.cli.options import given
 from pcmspice.cli.train import train_option
-from pcmspice.core.errors import ConfigError
+from pcmspice.core.errors import ConfigError, PcmSpiceError
 from pcmspice.core.limits import MAX_CELLS, MAX_EPOCHS, MAX_PCM_DEVICES, MAX_SEED
 
 
@@ -70,7 +70,10 @@ def characterize(sweep, mc, pcm_devices, technology, params, jobs, resume, sched
         cfg = dataclasses.replace(cfg, technology=technology)
     if params:
         from pcmspice.core.config import parse_assignments
-        cfg = dataclasses.replace(cfg, params={**cfg.params, **parse_assignments(params)})
+        try:
+            cfg = dataclasses.replace(cfg, params={**cfg.params, **parse_assignments(params)})
+        except ConfigError as exc:   # name the option, as a file's error names the file
+            raise ConfigError(str(exc).replace(f"{cfg._where}: [params] ", "--param ", 1)) from None
     out = out or Path("runs") / "characterize" / cfg.name
     _on_interrupt(out)
     res = ch.run_sweep(cfg, out, jobs=jobs, resume=resume, scheduler=scheduler, engine=engine, progress=not quiet,
@@ -128,6 +131,9 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
               help="Output folder [default: runs/corners/TECH-HASH8, HASH8 of the sweep and training options; the "
                    "same options again reuse its finished batches].")
 @click.option("--force", is_flag=True, help="Write into OUT even if it holds another run.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="LUT cache folder (default: $PCMSPICE_LUT_CACHE, else $PCMSPICE_CACHE/luts, else "
+                   "~/.cache/pcmspice/luts); a combination characterized there by any run is reused.")
 @click.option("--quiet", is_flag=True)
 @click.pass_context
 def corners(ctx, **opts):
@@ -141,20 +147,32 @@ def corners(ctx, **opts):
     from pcmspice.characterize import corners as cmod
     from pcmspice.pipeline.corners import run_corners
     from pcmspice.spice import tech as techmod
-    sweep = ch.SweepConfig(name=f"corners_{techmod.load(opts['technology']).name}", technology=opts["technology"],
-                           corners=tuple(c.strip() for c in opts["corners"].split(",") if c.strip()),
-                           temps_c=_floats(opts["temps"], "temps"),
-                           vdd_volts=_floats(opts["vdd"], "vdd") if opts["vdd"] else (),
-                           n_cells=opts["mc"], seed=opts["seed"], pcm_devices=opts["pcm_devices"], bias=opts["bias"])
+    try:   # every option checked before any work; an error names the option
+        sweep = ch.SweepConfig(name=f"corners_{techmod.load(opts['technology']).name}",
+                               technology=opts["technology"],
+                               corners=tuple(c.strip() for c in opts["corners"].split(",") if c.strip()),
+                               temps_c=_floats(opts["temps"], "temps"),
+                               vdd_volts=_floats(opts["vdd"], "vdd") if opts["vdd"] else (),
+                               n_cells=opts["mc"], seed=opts["seed"], pcm_devices=opts["pcm_devices"],
+                               bias=opts["bias"])
+    except PcmSpiceError as exc:
+        msg = str(exc).replace(f"{ch.SweepConfig._where}: ", "", 1)
+        for field, option in _CORNER_OPTIONS.items():
+            if msg.startswith(field):
+                msg = option + msg[len(field):]
+        raise ConfigError(msg if msg.startswith("--") else f"--tech {opts['technology']}: {msg}") from None
     task = _task(ctx, opts) if opts["do_train"] else None
     out = opts["out"]
     if out is None:
         from pcmspice.core.outputs import default_dir, run_key
         out = default_dir("corners", [sweep.tech().name], run_key(
             ch.sweep.sweep_key(sweep), task.to_dict() if task is not None else None))
-    _on_interrupt(out)
+    from pcmspice.characterize.cache import cache_dir
+    from pcmspice.cli.interrupt import on_interrupt
+    on_interrupt(f"interrupted: the finished batches are kept in the LUT cache {cache_dir(opts['cache'])}; run "
+                 "the same command again to continue from them (--resume is the default)")
     res = run_corners(sweep, out, task, jobs=opts["jobs"], scheduler=opts["scheduler"], resume=opts["resume"],
-                      force=opts["force"], progress=not opts["quiet"], echo=click.echo)
+                      force=opts["force"], progress=not opts["quiet"], echo=click.echo, cache=opts["cache"])
     table = res.table
     click.echo(f"{res.sweep.computed} batches computed, {res.sweep.reused} reused, {res.sweep.seconds:.1f} s")
     shown = cmod.accuracy_columns(table)
@@ -168,6 +186,10 @@ def corners(ctx, **opts):
         click.echo("⚠ " + cmod.TRANSFER_NOTE)
     click.echo(f"corner table: {out / 'corners.csv'} and {out / 'corners.md'}")
 
+
+# the sweep fields `corners` sets from its options -> the options (its errors name the option)
+_CORNER_OPTIONS = {"corners:": "--corners:", "temps_c =": "--temps =", "vdd_volts =": "--vdd =",
+                   "technology =": "--tech =", "n_cells =": "--mc =", "pcm_devices =": "--pcm-devices ="}
 
 # the options of `corners --train` -> the task's fields (set when given; dataset and epochs always)
 _TASK_OPTIONS = {"network": "network", "transfer_every": "array.transfer_every", "learning_rate": "learning_rate",

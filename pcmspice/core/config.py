@@ -31,6 +31,7 @@ source (the CLI's options and the docs' parameter tables are generated from it);
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 import tomllib
@@ -278,8 +279,10 @@ class Config:
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = [k for k in data if k not in names]
         if unknown:
+            close = [m for k in unknown for m in difflib.get_close_matches(str(k), names, n=1)]
+            hint = f"; did you mean {' or '.join(dict.fromkeys(close))}?" if close else ""
             raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; known keys are "
-                              f"{', '.join(names)}")
+                              f"{', '.join(names)}{hint}")
         data = dict(data)
         for f in dataclasses.fields(cls):   # a config saved by an older version: its sentinel means unset
             if "legacy" in f.metadata and f.name in data and _same(data[f.name], f.metadata["legacy"]):
@@ -305,7 +308,13 @@ class Config:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read it ({exc})") from None
-        return cls.from_toml_text(text, str(path))
+        try:
+            return cls.from_toml_text(text, str(path))
+        except ConfigError as exc:   # every error of a file names the file
+            msg = str(exc)
+            if msg.startswith(str(path)):
+                raise
+            raise ConfigError(f"{path}: {msg}") from None
 
     @classmethod
     def from_toml_text(cls, text: str, source: str = ""):

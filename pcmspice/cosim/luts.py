@@ -33,8 +33,9 @@ def lut_key(cfg: CosimConfig) -> str:
 
 
 def default_cache_dir() -> Path:
-    base = paths.cache_root()
-    return Path(base) / "cosim"
+    """``$PCMSPICE_CACHE/cosim`` (``~/.cache/pcmspice/cosim``); `pcmspice cache` lists and prunes it."""
+    from pcmspice.characterize.cache import cosim_dir
+    return cosim_dir()
 
 
 def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = None) -> tuple[lutmod.LutSet, float]:
@@ -51,7 +52,10 @@ def build_luts(cfg: CosimConfig, cells: ArrayCells, cache_dir: Path | None = Non
 def _build_luts(cfg: CosimConfig, cells: ArrayCells, key: str, d: Path | None) -> tuple[lutmod.LutSet, float]:
     if d is not None and (d / lutmod.CELL_FILE).exists() and (d / lutmod.PCM_FILE).exists():
         try:
-            return lutmod.load_lut_set(d), 0.0
+            luts = lutmod.load_lut_set(d)
+            from pcmspice.characterize.cache import touch
+            touch(d)   # its last use, for `pcmspice cache prune --older-than`
+            return luts, 0.0
         except LutError:
             pass   # a damaged cache entry is rebuilt
     t0 = time.perf_counter()
@@ -151,6 +155,11 @@ def lut_array(cfg: CosimConfig, cells: ArrayCells, luts: lutmod.LutSet) -> Analo
     # the numpy kernel: same results as numba's, and no JIT compile in the LUT path's timing
     arr = AnalogArray(C, R, luts, cfg.array_config(), seed=cfg.seed, assignment=assignment, kernel="numpy",
                       programmer=ReplayProgrammer())
+    if cfg.drift_predistort:   # the co-simulation calls the transfers: aim at the middle of its interval
+        if not cfg.transfer_every:
+            raise ConfigError("cosim: drift_predistort needs transfer_every > 0 (it aims at the middle of the "
+                              "transfer interval)")
+        arr.pcm_pairs.predistort_over(cfg.transfer_every * cfg.time_per_example_seconds)
     if not (np.array_equal(arr.cell_idx, k) and np.array_equal(arr.ref_idx, assignment["lut_cell_shared"])
             and np.array_equal(arr.dev_p, 2 * k) and np.array_equal(arr.dev_m, 2 * k + 1)):
         raise ConfigError("the LUT array did not take the identity cell assignment")

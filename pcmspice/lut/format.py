@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from pcmspice.core import complete
 from pcmspice.core.errors import ConfigError, LutError
 from pcmspice.core.files import require_regular
 from pcmspice.core.limits import check_memory
@@ -461,6 +462,8 @@ def load_lut_set(directory: str | Path) -> LutSet:
     d = Path(directory)
     if not d.is_dir():
         raise LutError(f"{d}: LUT directory does not exist (expected a folder with {CELL_FILE} and {PCM_FILE})")
+    # a set of a characterization folder is read only from a complete (published, unchanged) result
+    complete.check_lut_dir(d, (CELL_FILE, PCM_FILE))
     if not (d / CELL_FILE).exists():     # pointed one level too high: name the sets inside
         inner = sorted(str(f.parent.relative_to(d)) for f in d.glob(f"**/{CELL_FILE}"))[:5]
         if inner:

@@ -79,14 +79,19 @@ class CornersResult:
 
 def run_corners(sweep: Any, out: str | Path, task: Any = None, power: pw.PowerConfig | None = None, *,
                 jobs: int = 1, scheduler: str | None = None, resume: bool = True, force: bool = False,
-                progress: bool = True, echo: Callable[[str], Any] = print) -> CornersResult:
-    """Characterize ``sweep`` into ``out`` (finished batches of an earlier run are reused with ``resume``), then,
-    with a ``task``, train each combination once per seed (costed with ``power``), and write the corner table."""
+                progress: bool = True, echo: Callable[[str], Any] = print,
+                cache: str | Path | None = None) -> CornersResult:
+    """Characterize ``sweep`` through the LUT cache ``cache`` (:func:`~pcmspice.characterize.execute.run_sweep_cached`:
+    a combination any run already characterized is reused, an interrupted one resumes from its batches; with
+    ``resume=False`` every combination is characterized again) and publish its LUTs, summary and figures into
+    ``out``; then, with a ``task``, train each combination once per seed (costed with ``power``), and write the
+    corner table."""
     from pcmspice.characterize import corners as cmod
-    from pcmspice.characterize.execute import run_sweep
+    from pcmspice.characterize.execute import run_sweep_cached
     if scheduler:
         executor.check_scheduler(scheduler)
-    res = run_sweep(sweep, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=progress, force=force)
+    res = run_sweep_cached(sweep, out, cache=cache, jobs=jobs, resume=resume, scheduler=scheduler,
+                           progress=progress, force=force, echo=echo)
     rows = None
     if task is not None:
         rows = train_combinations(cmod.corner_combos(out), task, power, jobs=jobs, scheduler=scheduler, echo=echo)

@@ -119,9 +119,11 @@ class DesignConfig(Config):
             design = super().from_toml(path) if text is None else cls.from_toml_text(text, str(path))
         except ConfigError as exc:
             msg = str(exc)
-            if not msg.startswith(str(path)):
-                msg = f"{path}: {msg}"
-            raise ConfigError(msg) from None
+            if msg.startswith(str(path)):
+                msg = msg[len(str(path)) + 2:]
+            # the sweep's own check names its table as a design file has it
+            msg = msg.replace("sweep definition: [params] ", "[sweep.params] ", 1)
+            raise ConfigError(f"{path}: {msg}") from None
         if design.luts not in LUT_SOURCES and not Path(design.luts).is_absolute():
             # a LUT folder is relative to the design file, as a path written in a file is read
             design = design.replace(luts=str(path.parent / design.luts))

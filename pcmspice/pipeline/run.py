@@ -40,12 +40,13 @@ def default_out_dir(design: Any, root: str | Path = "runs") -> Path:
 
 def _cached_luts(run_dir: Path, key: str, lut_name: str) -> Path | None:
     """The LUT folder of a finished characterization of ``key`` in ``run_dir``, or None: its marker names the
-    key, its summary is written and its LUT set loads (seals checked)."""
+    key, it is complete (:mod:`pcmspice.core.complete`) and its LUT set loads (seals and manifest checked)."""
     from pcmspice.characterize.execute import KIND
+    from pcmspice.core import complete
     from pcmspice.core.outputs import read_marker
     m = read_marker(run_dir)
     lut_dir = run_dir / "luts" / lut_name
-    if m is None or m.get("kind") != KIND or m.get("key") != key or not (run_dir / "summary.json").is_file():
+    if m is None or m.get("kind") != KIND or m.get("key") != key or complete.problem(run_dir, verify_files=False):
         return None
     try:
         load_lut_set(lut_dir)

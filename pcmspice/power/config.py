@@ -382,7 +382,7 @@ class PowerConfig(Config):
             for k in val:
                 if k not in names:
                     raise ConfigError(f"{source}: unknown power parameter {key}.{k} (allowed in [{key}]: "
-                                      f"{', '.join(names)})")
+                                      f"{', '.join(names)}){_did_you_mean(k, names)}")
             kwargs[key] = sec(**dict(val))
         return cls(**kwargs)
 
@@ -417,7 +417,8 @@ class PowerConfig(Config):
                                   f"{', '.join(_SECTIONS)})")
             fields_ = {f.name: f for f in dataclasses.fields(_SECTIONS[sec])}
             if name not in fields_:
-                raise ConfigError(f"unknown power parameter '{dotted}' (allowed in [{sec}]: {', '.join(fields_)})")
+                raise ConfigError(f"unknown power parameter '{dotted}' (allowed in [{sec}]: {', '.join(fields_)})"
+                                  f"{_did_you_mean(name, list(fields_))}")
             data[sec][name] = _coerce(raw, fields_[name].default, dotted)
         return PowerConfig.from_dict(data, "power parameter override")
 
@@ -457,6 +458,12 @@ def _parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, 
 
 def _coerce(raw: Any, default: Any, name: str) -> Any:
     return parse_value(raw, default, f"power parameter {name}") if isinstance(raw, str) else raw
+
+
+def _did_you_mean(name: str, names: list[str]) -> str:
+    import difflib
+    close = difflib.get_close_matches(str(name), names, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mapping[str, Any] = ()) -> PowerConfig:

@@ -41,12 +41,15 @@ class Design:
 
 
 def collect(path: str | Path) -> Design:
-    """Every pcmspice run below ``path`` (itself included), grouped by kind."""
+    """Every pcmspice run below ``path`` (itself included; hidden folders left out), grouped by kind."""
     root = Path(path)
     if not root.is_dir():
         raise ConfigError(f"{root}: not a directory (give the folders of the designs to compare)")
     d = Design(root.resolve().name, root)
-    folders = [root] + sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink())
+    # hidden folders are never results: a writer's staging (.NAME.*.partial) or moved-aside (.NAME.*.old)
+    # folder left by a killed run, a checkpoint (.NAME.resume), a cache entry's lock or marker
+    folders = [root] + sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()
+                              and not any(part.startswith(".") for part in p.relative_to(root).parts))
     for f in folders:
         if not ((f / "summary.json").is_file() or (f / "corners.csv").is_file() or (f / CELL_FILE).is_file()):
             continue
