@@ -92,28 +92,32 @@ def _figure(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None, 
 
     def size(a: float) -> float:
         return 30 + 220 * ((a - lo) / (hi - lo) if hi > lo else 0.5)
+    xs = [r["energy_per_example_joules"] for r in done] + ([ref["energy_per_example_joules"]] if ref else [])
+    top = max(xs) if xs else 1.0
+    scale, unit = next(((f, u) for f, u in ((1e12, "pJ"), (1e9, "nJ"), (1e6, "µJ")) if top * f < 1000), (1.0, "J"))
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for group, color, label in ((False, "0.7", "trial"), (True, "tab:blue", "Pareto front")):
         pts = [r for r in done if r["pareto"] == group]
         if pts:
-            ax.scatter([r["energy_per_example_joules"] for r in pts], [r["gap_pp"] for r in pts],
+            ax.scatter([scale * r["energy_per_example_joules"] for r in pts], [r["gap_pp"] for r in pts],
                        s=[size(r["area_per_synapse_m2"]) for r in pts], c=color, alpha=0.8, edgecolors="k",
                        linewidths=0.5, label=label, zorder=3 if group else 2)
     for r in (x for x in done if x["pareto"]):
-        ax.annotate(str(r["number"]), (r["energy_per_example_joules"], r["gap_pp"]), fontsize=7,
+        ax.annotate(str(r["number"]), (scale * r["energy_per_example_joules"], r["gap_pp"]), fontsize=7,
                     xytext=(4, 4), textcoords="offset points")
     if ref:
-        ax.scatter([ref["energy_per_example_joules"]], [ref["gap_pp"]], marker="*", s=size(ref["area_per_synapse_m2"])
-                   + 120, c="tab:red", edgecolors="k", label="fixed design (reference)", zorder=4)
+        ax.scatter([scale * ref["energy_per_example_joules"]], [ref["gap_pp"]], marker="*",
+                   s=size(ref["area_per_synapse_m2"]) + 120, c="tab:red", edgecolors="k",
+                   label="fixed design (reference)", zorder=4)
     for name, op, bound in space.constraints:
         if name == "gap":
             ax.axhline(bound, color="tab:red", ls="--", lw=1, label=f"constraint gap {op} {bound:g} pp")
         elif name == "energy":
-            ax.axvline(bound, color="tab:orange", ls="--", lw=1, label=f"constraint energy {op} {fmt_si(bound, 'J')}")
-    xs = [r["energy_per_example_joules"] for r in done] + ([ref["energy_per_example_joules"]] if ref else [])
+            ax.axvline(scale * bound, color="tab:orange", ls="--", lw=1,
+                       label=f"constraint energy {op} {fmt_si(bound, 'J')}")
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
-    ax.set_xlabel("training energy per example (J), drift remedies included")
+    ax.set_xlabel(f"training energy per example ({unit}), drift remedies included")
     ax.set_ylabel("accuracy gap to software (pp), worst setting, mean over seeds")
     ax.set_title(f"explore {space.name}: accuracy gap vs training energy\n(marker size: area per synapse, "
                  f"{lo * 1e12:.4g} to {hi * 1e12:.4g} µm²)", fontsize=10)
