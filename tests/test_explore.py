@@ -209,6 +209,10 @@ def test_confirm_reruns_a_pareto_design_through_run(searched, tmp_path):
                                                                      rel=1e-9)
     assert r["confirmed_area_per_synapse_m2"] == pytest.approx(r["predicted_area_per_synapse_m2"], rel=1e-9)
     assert pd.read_csv(out / "confirm.csv")["number"].tolist() == [best["number"]]
+    # and the energy is what `pcmspice power` put in the run's headline (the drift remedies counted once)
+    power = json.loads((out / "confirm" / f"{best['number']:05d}" / "digits" / "power" / "summary.json").read_text())
+    assert power["headline"]["energy_per_example_joules"] == pytest.approx(r["confirmed_energy_per_example_joules"],
+                                                                          rel=1e-12)
 
 
 def _synthetic(designs, out_dir, limits, warmup, cache):
