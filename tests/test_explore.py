@@ -179,6 +179,16 @@ def test_a_foreign_folder_is_refused(tmp_path, capsys):
     assert e.value.code == 2 and "is not a pcmspice output folder" in err and "--force" in err
 
 
+def test_same_trials_on_two_local_processes(searched, tmp_path):
+    """Two worker processes, kept across the batches: the same trials as one process."""
+    from pcmspice.pipeline.explore import run_search
+    space, ref_out, _ = searched
+    lines = []
+    run_search(space, tmp_path / "two", jobs=2, echo=lines.append)
+    assert "on 2 processes" in lines[0]
+    pd.testing.assert_frame_equal(_table(tmp_path / "two"), _table(ref_out))
+
+
 @pytest.mark.slow
 def test_same_trials_on_a_loopback_dask_cluster(searched, tmp_path):
     distributed = pytest.importorskip("distributed")
