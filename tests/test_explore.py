@@ -251,3 +251,12 @@ def test_same_seed_same_trials_for_each_sampler(tmp_path, monkeypatch, sampler):
     pd.testing.assert_frame_equal(tables[0], tables[1])
     assert not tables[0]["task.array.gain_f"][:4].equals(tables[2]["task.array.gain_f"])
     assert (tables[0].state == "complete").all() and tables[0].pareto.any()
+
+
+def test_unquoted_dotted_keys_are_the_same_space(tmp_path):
+    """`task.array.gain_f = {...}` (TOML dotted keys: nested tables) reads as the quoted path: the same hash."""
+    from pcmspice.pipeline.space import load_space
+    quoted = load_space(_space(tmp_path, SPACE, "q.toml"))
+    bare = load_space(_space(tmp_path, SPACE.replace('"task.array.', "task.array.").replace('" = {', " = {"),
+                             "q2.toml"))
+    assert [p.path for p in bare.parameters] == [p.path for p in quoted.parameters] and bare.key == quoted.key
