@@ -12,6 +12,19 @@ ratio, the hardware time and the energy per example of the run's LUTs and pulse 
     .venv/bin/python benchmarks/verdict.py --tasks mnist5k-backrand \\
         --variant "tol_half=--config levers/tol_half.toml" --variant "no_pi=--no-polarity-inversion"
 
+The drift-onset axis (issue 20): ``--t0 1e-7,1e-5,1e-3,0.1,20`` runs every variant at each t0
+(``--set array.drift_t0_seconds=T0``, no re-characterization) into ``OUT/<variant>/t0=<T0>/<task>/seed<N>``;
+only the first variant at the first t0 trains the software baseline of a task and seed (the others run
+with --no-baseline and take it: the float run does not depend on the array), and ``OUT/verdict_t0.png``
+plots the gap against t0, one line per variant.  Jobs run seed by seed, then t0 by t0 in the order
+given (every t0, task and variant of seed 0 first; give the extremes first), so a sweep cut short has
+whole seeds; ``--collect`` only tabulates the runs already in
+OUT (nothing is trained) and says which are missing.
+
+    nice -n 15 .venv/bin/python benchmarks/verdict.py --tasks mnist5k,mnist5k-backrand --seeds 0,1,2 \\
+        --no-default --variant "paper=" --variant "robust=--config characterization/train/drift-robust.toml" \\
+        --t0 1e-7,1e-5,1e-3,0.1,20 --out runs/verdict-t0
+
 A variant is NAME=ARGS (extra `pcmspice train` arguments, split on spaces); "default" (no extra
 arguments) is always included unless --no-default (then the default runs already in OUT, if any, give
 the baselines).  A variant given --no-baseline is compared with the
@@ -86,6 +99,94 @@ def _energy(p: dict) -> float:
     return float(p["headline"]["energy_per_example_joules"])
 
 
+def _t0_name(t0: float | None) -> str:
+    return "" if t0 is None else f"t0={t0:g}"
+
+
+def _run_dir(out: Path, variant: str, t0: float | None, task: str, seed: int) -> Path:
+    d = out / variant
+    return (d / _t0_name(t0) if t0 is not None else d) / task / f"seed{seed}"
+
+
+def _row(task: str, variant: str, t0: float | None, seeds: list[int], rs: list[dict], epochs: int,
+         baseline: dict, default: dict) -> dict:
+    """One table row: a task x variant (x t0) over the seeds that ran; a run without its own software
+    baseline takes the one of its task and seed."""
+    sm = [dict(r["summary"]) for r in rs]
+    for s_, x in zip(seeds, sm):
+        if x.get("baseline_test_accuracy") is None and (task, s_) in baseline:
+            x["baseline_test_accuracy"] = baseline[(task, s_)]["summary"]["baseline_test_accuracy"]
+            x["accuracy_gap_percentage_points"] = 100 * (x["analog_test_accuracy"] - x["baseline_test_accuracy"])
+    return {
+        "task": task, "variant": variant if t0 is None else f"{variant} (t0 = {t0:g} s)", "scheme": variant,
+        "t0_seconds": t0, "seeds": seeds, "epochs": epochs,
+        "analog": [100 * x["analog_test_accuracy"] for x in sm],
+        "software": [100 * x["baseline_test_accuracy"] for x in sm],
+        "gap": [x["accuracy_gap_percentage_points"] for x in sm],
+        "best_gap": [_best_gap(r, default.get((task, s_)) or baseline.get((task, s_))) for s_, r in zip(seeds, rs)],
+        "drift_ratio": [x.get("pcm_drift_ratio_mean", float("nan")) for x in sm],
+        "hardware_time_seconds": [x["hardware_time_seconds"] for x in sm],
+        "energy_per_example_joules": [_energy(r["power"]) for r in rs],
+        "training_seconds_per_example": [float(r["power"]["headline"]["training_seconds_per_example"]) for r in rs],
+        "pcm_set_pulses_total": [x.get("pcm_set_pulses_total") for x in sm],
+        "pcm_not_converged_total": [x.get("pcm_not_converged_total") for x in sm],
+        "examples_per_second": [x["analog_examples_per_second"] for x in sm],
+    }
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    """Gap to software against the drift onset t0 (log axis), one line per scheme, one panel per task;
+    error bars: sd over the seeds (none for one seed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [r for r in rows if r.get("t0_seconds") is not None]
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    if not tasks:
+        return
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 5.2 * len(tasks)), 4.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        schemes = list(dict.fromkeys(r["scheme"] for r in rows if r["task"] == task))
+        for i, sc in enumerate(schemes):
+            rs = sorted((r for r in rows if r["task"] == task and r["scheme"] == sc), key=lambda r: r["t0_seconds"])
+            x = [r["t0_seconds"] for r in rs]
+            y = [statistics.mean(r["gap"]) for r in rs]
+            e = [statistics.stdev(r["gap"]) if len(r["gap"]) > 1 else 0.0 for r in rs]
+            n = sorted({len(r["gap"]) for r in rs})
+            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{sc} ({'/'.join(map(str, n))} seeds)",
+                        color=f"C{i}")
+        ax.axhline(0.0, color="k", lw=1, ls="--", label="software (float64)")
+        ax.set_xscale("log")
+        ax.set_xlabel("drift onset t0 (s)")
+        ax.set_ylabel("analog - software test accuracy (pp)")
+        ax.set_title(task)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Gap to software vs the PCM drift onset t0\n(error bars: sd over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def publish(path: Path, rows: list[dict], variants: dict, epochs: int, not_run: list[str]) -> None:
+    """The t0 table the report reads (pcmspice.report.drift), with what made it: written whole or not at all."""
+    import datetime
+    import os
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip() or "?"
+    keys = ("task", "scheme", "t0_seconds", "seeds", "analog", "software", "gap", "energy_per_example_joules",
+            "training_seconds_per_example", "pcm_set_pulses_total", "pcm_not_converged_total")
+    doc = {"schema": "pcmspice-drift-verdict-1",
+           "command": "benchmarks/verdict.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]),
+           "git_commit": commit, "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+           "epochs": epochs, "schemes": variants, "not_run": not_run,
+           "rows": [{k: r[k] for k in keys} for r in rows if r.get("t0_seconds") is not None]}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default="mnist5k,mnist5k-backrand,fashion-mnist")
@@ -93,6 +194,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--variant", action="append", default=[], help="NAME=extra train arguments")
     ap.add_argument("--no-default", action="store_true")
+    ap.add_argument("--t0", default="", help="drift onsets (s), comma separated: the t0 axis")
+    ap.add_argument("--collect", action="store_true", help="tabulate the runs already in OUT; train nothing")
+    ap.add_argument("--publish", default="", help="also write the t0 table with its provenance to this JSON "
+                                                  "(characterization/drift_verdict.json: the report reads it)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="runs/verdict")
     a = ap.parse_args(argv)
@@ -102,51 +207,71 @@ def main(argv: list[str] | None = None) -> None:
         name, _, args = v.partition("=")
         variants[name] = shlex.split(args)
     tasks, seeds = a.tasks.split(","), [int(s) for s in a.seeds.split(",")]
-    jobs = [(v, t, s) for t in tasks for v in variants for s in seeds]
-    t0 = time.perf_counter()
+    t0s: list[float | None] = [float(x) for x in a.t0.split(",")] if a.t0 else [None]
+    first = (next(iter(variants)), t0s[0]) if variants else None
+    jobs = [(v, t0, t, s) for s in seeds for t0 in t0s for t in tasks for v in variants]
+
+    def extra(v: str, t0: float | None) -> list[str]:
+        x = list(variants[v])
+        if t0 is not None:
+            x += ["--set", f"array.drift_t0_seconds={t0!r}"]
+            if (v, t0) != first and "--no-baseline" not in x:
+                x.append("--no-baseline")
+        return x
+
+    def done(j) -> bool:
+        return (_run_dir(out, j[0], j[1], j[2], j[3]) / "run" / "summary.json").exists()
+
+    todo = [j for j in jobs if done(j)] if a.collect else jobs
+    missing = [j for j in jobs if j not in todo]
+    start = time.perf_counter()
     with ThreadPoolExecutor(a.jobs) as ex:
-        res = dict(zip(jobs, ex.map(lambda j: train_one(out / j[0] / j[1] / f"seed{j[2]}", j[1], j[2],
-                                                           variants[j[0]], a.epochs), jobs)))
-    if a.no_default:     # the default runs' baselines, if a verdict run left them in OUT
-        for t in tasks:
-            for s_ in seeds:
+        res = dict(zip(todo, ex.map(lambda j: train_one(_run_dir(out, *j), j[2], j[3], extra(j[0], j[1]), a.epochs),
+                                    todo)))
+    default: dict = {}   # the default runs' results: theirs are the "best epoch" baselines
+    for t in tasks:
+        for s_ in seeds:
+            if ("default", None, t, s_) in res:
+                default[(t, s_)] = res[("default", None, t, s_)]
+            elif a.no_default:     # the default runs' baselines, if a verdict run left them in OUT
                 d = out / "default" / t / f"seed{s_}"
                 if (d / "run" / "summary.json").exists() and (d / "power" / "summary.json").exists():
-                    res[("default", t, s_)] = train_one(d, t, s_, [], a.epochs)
+                    default[(t, s_)] = train_one(d, t, s_, [], a.epochs)
+    baseline = dict(default)
+    for (_v, _t0, t, s_), r in res.items():
+        if r["summary"].get("baseline_test_accuracy") is not None:
+            baseline.setdefault((t, s_), r)
     rows = []
     for t in tasks:
-        for v in variants:
-            rs = [res[(v, t, s)] for s in seeds]
-            sm = [dict(r["summary"]) for r in rs]
-            for s_, x in zip(seeds, sm):   # a variant run with --no-baseline: the default's baseline of its seed
-                if x.get("baseline_test_accuracy") is None and ("default", t, s_) in res:
-                    x["baseline_test_accuracy"] = res[("default", t, s_)]["summary"]["baseline_test_accuracy"]
-                    x["accuracy_gap_percentage_points"] = 100 * (x["analog_test_accuracy"]
-                                                                 - x["baseline_test_accuracy"])
-            rows.append({
-                "task": t, "variant": v, "seeds": seeds, "epochs": a.epochs,
-                "analog": [100 * x["analog_test_accuracy"] for x in sm],
-                "software": [100 * x["baseline_test_accuracy"] for x in sm],
-                "gap": [x["accuracy_gap_percentage_points"] for x in sm],
-                "best_gap": [_best_gap(r, res.get(("default", t, s_))) for s_, r in zip(seeds, rs)],
-                "drift_ratio": [x.get("pcm_drift_ratio_mean", float("nan")) for x in sm],
-                "hardware_time_seconds": [x["hardware_time_seconds"] for x in sm],
-                "energy_per_example_joules": [_energy(r["power"]) for r in rs],
-                "examples_per_second": [x["analog_examples_per_second"] for x in sm],
-            })
-    lines = ["| task | variant | analog % | software % | gap (pp) | best epoch vs best epoch (pp) | "
+        for t0 in t0s:
+            for v in variants:
+                ss = [s_ for s_ in seeds if (v, t0, t, s_) in res and (t, s_) in baseline]
+                if ss:
+                    rows.append(_row(t, v, t0, ss, [res[(v, t0, t, s_)] for s_ in ss], a.epochs, baseline, default))
+    lines = ["| task | variant | seeds | analog % | software % | gap (pp) | best epoch vs best epoch (pp) | "
              "PCM drift G/G_prog | hardware time (s) | energy / example (nJ) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['task']} | {r['variant']} | {_ms(r['analog'])} | {_ms(r['software'])} | "
-                     f"{_ms(r['gap'])} | {_ms(r['best_gap'])} | {statistics.mean(r['drift_ratio']):.3f} | "
+        lines.append(f"| {r['task']} | {r['variant']} | {len(r['seeds'])} | {_ms(r['analog'])} | "
+                     f"{_ms(r['software'])} | {_ms(r['gap'])} | {_ms(r['best_gap'])} | "
+                     f"{statistics.mean(r['drift_ratio']):.3f} | "
                      f"{statistics.mean(r['hardware_time_seconds']):.3g} | "
                      f"{1e9 * statistics.mean(r['energy_per_example_joules']):.2f} |")
     table = "\n".join(lines)
     print(table)
-    print(f"({len(jobs)} runs, seeds {a.seeds}, {a.epochs} epochs, {time.perf_counter() - t0:.0f} s)")
+    print(f"({len(todo)} runs, {len(missing)} not run, seeds {a.seeds}, {a.epochs} epochs, "
+          f"{time.perf_counter() - start:.0f} s)")
+    if missing:
+        print("not run: " + ", ".join(f"{v}{' ' + _t0_name(t0) if t0 is not None else ''} {t} seed{s_}"
+                                      for v, t0, t, s_ in missing))
+    out.mkdir(parents=True, exist_ok=True)
     (out / "verdict.md").write_text(table + "\n")
     (out / "verdict.json").write_text(json.dumps(rows, indent=2))
+    if t0s != [None]:
+        figure(rows, out / "verdict_t0.png")
+        if a.publish:
+            publish(Path(a.publish), rows, variants, a.epochs,
+                    [f"{v} t0={t0:g} {t} seed{s_}" for v, t0, t, s_ in missing])
     # a folder `pcmspice report` reads (kind "seeds"): every row seen so far in OUT, this run's replacing
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     keep = {(r["task"], r["variant"]): r for r in old.get("rows", [])}

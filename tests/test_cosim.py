@@ -287,5 +287,26 @@ def test_the_lut_arrays_config_is_passed_by_name():
         mode="cell", polarity_inversion=False, gain_f=2.5, w_max=3.0, transfer_every=0, pcm_max_pulses=30,
         time_per_example_seconds=2e-6, leak_every_examples=1, cells_per_reference=5, read_noise=False,
         g_read_noise_rel=0.0, max_pulses_per_example=6, pcm_drift_refresh_rel=0.0)
+    assert cs.CosimConfig(drift_predistort_t0_seconds=1e-7).array_config().drift_predistort_t0_seconds == 1e-7
     for name in cs.ARRAY_FIELDS:
         assert name in ArrayConfig().to_dict()
+
+
+def test_cosim_with_predistortion_agrees_and_programs_the_raised_targets(small_run, cache):
+    """Issue 20's recommended combination in the loop: with pre-distortion on (for an assumed onset of
+    100 ns, as characterization/train/drift-robust.toml), the chip programs each holding device to its
+    pre-distorted target and the LUT array, receiving the same pulses, still agrees (pulse counts equal,
+    pairs within 0.03 uS RMS, the must-show bounds).  The run is the small run's first 13 examples: both
+    are identical up to the first transfer (example 12), where the raised targets take more SET pulses
+    and leave the pairs further above the plain target than without."""
+    cfg = cs.CosimConfig(**{**SMALL, "examples": 13}, drift_predistort=True, drift_predistort_t0_seconds=1e-7)
+    res = cs.run_cosim(cfg, cache_dir=cache)
+    s, plain = res.summary, small_run[0]
+    assert s["passed"] and s["transfers"] == 1
+    t, t0 = res.transfers[1], plain.transfers[1]
+    assert (t["lut_set_pulses"], t["lut_reset_pulses"]) == (t["spice_set_pulses"], t["spice_reset_pulses"])
+    assert t["pair_rms_diff_siemens"] < 0.03e-6 and t["target_rms_diff_siemens"] < 0.03e-6
+    assert t["spice_set_pulses"] > t0["spice_set_pulses"]
+    assert t["spice_pair_error_rms_siemens"] > t0["spice_pair_error_rms_siemens"]
+    with pytest.raises(ConfigError, match="transfer_every"):
+        cs.run_cosim(cs.CosimConfig(**{**SMALL, "transfer_every": 0}, drift_predistort=True), cache_dir=cache)

@@ -188,6 +188,40 @@ def test_predistortion_centres_the_population_mean_at_the_middle_of_the_interval
     np.testing.assert_allclose(tm, np.where(t_pair < 0, pairs.predistort(rp - t_pair / pairs.F), rm), rtol=1e-15)
 
 
+def test_predistortion_after_a_settling_delay_aims_from_the_verified_read():
+    """With a settling delay d the verify loop lands G_pulse f(d) on the (pre-distorted) target, and the
+    device drifts on by f(t_mid + d) / f(d) from there: pre-distortion aims from that read, so the mean read
+    at t_mid after programming is the target (to 1e-12), and the factor is milder than without the wait."""
+    nu = np.linspace(0.02, 0.12, 32)[:, None] * np.ones(PCM_G_GRID.size)
+    luts = _luts(drift_nu=nu, drift_t0_seconds=1e-3)
+    d = 0.5
+    arrs = [AnalogArray(2, 3, luts, _cfg(mode="pcm-only", drift_predistort=True, transfer_every=100,
+                                         time_per_example_seconds=0.1, verify_settle_seconds=s), seed=0)
+            for s in (d, 0.0)]
+    pcm, devices, t_mid, target = arrs[0].pcm_pairs.pcm, np.arange(32), 5.0, np.array(8e-6)
+    g_verified = arrs[0].pcm_pairs.predistort(target)        # what the verify read (at age d) lands on
+    nu_d = pcm.nu_at(devices, np.full(32, g_verified))
+    g_pulse = g_verified / pcm.drift_factor(nu_d, d)
+    assert pcm.drifted(g_pulse, nu_d, t_mid + d).mean() == pytest.approx(target, rel=1e-12)
+    assert target < g_verified < arrs[1].pcm_pairs.predistort(target)
+
+
+def test_predistortion_for_an_assumed_onset_uses_that_onset_not_the_runs():
+    """``drift_predistort_t0_seconds`` (the onset a chip assumes): the table is E over the LUT's exponents of
+    ((t_mid + t0a) / t0a)^-nu with t0a the assumed onset, whatever the run's (here 20 s, where E ~ 1)."""
+    nu = np.linspace(0.02, 0.12, 32)[:, None] * np.ones(PCM_G_GRID.size)
+    luts = _luts(drift_nu=nu)
+    kw = dict(mode="pcm-only", drift_predistort=True, transfer_every=100, time_per_example_seconds=1e-6,
+              drift_t0_seconds=20.0)
+    assumed = AnalogArray(2, 3, luts, _cfg(**kw, drift_predistort_t0_seconds=1e-7), seed=0).pcm_pairs
+    own = AnalogArray(2, 3, luts, _cfg(**kw), seed=0).pcm_pairs
+    t_mid = 0.5 * 100 * 1e-6
+    e = (((t_mid + 1e-7) / 1e-7) ** -nu).mean(axis=0)
+    np.testing.assert_allclose(assumed._predistort[1], e, rtol=1e-12)
+    assert assumed.predistort(np.array(8e-6)) > 1.5 * 8e-6          # ~ 2x: the pessimistic onset
+    assert own.predistort(np.array(8e-6)) == pytest.approx(8e-6, rel=1e-5)   # the run's 20 s: hardly any
+
+
 # ------------------------------------------------------------------ item 2c: settling delay, costs
 def test_settling_delay_adds_exactly_its_time_to_the_latency_model():
     """784-250-10: a transfer event is the largest layer's rows (785) x its row time; each of a row's
@@ -362,3 +396,19 @@ def test_the_drift_robust_run_config_loads_with_its_remedies():
     cfg = T.TrainConfig.from_toml(path)
     assert cfg.array.drift_compensation == "column" and cfg.array.drift_predistort
     assert cfg.array.drift_compensation_every == 100 and cfg.array.mode == "cell"
+    assert cfg.array.drift_predistort_t0_seconds == 1e-7 and cfg.array.verify_settle_seconds == 0.0
+
+
+def test_the_drift_robust_design_file_carries_the_run_config():
+    """characterization/design_drift_robust.toml trains with exactly the array of
+    characterization/train/drift-robust.toml (and its data set), so `pcmspice run` of the design and
+    `pcmspice train --config` of the run config train the same chip."""
+    from pathlib import Path
+
+    from pcmspice.pipeline.design import DesignConfig
+    root = Path(__file__).resolve().parent.parent / "characterization"
+    run_cfg = T.TrainConfig.from_toml(root / "train" / "drift-robust.toml")
+    design = DesignConfig.from_toml(root / "design_drift_robust.toml")
+    tcfg = design.task.train_config(0, "")
+    assert tcfg.array == run_cfg.array and tcfg.dataset == run_cfg.dataset
+    assert tcfg.array.drift_predistort and tcfg.array.drift_compensation == "column"

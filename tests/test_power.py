@@ -615,3 +615,38 @@ def test_c_store_has_one_range_in_the_netlist_and_in_power(value):
     except ConfigError:
         power_ok = False
     assert netlist_ok == power_ok == (1e-16 <= value <= 1e-11)
+
+
+def test_a_runs_drift_remedies_are_in_its_totals_exactly(luts, tmp_path):
+    """A training run with drift remedies on (issue 20): energy per example = the same run without them
+    + remedy_costs of its array config, exactly; time per example incl. transfers likewise; the rows show
+    in the power page and the console; a run without them has no remedy rows or keys at all."""
+    from pcmspice.array.config import ArrayConfig
+    base = training_summary()
+    base["config"] = {"array": {"transfer_every": 4000}}
+    on = json.loads(json.dumps(base))
+    on["config"]["array"].update(drift_compensation="column", drift_compensation_every=100,
+                                 drift_predistort=True, verify_settle_seconds=1e-6)
+    e0, e1 = pw.estimate(luts, None, base), pw.estimate(luts, None, on)
+    rc = pw.remedy_costs(luts, "784-250-10", ArrayConfig(transfer_every=4000, drift_compensation="column",
+                                                         drift_compensation_every=100, drift_predistort=True,
+                                                         verify_settle_seconds=1e-6), e1.config)
+    assert rc.compensation_joules_per_example > 0 and rc.predistort_joules_per_example > 0
+    assert rc.settle_seconds_per_example > 0
+    assert e1.energy_per_example_joules == e0.energy_per_example_joules + rc.joules_per_example
+    assert e1.latency.training_seconds_per_example == e0.latency.training_seconds_per_example + rc.seconds_per_example
+    assert e1.energy_joules == e0.energy_joules           # the phases are untouched: the remedies are their own rows
+    d0, d1 = e0.to_dict(), e1.to_dict()
+    assert "drift_remedies" not in d0["energy_per_example_joules"]
+    assert "remedies_seconds_per_example" not in d0["latency"]
+    assert d1["energy_per_example_joules"]["drift_remedies"] == rc.to_dict()
+    assert d1["headline"]["energy_per_example_joules"] == e1.energy_per_example_joules
+    from pcmspice.power.outputs import power_blocks, summary_lines
+    text = "\n".join(summary_lines(d1))
+    assert "drift remedies (in the totals)" in text and "drift remedies" not in "\n".join(summary_lines(d0))
+    rows = [b.rows for b in power_blocks({**d1, "config": e1.config.to_dict()}, None) if b.kind == "table"]
+    assert any(r[0] == "pre-distortion" for t in rows for r in t)
+    bad = json.loads(json.dumps(on))
+    bad["config"]["array"]["drift_compensation_every"] = 0
+    with pytest.raises(ConfigError):
+        pw.estimate(luts, None, bad)

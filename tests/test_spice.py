@@ -25,6 +25,28 @@ def test_shared_and_subprocess_agree_on_a_transistor_netlist(g65):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-18)
 
 
+def test_selected_vectors_are_the_full_sets_entries(g65):
+    """``vectors=``: only the named vectors, each exactly the full listing's (a DC current, a node voltage of a
+    transient, a noise summary of one device), on both engines; a name the analysis lacks is absent."""
+    mm = cell.nominal_mismatch(2)
+    run = cell.Run(g65)
+    dc, _ = run.render("testbenches/3t1c_dc.cir.j2", cells=cell._cells(mm), read_on=True)
+    insts = [{**{k: float(mm[k][i]) for k in cell.MISMATCH_KEYS}, "name": f"n{i}_0", "vc": 0.6, "k": i, "j": 0}
+             for i in range(2)]
+    noise, _ = run.render("testbenches/3t1c_noise.cir.j2", insts=insts, f_low=1.0, f_high=5e7, points_per_decade=10)
+    for text, want in ((dc, ["i(vrd1)", "V-SWEEP", "i(nosuch)"]), (_rc_netlist(), ["v(out)", "time"]),
+                       (noise, ["v(onoise_total.m.xn1_0.mrd)", "v(onoise_total)"])):
+        for engine in ("shared", "subprocess"):
+            full = spice.run(text, "t", engine=engine)
+            some = spice.run(text, "t", engine=engine, vectors=want)
+            assert set(some.vectors) == {w.lower() for w in want if w.lower() in full.vectors}
+            assert len(some.vectors) >= len(want) - 1 and len(full.vectors) > len(some.vectors)
+            for k in some.vectors:
+                np.testing.assert_array_equal(some[k], full[k], err_msg=k)
+    with pytest.raises(SpiceError, match="no vector 'i.nosuch.'"):
+        spice.run(dc, "t", engine="shared", vectors=["i(nosuch)"])["i(nosuch)"]
+
+
 def test_shared_and_subprocess_agree_on_a_transient():
     a = spice.run(_rc_netlist(), "rc", engine="shared")
     b = spice.run(_rc_netlist(), "rc", engine="subprocess")

@@ -114,6 +114,9 @@ class ArrayConfig(Config):
                                            doc="the conductance the reference PCMs are programmed to")
     drift_predistort: bool = param(False, doc="program every PCM to target / E[drift factor] at the middle of the "
                                               "coming transfer interval (E over the LUT's devices)")
+    drift_predistort_t0_seconds: float | None = param(None, unit="s", gt=0, le=1e6,
+                                                      doc="the drift onset pre-distortion assumes (a chip does "
+                                                          "not know the true one): unset = the run's t0")
     incremental_transfer: bool = param(False, source="Gokmen 2021 (Tiki-Taka v2 buffered transfer); aihwkit "
                                                       "BufferedTransferCompound",
                                        doc="cell mode: a transfer programs only the change since the last one "

@@ -131,15 +131,28 @@ class PcmPairs:
                              for d in range(p.n_devices)])
         return 0.5 * float(np.percentile(at_reset, 95))
 
-    def _predistort_table(self) -> tuple[np.ndarray, np.ndarray]:
+    def _predistort_table(self, interval_seconds: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(G grid, E[G(t_mid) / G_prog] over the LUT's devices programmed to G) for pre-distortion,
-        t_mid the middle of the transfer interval."""
+        t_mid the middle of the transfer interval (``interval_seconds``: given by a caller that transfers
+        the array itself, as the co-simulation does; else transfer_every x time_per_example_seconds)."""
         cfg = self.config
-        if cfg.transfer_every <= 0:
-            raise ConfigError("array.drift_predistort needs array.transfer_every > 0 (it aims at the middle "
-                              "of the transfer interval)")
-        t_mid = 0.5 * cfg.transfer_every * cfg.time_per_example_seconds
-        return self.pcm.g_grid, self.pcm.drift_factor(self.pcm.lut.drift_nu, t_mid).mean(axis=0)
+        if interval_seconds is None:
+            if cfg.transfer_every <= 0:
+                raise ConfigError("array.drift_predistort needs array.transfer_every > 0 (it aims at the middle "
+                                  "of the transfer interval)")
+            interval_seconds = cfg.transfer_every * cfg.time_per_example_seconds
+        t_mid = 0.5 * interval_seconds
+        nu, d = self.pcm.lut.drift_nu, cfg.verify_settle_seconds
+        t0 = cfg.drift_predistort_t0_seconds
+        f = self.pcm.drift_factor if t0 is None else (lambda n, t: ((t + t0) / t0) ** -n)   # the assumed onset
+        if d > 0:    # verified d after its last pulse: the device drifts on by f(t + d) / f(d) from there
+            return self.pcm.g_grid, (f(nu, t_mid + d) / f(nu, d)).mean(axis=0)
+        return self.pcm.g_grid, f(nu, t_mid).mean(axis=0)
+
+    def predistort_over(self, interval_seconds: float) -> None:
+        """Switch pre-distortion on for transfers ``interval_seconds`` apart (the co-simulation's transfers
+        are called by it, not by the array's own interval)."""
+        self._predistort = self._predistort_table(interval_seconds)
 
     def predistort(self, target: np.ndarray) -> np.ndarray:
         """G_prog with G_prog E(G_prog) = ``target`` (fixed point; E the mean drift factor at the middle

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pcmspice.characterize import figures as characterize_figures
-from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, plan, run_batch
+from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, merge_pcm_parts, pcm_parts, plan, run_batch
 from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
 from pcmspice.characterize.tables import assemble
@@ -186,5 +186,25 @@ def _progress(total: int, initial: int, enabled: bool, desc: str):
 
 
 def _execute(cfg_dict, todo: list[Batch], jobs: int, scheduler: str | None, engine: str) -> Iterable:
-    """Yield (batch, arrays) as batches finish (the shared executor of :mod:`pcmspice.core.executor`)."""
-    yield from executor.execute([(b, run_batch, (cfg_dict, b, engine)) for b in todo], jobs, scheduler)
+    """Yield (batch, arrays) as batches finish (the shared executor of :mod:`pcmspice.core.executor`).
+
+    A PCM batch is run as its parts (:func:`~pcmspice.characterize.batches.pcm_parts`) and yielded when the
+    last of them is in, merged.  The tasks go to the workers longest first: the PCM parts (each several
+    times a cell batch), then the cell batches, so that every worker stays busy to the end instead of one
+    finishing the PCM devices alone after the cells."""
+    tasks, parts_left, got = [], {}, {}
+    for b in todo:
+        if b.kind == "pcm":
+            parts = pcm_parts(b)
+            parts_left[b], got[b] = len(parts), {}
+            tasks += [((b, p.first), run_batch, (cfg_dict, p, engine)) for p in parts]
+    tasks += [(b, run_batch, (cfg_dict, b, engine)) for b in todo if b.kind != "pcm"]
+    for key, arrays in executor.execute(tasks, jobs, scheduler):
+        if not isinstance(key, tuple):
+            yield key, arrays
+            continue
+        b, first = key
+        got[b][first] = arrays
+        if len(got[b]) == parts_left[b]:
+            parts = got.pop(b)
+            yield b, merge_pcm_parts([parts[f] for f in sorted(parts)])

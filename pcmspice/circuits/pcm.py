@@ -313,16 +313,18 @@ def _device_ctx(k: int, var: dict[str, np.ndarray], i: int, bl, wl, rm, kz, x0: 
 def run_ops(run: Run, var: dict[str, np.ndarray], ops: Sequence[Sequence[Sequence[Any]]] | Sequence[Sequence[Any]],
             x0: np.ndarray | float = 0.0, age0: np.ndarray | float = 0.0,
             multipliers: np.ndarray | None = None, probe_state: bool = False,
-            per_netlist: int = DEVICES_PER_NETLIST, kicks: np.ndarray | None = None) -> OpsResult:
+            per_netlist: int | None = None, kicks: np.ndarray | None = None) -> OpsResult:
     """Apply operation lists to devices (one list for all, or one per device).
 
     ``multipliers`` (devices x operations) are the per-operation growth-rate
     multipliers (None: all 1); ``kicks`` (devices x operations) the
     standard-normal per-pulse kicks of SET operations (None: no kick; see
     :func:`kick_draws`).  Devices are split into netlists of
-    ``per_netlist``.  Every device's lists must have the same length.
+    ``per_netlist`` (None: :data:`DEVICES_PER_NETLIST`, read when called).  Every device's lists must have
+    the same length.
     """
     run = _pcm_run(run)
+    per_netlist = DEVICES_PER_NETLIST if per_netlist is None else per_netlist
     n = len(var["gcm"])
     per_device = len(ops) > 0 and isinstance(ops[0], (list, tuple)) and len(ops[0]) > 0 \
         and isinstance(ops[0][0], (list, tuple))

@@ -34,6 +34,9 @@ _D = CosimConfig()   # the option defaults are the config's
               show_default=True, help="Hardware time of one example (s): the leakage between examples.")
 @click.option("--w-max", type=NUMBER, default=_D.w_max, show_default=True,
               help="Weight mapped to the PCM programming span (sets siemens per unit weight).")
+@click.option("--predistort-t0", "predistort_t0", type=NUMBER, default=None,
+              help="Pre-distort the PCM targets for the drift over half the transfer interval, assuming this "
+                   "drift onset (s), in the chip and the LUT array (issue 20; drift-robust.toml uses 1e-7).")
 @click.option("--engine", type=click.Choice(["auto", "shared", "subprocess"]), default="auto", show_default=True)
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the LUTs of the array's cells are cached (default $PCMSPICE_CACHE/cosim or "
@@ -44,7 +47,7 @@ _D = CosimConfig()   # the option defaults are the config's
 @click.option("--force", is_flag=True, help="Replace OUT even if it holds another run.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 def cosim(rows, cols, examples, technology, corner, temp_c, seed, learning_rate, bit_length, transfer_every,
-          time_per_example_seconds, w_max, engine, cache, no_cache, out, force, quiet):
+          time_per_example_seconds, w_max, predistort_t0, engine, cache, no_cache, out, force, quiet):
     """Train a small single-layer network twice with the same cells, data order and pulses: every array
     operation in SPICE, and on the LUT array simulator; write the comparison.
 
@@ -58,7 +61,9 @@ def cosim(rows, cols, examples, technology, corner, temp_c, seed, learning_rate,
     from pcmspice.cosim.outputs import KIND, run_folder_key
     cfg = CosimConfig(rows=rows, cols=cols, examples=examples, technology=technology, corner=corner, temp_c=temp_c,
                       seed=seed, learning_rate=learning_rate, bit_length=bit_length, transfer_every=transfer_every,
-                      time_per_example_seconds=time_per_example_seconds, w_max=w_max, engine=engine).validate()
+                      time_per_example_seconds=time_per_example_seconds, w_max=w_max, engine=engine,
+                      drift_predistort=predistort_t0 is not None,
+                      drift_predistort_t0_seconds=predistort_t0).validate()
     prepare_out_dir(out, KIND, run_folder_key(cfg), force)   # before the minutes of SPICE
     show = not quiet and sys.stderr.isatty()
 

@@ -26,6 +26,7 @@ _COMMANDS = {
     "report": ("pcmspice.cli.report", "report"),
     "compare": ("pcmspice.cli.report", "compare"),
     "run": ("pcmspice.cli.report", "run"),
+    "explore": ("pcmspice.cli.explore", "explore"),
     "cosim": ("pcmspice.cli.cosim", "cosim"),
     "lut": ("pcmspice.cli.lut", "lut"),
     "cache": ("pcmspice.cli.cache", "cache"),

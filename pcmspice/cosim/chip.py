@@ -63,6 +63,8 @@ class SpiceChip:
     g_cap: float
     tolerance: float
     noise: PulseNoise
+    #: the controller's pre-distortion of a holding device's target (None: off); the LUT array's table
+    predistort: Any = None
 
     def program_pairs(self, t_pair: np.ndarray, gp_now: np.ndarray, gm_now: np.ndarray) -> dict[str, Any]:
         """F (G+ - G-) = t_pair (R, C) with one device of each pair at RESET (as the LUT array)."""
@@ -70,8 +72,12 @@ class SpiceChip:
         k = self.sa.cells.cell_index()
         dp, dm = 2 * k, 2 * k + 1
         rp, rm = self.g_reset[dp], self.g_reset[dm]
-        tp = np.minimum(np.where(t_pair > 0, rm + t_pair / F, rp), self.g_cap)
-        tm = np.minimum(np.where(t_pair < 0, rp - t_pair / F, rm), self.g_cap)
+        tp = np.where(t_pair > 0, rm + t_pair / F, rp)
+        tm = np.where(t_pair < 0, rp - t_pair / F, rm)
+        if self.predistort is not None:      # the device that holds the weight, for its coming drift
+            tp = np.where(t_pair > 0, self.predistort(tp), tp)
+            tm = np.where(t_pair < 0, self.predistort(tm), tm)
+        tp, tm = np.minimum(tp, self.g_cap), np.minimum(tm, self.g_cap)
         dev = np.concatenate([dp.ravel(), dm.ravel()])
         out = self.sa.program(dev, np.concatenate([gp_now.ravel(), gm_now.ravel()]),
                               np.concatenate([tp.ravel(), tm.ravel()]), self.g_reset[dev], self.g_max[dev],
@@ -119,4 +125,5 @@ def spice_chip(cfg: CosimConfig, cells: ArrayCells, luts: lutmod.LutSet, arr: An
     k = cells.cell_index()
     g_reset[2 * k], g_reset[2 * k + 1] = c.g_plus, c.g_minus
     return SpiceChip(sa, arr.config, c.g.copy(), c.g_ref.copy(), g_reset, luts.pcm.g_max_siemens.copy(),
-                     arr.g_cap, arr.tol, noise)
+                     arr.g_cap, arr.tol, noise,
+                     arr.pcm_pairs.predistort if arr.pcm_pairs._predistort is not None else None)

@@ -17,7 +17,8 @@ from pcmspice.spice import tech as techmod
 
 _ARRAY = ArrayConfig()
 # CosimConfig fields that are ArrayConfig fields of the same name and meaning, given to the LUT array as they are
-ARRAY_FIELDS = ("polarity_inversion", "gain_f", "w_max", "pcm_max_pulses", "time_per_example_seconds")
+ARRAY_FIELDS = ("polarity_inversion", "gain_f", "w_max", "pcm_max_pulses", "time_per_example_seconds",
+                "drift_predistort_t0_seconds")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class CosimConfig(Config):
     w_max: float = same_as(ArrayConfig, "w_max", 4.0)
     pcm_max_pulses: int = same_as(ArrayConfig, "pcm_max_pulses", 40)
     polarity_inversion: bool = same_as(ArrayConfig, "polarity_inversion")
+    drift_predistort_t0_seconds: float | None = same_as(ArrayConfig, "drift_predistort_t0_seconds")
+    drift_predistort: bool = param(False, doc="the chip (and the LUT array) program every PCM pair's holding device "
+                                              "to its target pre-distorted for the drift over half the transfer "
+                                              "interval (array.drift_predistort; the table is the LUT array's)")
     vc_points: int = param(101, ge=3, le=10_001, doc="Vc grid of the cell table (10 mV on a 1 V supply)")
     max_test: int = param(0, ge=0, doc="0: the whole test split of the chosen classes")
     engine: str = param("auto", choices=("auto", "shared", "subprocess"))

@@ -155,6 +155,11 @@ def lut_array(cfg: CosimConfig, cells: ArrayCells, luts: lutmod.LutSet) -> Analo
     # the numpy kernel: same results as numba's, and no JIT compile in the LUT path's timing
     arr = AnalogArray(C, R, luts, cfg.array_config(), seed=cfg.seed, assignment=assignment, kernel="numpy",
                       programmer=ReplayProgrammer())
+    if cfg.drift_predistort:   # the co-simulation calls the transfers: aim at the middle of its interval
+        if not cfg.transfer_every:
+            raise ConfigError("cosim: drift_predistort needs transfer_every > 0 (it aims at the middle of the "
+                              "transfer interval)")
+        arr.pcm_pairs.predistort_over(cfg.transfer_every * cfg.time_per_example_seconds)
     if not (np.array_equal(arr.cell_idx, k) and np.array_equal(arr.ref_idx, assignment["lut_cell_shared"])
             and np.array_equal(arr.dev_p, 2 * k) and np.array_equal(arr.dev_m, 2 * k + 1)):
         raise ConfigError("the LUT array did not take the identity cell assignment")

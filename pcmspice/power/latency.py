@@ -21,6 +21,8 @@ class Latency:
     update_seconds: float
     transfer_event_seconds: float
     transfer_events_per_example: float    # 1 / transfer interval (or as counted by a training run)
+    #: the drift remedies' time per example (:func:`pcmspice.power.remedies.remedy_costs`; 0: none on)
+    remedies_seconds_per_example: float = 0.0
 
     @property
     def time_per_example_seconds(self) -> float:
@@ -33,21 +35,24 @@ class Latency:
 
     @property
     def training_seconds_per_example(self) -> float:
-        """Including the transfers, amortized: sets the training throughput."""
-        return self.time_per_example_seconds + self.transfer_per_example_seconds
+        """Including the transfers (and the drift remedies' time), amortized: sets the training throughput."""
+        t = self.time_per_example_seconds + self.transfer_per_example_seconds
+        return t + self.remedies_seconds_per_example if self.remedies_seconds_per_example else t
 
     @property
     def inference_seconds_per_example(self) -> float:
         return self.forward_seconds
 
     def to_dict(self) -> dict[str, float]:
+        rem = {"remedies_seconds_per_example": self.remedies_seconds_per_example} \
+            if self.remedies_seconds_per_example else {}
         return {"forward_seconds": self.forward_seconds, "backward_seconds": self.backward_seconds,
                 "update_seconds": self.update_seconds, "transfer_event_seconds": self.transfer_event_seconds,
                 "transfer_events_per_example": self.transfer_events_per_example,
                 "transfer_per_example_seconds": self.transfer_per_example_seconds,
                 "time_per_example_seconds": self.time_per_example_seconds,
                 "training_seconds_per_example": self.training_seconds_per_example,
-                "inference_seconds_per_example": self.inference_seconds_per_example}
+                "inference_seconds_per_example": self.inference_seconds_per_example, **rem}
 
 
 def latency(network: str | Sequence[int], cfg: PowerConfig | None = None,

@@ -71,6 +71,7 @@ from pcmspice.power.energy import (
     readout,
 )
 from pcmspice.power.latency import Latency, latency
+from pcmspice.power.remedies import RemedyCosts, array_of_training, remedy_costs
 from pcmspice.power.workload import (
     OPS_CONVENTION,
     Workload,
@@ -101,11 +102,15 @@ class PowerEstimate:
     notes: tuple[str, ...]
     activity: Activity | None = None
     circuits: dict[str, Any] | None = None
+    #: the drift remedies the training run had on (None: none, the paper's scheme)
+    remedies: RemedyCosts | None = None
 
     # ---- headline numbers ---------------------------------------------------------
     @property
     def energy_per_example_joules(self) -> float:
-        return float(sum(sum(c.values()) for c in self.energy_joules.values()))
+        """The phases' energy, plus the drift remedies' when the run had any on."""
+        e = float(sum(sum(c.values()) for c in self.energy_joules.values()))
+        return e + self.remedies.joules_per_example if self.remedies is not None else e
 
     @property
     def inference_energy_per_example_joules(self) -> float:
@@ -224,7 +229,9 @@ class PowerEstimate:
             "ops_convention": OPS_CONVENTION.format(k=self.config.workload.ops_per_mac),
             "energy_per_example_joules": {"by_phase_component": self.energy_joules, "by_phase": self.by_phase(),
                                           "by_component": self.by_component(),
-                                          "inference_by_component": self.inference_energy_joules},
+                                          "inference_by_component": self.inference_energy_joules,
+                                          **({"drift_remedies": self.remedies.to_dict()}
+                                             if self.remedies is not None else {})},
             "latency": self.latency.to_dict(),
             "area_m2": {**self.area_m2, "total": self.area_total_m2},
             "cell_area_m2": self.cell_area,
@@ -313,6 +320,17 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
     lat = latency(sizes, cfg, c, wl.set_pulses_per_example / wl.cell_transfers_per_example
                   if wl.cell_transfers_per_example > 0 else None,
                   transfer_events_per_example=wl.cell_transfers_per_example / ops["synapses"])
+    remedies = None
+    arr = array_of_training(summary) if summary is not None else None
+    if arr is not None:     # the run's drift remedies: their own rows, in the totals
+        remedies = remedy_costs(luts, sizes, arr, cfg)
+        lat = dataclasses.replace(lat, remedies_seconds_per_example=remedies.seconds_per_example)
+        notes.append("drift remedies on in the training run (" + ", ".join(
+            k for k, on in (("compensation", arr.drift_compensation != "none"),
+                            ("pre-distortion", arr.drift_predistort),
+                            ("settling delay", arr.verify_settle_seconds > 0)) if on)
+            + f"): {remedies.joules_per_example:.4g} J and {remedies.seconds_per_example:.4g} s per example "
+            "are in the totals (pcmspice.power.remedies)")
     if wl.training_time_per_example_seconds:
         ratio = wl.training_time_per_example_seconds / lat.time_per_example_seconds
         if not 0.5 <= ratio <= 2.0:
@@ -322,7 +340,7 @@ def estimate(luts: LutSet, network: str | Sequence[int] | None = None,
                  "static leakage power of the periphery is not included")
     return PowerEstimate(network=sizes, ops=ops, energy_joules=E, inference_energy_joules=inference, area_m2=areas,
                          cell_area=cell, latency=lat, workload=wl, devices=dev, config=cfg, notes=tuple(notes),
-                         activity=act, circuits=circuits)
+                         activity=act, circuits=circuits, remedies=remedies)
 
 
 def _circuits(ls, charges, dev: DeviceCosts, cfg: PowerConfig) -> dict[str, Any]:

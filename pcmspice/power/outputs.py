@@ -103,8 +103,28 @@ def _breakdown_csv(summary: dict[str, Any]) -> str:
     rows = [{"phase": ph, **{c: table[ph][c] for c in pw.COMPONENTS},
              "total_joules": sum(table[ph][c] for c in pw.COMPONENTS)} for ph in pw.PHASES]
     comp = summary["energy_per_example_joules"]["by_component"]
+    for name, j in _remedy_rows(summary):
+        rows.append({"phase": name.replace(" ", "_"), **{c: 0.0 for c in pw.COMPONENTS}, "total_joules": j})
     rows.append({"phase": "total", **comp, "total_joules": summary["headline"]["energy_per_example_joules"]})
     return csv_text(rows, ".6e", columns=["phase", *pw.COMPONENTS, "total_joules"])
+
+
+def _remedy_rows(summary: dict[str, Any]) -> list[tuple[str, float]]:
+    """The drift remedies' energy rows of a summary (J per example): none when the run had none on."""
+    r = summary["energy_per_example_joules"].get("drift_remedies")
+    if not r:
+        return []
+    return [(n, r[k]) for n, k in (("drift compensation", "compensation_joules_per_example"),
+                                   ("pre-distortion", "predistort_joules_per_example")) if r[k]]
+
+
+def _remedy_time_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    r = summary["energy_per_example_joules"].get("drift_remedies")
+    if not r:
+        return []
+    return [(n, fmt_si(r[k], "s")) for n, k in (
+        ("drift compensation's reference reads", "compensation_seconds_per_example"),
+        ("verify settling delay (amortized)", "settle_seconds_per_example")) if r[k]]
 
 
 def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
@@ -162,6 +182,7 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
     comps = [c for c in pw.COMPONENTS if any(table[ph][c] for ph in pw.PHASES)]
     rows = [[ph, *(fmt_si(table[ph][c], "J") for c in comps), fmt_si(sum(table[ph].values()), "J")]
             for ph in pw.PHASES]
+    rows += [[name, *("-" for _ in comps), fmt_si(j, "J")] for name, j in _remedy_rows(s)]
     rows.append(["total", *(fmt_si(bc[c], "J") for c in comps), fmt_si(h["energy_per_example_joules"], "J")])
     blocks += [Block("h3", "Energy per training example, by phase and component"),
                Block("table", columns=["phase", *(c.replace("_", " ") for c in comps), "total"], rows=rows)]
@@ -172,6 +193,7 @@ def power_blocks(s: dict[str, Any], fig_prefix: str | None) -> list[Block]:
         ("one transfer of every cell", fmt_si(lat["transfer_event_seconds"], "s")),
         ("transfer, amortized per example", fmt_si(lat["transfer_per_example_seconds"], "s")),
         ("time per example (step: forward + backward + update)", fmt_si(lat["time_per_example_seconds"], "s")),
+        *((f"{n}, per example", v) for n, v in _remedy_time_rows(s)),
         ("time per example incl. transfers", fmt_si(lat["training_seconds_per_example"], "s"))],
         head=("phase", "time"))]
     blocks += [Block("h3", "Area"), Block("p", f"One synapse (2 PCM + 3T1C): {ca['total_m2'] * 1e12:.3g} µm² "
@@ -317,6 +339,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
              f"transfers add {fmt_si(lat['transfer_per_example_seconds'], 's')} per example: time per example "
              f"incl. transfers {fmt_si(lat['training_seconds_per_example'], 's')}",
              f"  for the training's leakage (step): time_per_example_seconds = {lat['time_per_example_seconds']:.6g}"]
+    rem = summary["energy_per_example_joules"].get("drift_remedies")
+    if rem:
+        lines.append(f"  drift remedies (in the totals): {fmt_si(rem['joules_per_example'], 'J')} and "
+                     f"{fmt_si(rem['seconds_per_example'], 's')} per example ("
+                     + ", ".join(f"{n} {v}" for n, v in [*((n, fmt_si(j, "J")) for n, j in _remedy_rows(summary)),
+                                                         *_remedy_time_rows(summary)]) + ")")
     by = summary["energy_per_example_joules"]["by_component"]
     top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
     lines.append("  largest components: " + ", ".join(f"{k} {fmt_si(v, 'J')}" for k, v in top))

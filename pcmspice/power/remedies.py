@@ -21,10 +21,11 @@ pre-distortion         one table look-up and one multiply per programmed device 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pcmspice.array.config import ArrayConfig
 from pcmspice.core.network import parse_network
 from pcmspice.lut.format import LutSet
 from pcmspice.power.config import PowerConfig
@@ -51,6 +52,24 @@ class RemedyCosts:
     def to_dict(self) -> dict[str, float]:
         return {**asdict(self), "seconds_per_example": self.seconds_per_example,
                 "joules_per_example": self.joules_per_example}
+
+
+#: the array settings the remedies' costs depend on (read from a training run's ``config.array``)
+COST_KEYS = ("transfer_every", "drift_compensation", "drift_compensation_every", "drift_reference_devices",
+             "drift_reference_siemens", "drift_predistort", "verify_settle_seconds")
+
+
+def array_of_training(summary: Mapping[str, Any]) -> ArrayConfig | None:
+    """The array config of a training summary as far as the remedies' costs need it, or None when the
+    run had none of them on (the default: its costs are then exactly those of the paper's scheme)."""
+    arr = ((summary.get("config") or {}).get("array") or {})
+    if not isinstance(arr, Mapping):
+        return None
+    given = {k: arr[k] for k in COST_KEYS if k in arr and arr[k] is not None}
+    if (given.get("drift_compensation", "none") == "none" and not given.get("drift_predistort", False)
+            and not given.get("verify_settle_seconds", 0.0)):
+        return None
+    return ArrayConfig.from_dict(given, "the training run's config.array")
 
 
 def remedy_costs(luts: LutSet, network: str | Sequence[int], array: Any, cfg: PowerConfig | None = None

@@ -27,6 +27,7 @@ from pcmspice.core.units import fmt_num, fmt_pct, fmt_ratio, fmt_si
 from pcmspice.lut.format import load_lut_set
 from pcmspice.power import model as pw
 from pcmspice.power.outputs import power_blocks
+from pcmspice.report import drift as drift_verdict
 from pcmspice.report.blocks import (
     characterization_blocks,
     corners_blocks,
@@ -120,6 +121,13 @@ def verdict(runs: list[RunInput], corner_frames: dict[Path, Any]) -> tuple[list[
         items.append("Accuracy: the training summary has no test accuracies")
     else:
         items.append("Accuracy: no training run in this report")
+    training = [r for r in runs if r.kind == "training" and r.summary.get("mode", "cell") != "ideal"]
+    if training:   # where the paper's scheme and the remedies hold over the unknown drift onset (issue 20)
+        table, why = drift_verdict.load()
+        if table is not None:
+            items.append(drift_verdict.verdict_item(table, training[0].summary.get("drift_t0_seconds")))
+        elif why:
+            items.append(f"Drift onset t0: the committed drift verdict table is not used ({why})")
     for r in (r for r in runs if r.kind == "seeds"):
         gaps = [f"{x['task']} {_gap_text(x['gap'])}" for x in r.summary.get("rows", []) if x["variant"] == "default"]
         if gaps:
@@ -338,6 +346,10 @@ def _build(runs: list[RunInput], out: Path, title: str,
                 continue
             blocks.append(Block("img", f"{r.kind} {r.path.name}: {_title_from_png(name[len(prefix):])}",
                                 src=f"figures/{name}"))
+    if any(r.kind == "training" and r.summary.get("mode", "cell") != "ideal" for r in runs):
+        table, _ = drift_verdict.load()
+        if table is not None:
+            blocks += drift_verdict.blocks(table)
     if skipped:
         blocks.append(Block("p", "Figures not copied:"))
         blocks.append(Block("ul", items=skipped))

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -300,25 +301,56 @@ def shared_available() -> bool:
         return False
 
 
-def _shared_vectors(ng, plot_name: str) -> dict[str, np.ndarray]:
+def _shared_vectors(ng, plot_name: str, wanted: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Every vector of the plot, or only those named in ``wanted`` (normalized names; a noise analysis of many
+    instances has tens of thousands of vectors, and copying them all costs more than the analysis)."""
     from PySpice.Spice.NgSpice import Shared as _sh
-    ffi = _sh.ffi
     lib = ng._ngspice_shared
     out: dict[str, np.ndarray] = {}
+    if wanted is not None:
+        for w in wanted:
+            got = _shared_vector(lib, plot_name, w)
+            if got is not None:
+                out[w] = got
+        return out
     names_c = lib.ngSpice_AllVecs(plot_name.encode())
     i = 0
     while names_c[i] != _sh.FFI.NULL:
         vname = _sh.ffi_string_utf8(names_c[i])
         i += 1
         info = lib.ngGet_Vec_Info(f"{plot_name}.{vname}".encode())
-        n = info.v_length
-        if info.v_compdata == _sh.FFI.NULL:
-            arr = np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
-        else:
-            arr = np.frombuffer(ffi.buffer(info.v_compdata, n * 16), dtype=np.complex128).copy()
-        vtype = "current" if info.v_type == 2 else ""
-        out[_normalize(vname, vtype)] = arr
+        key, arr = _vector_of(info, vname)
+        out[key] = arr
     return out
+
+
+def _vector_of(info, vname: str) -> tuple[str, np.ndarray]:
+    """(normalized name, a copy of the data) of one ngspice vector."""
+    from PySpice.Spice.NgSpice import Shared as _sh
+    ffi = _sh.ffi
+    n = info.v_length
+    if info.v_compdata == _sh.FFI.NULL:
+        arr = np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
+    else:
+        arr = np.frombuffer(ffi.buffer(info.v_compdata, n * 16), dtype=np.complex128).copy()
+    return _normalize(vname, "current" if info.v_type == 2 else ""), arr
+
+
+def _shared_vector(lib, plot_name: str, key: str) -> np.ndarray | None:
+    """The vector whose normalized name is ``key`` (as the full listing would name it), or None.  ngspice's
+    own names are tried: ``v(node)`` is ``node``, ``i(source)`` is ``source#branch``, anything else as is;
+    a vector is taken only if its normalized name is ``key``, so the answer is the full listing's entry."""
+    from PySpice.Spice.NgSpice import Shared as _sh
+    m = re.match(r"^([vi])\((.+)\)$", key)
+    cands = ([m.group(2) + "#branch", m.group(2)] if m.group(1) == "i" else [m.group(2)]) if m else []
+    for raw in [*cands, key]:
+        info = lib.ngGet_Vec_Info(f"{plot_name}.{raw}".encode())
+        if info == _sh.FFI.NULL:
+            continue
+        name, arr = _vector_of(info, _sh.ffi_string_utf8(info.v_name))
+        if name == key:
+            return arr
+    return None
 
 
 _scratch_dir: str | None = None
@@ -334,19 +366,19 @@ def _scratch() -> str:
     return _scratch_dir
 
 
-def run_shared(text: str, name: str = "netlist") -> SimResult:
+def run_shared(text: str, name: str = "netlist", vectors: list[str] | None = None) -> SimResult:
     # a Ctrl-C / SIGTERM inside libngspice's callbacks would be swallowed by cffi: record it and raise it
     # when the simulation returns (pcmspice.core.signals)
     with signals.deferred(), _shared_lock:
         cwd = os.getcwd()
         os.chdir(_scratch())
         try:
-            return _run_shared_locked(text, name)
+            return _run_shared_locked(text, name, vectors)
         finally:
             os.chdir(cwd)
 
 
-def _run_shared_locked(text: str, name: str) -> SimResult:
+def _run_shared_locked(text: str, name: str, vectors: list[str] | None = None) -> SimResult:
     ng = _make_shared()
     try:
         ng.load_circuit(text)
@@ -368,7 +400,7 @@ def _run_shared_locked(text: str, name: str) -> SimResult:
         msgs = _error_lines(logs) or logs[-5:]
         _reset(ng)
         raise SpiceError(_classify(msgs, text), netlist=name, ngspice_message="\n".join(msgs))
-    vecs = _shared_vectors(ng, plot)
+    vecs = _shared_vectors(ng, plot, vectors)
     _reset(ng)
     analysis = re.sub(r"\d+$", "", plot).lower()
     return SimResult(name, sha256_text(text), analysis, vecs, logs)
@@ -387,13 +419,17 @@ def _reset(ng) -> None:
 ENGINES = ("auto", "shared", "subprocess")
 
 
-def run(text: str, name: str = "netlist", engine: str = "auto", timeout_s: float = 600.0) -> SimResult:
+def run(text: str, name: str = "netlist", engine: str = "auto", timeout_s: float = 600.0,
+        vectors: Iterable[str] | None = None) -> SimResult:
     """Simulate netlist ``text`` (one analysis) and return its vectors.
 
     ``engine``: ``shared`` (libngspice via PySpice), ``subprocess``
     (``ngspice -b``) or ``auto`` (shared when it loads, else subprocess, or
-    as set by the environment variable PCMSPICE_ENGINE).
+    as set by the environment variable PCMSPICE_ENGINE).  ``vectors``: return only these (normalized names,
+    e.g. ``v(out)``, ``i(vdd)``; one that the analysis lacks is absent, as it would be from the full set);
+    None: every vector.  The simulation is the same either way; only what is copied out differs.
     """
+    wanted = None if vectors is None else list(dict.fromkeys(v.lower() for v in vectors))
     if engine == "auto":
         engine = os.environ.get("PCMSPICE_ENGINE", "auto")
     if engine not in ENGINES:
@@ -402,5 +438,8 @@ def run(text: str, name: str = "netlist", engine: str = "auto", timeout_s: float
     check_netlist(text, name)
     ngspice_executable() if engine == "subprocess" else None
     if engine == "shared" or (engine == "auto" and shared_available()):
-        return run_shared(text, name)
-    return run_subprocess(text, name, timeout_s)
+        return run_shared(text, name, wanted)
+    res = run_subprocess(text, name, timeout_s)
+    if wanted is not None:
+        res.vectors = {k: res.vectors[k] for k in wanted if k in res.vectors}
+    return res

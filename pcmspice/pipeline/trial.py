@@ -1,0 +1,159 @@
+"""One trial of ``pcmspice explore``: a design (one per condition setting) evaluated by the flow every run uses
+- its LUTs through the shared LUT cache (:func:`~pcmspice.pipeline.run.characterize_design`: a cell already
+characterized, in this search or in any run, is not simulated again), a training run per corner and seed
+(:func:`~pcmspice.pipeline.training.train_run`), costed by the power layer with the drift remedies' costs
+(:func:`pcmspice.power.remedy_costs`) - and its objectives.
+
+Pruning (the cheap fidelity) is the median stopping rule applied per run: a run whose analog test accuracy
+after epoch e (past the warm-up epochs) is below the median at epoch e of the same run (setting, corner, seed)
+in the trials of earlier batches stops the trial.  The medians come from earlier batches only, so a trial's
+fate does not depend on which worker finished first: the search stays deterministic in parallel.
+"""
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+class Pruned(Exception):
+    """A run fell below its median: the trial stops here."""
+
+    def __init__(self, label: str, epoch: int, accuracy: float, median: float) -> None:
+        super().__init__(f"{label} epoch {epoch}: {100 * accuracy:.2f} % < median {100 * median:.2f} %")
+        self.label, self.epoch = label, epoch
+
+
+def medians(curves: Iterable[Mapping[str, Sequence[float]]], startup: int) -> dict[str, list[float | None]]:
+    """Per run label, the median accuracy at each epoch over ``curves`` (one mapping label -> per-epoch
+    accuracies per earlier trial); None where fewer than ``startup`` trials reached that epoch."""
+    by: dict[str, list[list[float]]] = {}
+    for c in curves:
+        for label, accs in c.items():
+            cols = by.setdefault(label, [])
+            for i, a in enumerate(accs):
+                if len(cols) <= i:
+                    cols.append([])
+                cols[i].append(float(a))
+    return {label: [statistics.median(v) if len(v) >= max(1, startup) else None for v in cols]
+            for label, cols in by.items()}
+
+
+def _lut_sets(d: Any, cache: str | None) -> list[tuple[str, Path, bool]]:
+    """Every combination's (name, LUT folder, reused) of design ``d``, through the LUT cache."""
+    from pcmspice.characterize.sweep import combo_name
+    from pcmspice.core import paths
+    from pcmspice.pipeline.run import characterize_design
+    if d.luts != "characterize":
+        return [("", paths.default_lut_dir() if d.luts == "committed" else Path(d.luts), True)]
+    combos = d.combos()
+    out = []
+    for corner, temp, vdd in combos:
+        _, lut_dir, reused = characterize_design(d, Path("."), jobs=1, progress=False, echo=lambda m: None,
+                                                 sweep=d.combo_sweep(corner, temp, vdd), cache=cache)
+        out.append((combo_name(d.sweep.tech().name, corner, temp, vdd) if len(combos) > 1 else "", lut_dir, reused))
+    return out
+
+
+def run_metrics(lut_dir: Path, run_dir: Path, power: Any, array: Any) -> dict[str, float]:
+    """One finished training run's gap (pp), energy per example and time per example (the drift remedies'
+    costs included) and area per synapse, from its summary and the power layer's estimate."""
+    from pcmspice import power as pw
+    from pcmspice.lut.format import load_lut_set
+    from pcmspice.power.workload import layers
+    s = pw.load_summary(run_dir)
+    luts = load_lut_set(lut_dir)
+    est = pw.estimate(luts, None, run_dir, power)
+    rem = pw.remedy_costs(luts, est.network, array, power)
+    synapses = sum(l.synapses for l in layers(est.network, est.config.workload.bias))
+    base = s.get("baseline_test_accuracy")
+    return {"gap_pp": 100 * (float(s["analog_test_accuracy"]) - float(base)) if base is not None else math.nan,
+            "analog_accuracy_percent": 100 * float(s["analog_test_accuracy"]),
+            "software_accuracy_percent": 100 * float(base) if base is not None else math.nan,
+            "energy_per_example_joules": est.energy_per_example_joules + rem.joules_per_example,
+            "time_per_example_seconds": est.latency.training_seconds_per_example + rem.seconds_per_example,
+            "area_per_synapse_m2": est.area_total_m2 / synapses,
+            "transfers_total": int(s.get("transfers_total") or 0)}
+
+
+def worst(settings: list[dict[str, Any]]) -> dict[str, float]:
+    """A trial's objectives from its settings' seed means: the lowest gap, the highest energy, area, time."""
+    keys = ("energy_per_example_joules", "area_per_synapse_m2", "time_per_example_seconds")
+    out = {"gap_pp": min(s["gap_pp"] for s in settings), **{k: max(s[k] for s in settings) for k in keys}}
+    low = min(settings, key=lambda s: s["gap_pp"])
+    out["worst_setting"] = low["setting"]
+    out["software_accuracy_percent"] = low["software_accuracy_percent"]
+    out["analog_accuracy_percent"] = low["analog_accuracy_percent"]
+    return out
+
+
+def mean_over_seeds(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float))]
+    return {k: float(sum(r[k] for r in rows) / len(rows)) for k in keys}
+
+
+def evaluate(designs: list[tuple[str, Any]], out_dir: str, limits: Mapping[str, Sequence[float | None]] | None,
+             warmup: int, cache: str | None) -> dict[str, Any]:
+    """Train and cost one trial: ``designs`` (one per condition setting, label first) into ``out_dir``;
+    ``limits`` (run label -> per-epoch medians, None: no pruning) past ``warmup`` epochs stop it early.
+    Returns ``state`` (complete or pruned), the objectives (``metrics``), each setting's seed means,
+    the learning curves, the epoch it was pruned at and the LUTs reused.  Module level: it is pickled to
+    pool and Dask workers."""
+    from pcmspice.pipeline.training import train_run
+    t0 = time.perf_counter()
+    curves: dict[str, list[float]] = {}
+    settings, reused, n_luts = [], 0, 0
+    for cond, d in designs:
+        for combo, lut_dir, was in _lut_sets(d, cache):
+            reused += was and d.luts == "characterize"
+            n_luts += d.luts == "characterize"
+            rows = []
+            for s in d.task.seeds:
+                label = "/".join(x for x in (cond, combo, f"seed{s}") if x)
+                run_dir = Path(out_dir) / "train" / label
+                curve = curves.setdefault(label, [])
+                cfg = d.task.train_config(s, lut_dir)
+                epochs = cfg.epochs
+
+                def on_epoch(who: str, row: dict, label: str = label, curve: list = curve, epochs: int = epochs
+                             ) -> None:
+                    if who == "software":
+                        return
+                    curve.append(float(row["test_accuracy"]))
+                    e = int(row["epoch"])
+                    med = (limits or {}).get(label, [])
+                    m = med[e - 1] if limits is not None and e > warmup and e < epochs and e <= len(med) else None
+                    if m is not None and curve[-1] < m:
+                        raise Pruned(label, e, curve[-1], m)
+
+                try:
+                    train_run(cfg, run_dir, power=d.power, force=True, figures=False, on_epoch=on_epoch)
+                except Pruned as p:
+                    return {"state": "pruned", "pruned_at_epoch": p.epoch, "pruned_run": p.label, "reason": str(p),
+                            "curves": curves, "seconds": time.perf_counter() - t0, "worker_pid": os.getpid()}
+                rows.append(run_metrics(lut_dir, run_dir, d.power, cfg.array))
+            settings.append({"setting": "/".join(x for x in (cond, combo) if x) or "-", **mean_over_seeds(rows)})
+    return {"state": "complete", "metrics": worst(settings), "settings": settings, "curves": curves,
+            "luts_reused": f"{reused}/{n_luts}" if n_luts else "-", "seconds": time.perf_counter() - t0,
+            "worker_pid": os.getpid()}
+
+
+def pareto_front(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
+    """The indices of the non-dominated points, in order: a point is dominated when another is at least as
+    good in every objective and better in one (``directions``: "minimize" or "maximize" per objective).
+    Points with a NaN are never on the front; equal points are all kept."""
+    sign = [1.0 if d == "minimize" else -1.0 for d in directions]
+    pts = [[s * float(v) for s, v in zip(sign, p)] for p in points]
+    ok = [all(math.isfinite(v) for v in p) for p in pts]
+    front = []
+    for i, p in enumerate(pts):
+        if not ok[i]:
+            continue
+        if not any(ok[j] and j != i and all(a <= b for a, b in zip(q, p)) and any(a < b for a, b in zip(q, p))
+                   for j, q in enumerate(pts)):
+            front.append(i)
+    return front

@@ -1,0 +1,211 @@
+"""`pcmspice explore`: a small search writes every output, a SIGKILL'd search resumes to the same trials as an
+uninterrupted one, the Pareto extraction against a hand-computed front, one-line errors for bad space files,
+the same trials on a loopback Dask cluster, and --confirm agreeing with the search through `pcmspice run`."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pcmspice.cli.main import main
+
+#: a 3-parameter space on a tiny task: digits, 3 epochs on 150 examples (pruning can act at epoch 2)
+SPACE = """[search]
+seed = 3
+trials = 6
+batch = 3
+objectives = ["gap", "energy", "area"]
+constraints = ["gap >= -40"]
+prune_startup_trials = 2
+
+[design.task]
+dataset = "digits"
+epochs = 3
+max_train = 150
+max_test = 100
+seeds = [0]
+
+[parameters]
+"task.array.gain_f" = { low = 1, high = 5 }
+"task.array.transfer_every" = { low = 40, high = 400, log = true }
+"task.array.drift_compensation" = { choices = ["none", "column"] }
+"""
+#: the columns that differ between two runs of the same search: wall time only
+TIMED = ["seconds"]
+
+
+def _space(tmp: Path, text: str = SPACE, name: str = "tiny.toml") -> Path:
+    p = tmp / name
+    p.write_text(text)
+    return p
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """One uninterrupted search, in this process (jobs 1)."""
+    from pcmspice.pipeline.explore import run_search
+    tmp = tmp_path_factory.mktemp("explore")
+    space = _space(tmp)
+    summary = run_search(space, tmp / "out", jobs=1, echo=lambda m: None)
+    return space, tmp / "out", summary
+
+
+def _table(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "trials.csv").drop(columns=TIMED)
+
+
+def test_search_writes_every_output(searched):
+    from pcmspice.pipeline import DesignConfig
+    from pcmspice.pipeline.checks import check_design
+    from pcmspice.pipeline.trial import pareto_front
+    space, out, summary = searched
+    for f in ("study.journal", "space.toml", "summary.json", "reference.json", "trials.csv", "trials.parquet",
+              "pareto.csv", "importances.csv", "report.md", "report.html", "figures/pareto.png"):
+        assert (out / f).is_file(), f
+    df = pd.read_csv(out / "trials.csv")
+    assert list(df["number"]) == list(range(6)) and set(df["state"]) <= {"complete", "pruned"}
+    assert pd.read_parquet(out / "trials.parquet")["number"].tolist() == list(range(6))
+    done = df[df.state == "complete"]
+    assert (done.software_accuracy_percent - done.analog_accuracy_percent + done.gap_pp).abs().max() < 1e-9
+    assert (done.energy_per_example_joules > 0).all() and (done.area_per_synapse_m2 > 0).all()
+    # the trials' values lie in the space, the gain an integer-free float, the interval an integer
+    assert df["task.array.gain_f"].between(1, 5).all() and df["task.array.transfer_every"].between(40, 400).all()
+    assert set(df["task.array.drift_compensation"]) <= {"none", "column"}
+    # the Pareto set is the non-dominated feasible complete trials, each with its design file
+    ok = done[done.feasible]
+    front = pareto_front(ok[["gap_pp", "energy_per_example_joules", "area_per_synapse_m2"]].values,
+                         ["maximize", "minimize", "minimize"])
+    assert sorted(ok.number.iloc[front]) == sorted(df.number[df.pareto]) == [p["number"] for p in summary["pareto"]]
+    for n in df.number[df.pareto]:
+        d = DesignConfig.from_toml(out / "pareto" / f"design-{n:05d}.toml")
+        check_design(d)
+        row = df[df.number == n].iloc[0]
+        assert d.task.array.gain_f == pytest.approx(row["task.array.gain_f"])
+        assert d.task.array.transfer_every == row["task.array.transfer_every"]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["space_sha256"] and s["seed"] == 3 and s["versions"]["optuna"] and s["trials"]["asked"] == 6
+    assert json.loads((out / "reference.json").read_text())["state"] == "complete"
+    assert "Pareto front" in (out / "report.md").read_text()
+
+
+def test_killed_search_resumes_to_the_same_trials(searched, tmp_path):
+    """kill -9 while trial 4 trains (trials 0-3 told, 4 running, 5 proposed): the same command again keeps the
+    finished trials, trains 4 and 5 again with their recorded parameters and ends with the same table."""
+    space, ref_out, _ = searched
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "pcmspice.cli", "explore", str(space), "--out", str(out), "--jobs", "1", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (out / "trials" / "00004").exists():
+        if p.poll() is not None or time.monotonic() > deadline:
+            p.kill()
+            pytest.fail(f"the search ended (or hung) before trial 4 started: {p.communicate()[1].decode()[-500:]}")
+        time.sleep(0.02)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL
+    before = pd.read_csv(out / "trials.csv") if (out / "trials.csv").exists() else None
+    assert before is not None and len(before) == 3   # the first batch was written; the second was cut
+    r = subprocess.run(cmd[:-1], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "resuming: 4 finished trials kept" in r.stdout
+    pd.testing.assert_frame_equal(_table(out), _table(ref_out))
+    # the trials finished before the kill were kept, not trained again
+    assert (pd.read_csv(out / "trials.csv").seconds[:3] == before.seconds).all()
+
+
+def test_pareto_front_against_a_hand_computed_one():
+    from pcmspice.pipeline.trial import pareto_front
+    # (gap pp: maximize, energy nJ: minimize, area: minimize)
+    pts = [(-0.2, 5.0, 1.0),    # 0: front (best gap)
+           (-0.5, 3.0, 1.0),    # 1: front (less energy)
+           (-0.6, 3.0, 1.0),    # 2: dominated by 1
+           (-1.0, 2.0, 2.0),    # 3: front (least energy)
+           (-0.5, 3.0, 0.5),    # 4: front, and dominates 1
+           (-0.2, 5.0, 1.0),    # 5: equal to 0: kept with it
+           (float("nan"), 1.0, 0.1),   # 6: a NaN is never on the front
+           (-3.0, 9.0, 9.0)]    # 7: dominated by all
+    assert pareto_front(pts, ["maximize", "minimize", "minimize"]) == [0, 3, 4, 5]
+    assert pareto_front([(1.0, 1.0), (2.0, 0.5), (0.5, 2.0), (2.0, 2.0)], ["minimize", "minimize"]) == [0, 1, 2]
+    assert pareto_front([(1.0, 1.0), (2.0, 0.5), (0.5, 2.0), (2.0, 2.0)], ["maximize", "maximize"]) == [3]
+    assert pareto_front([], ["minimize"]) == []
+
+
+@pytest.mark.parametrize("change, where", [
+    (('"task.array.gain_f" = { low = 1, high = 5 }', '"task.array.gian_f" = { low = 1, high = 5 }'),
+     "[parameters] task.array.gian_f: not a field of a design; did you mean task.array.gain_f"),
+    (('"task.array.gain_f" = { low = 1, high = 5 }', '"task.array.gain_f" = { low = 5, high = 1 }'),
+     "[parameters] task.array.gain_f: low = 5 must be below high = 1"),
+    (('"task.array.gain_f" = { low = 1, high = 5 }', '"task.array.gain_f" = { low = -1, high = 5 }'),
+     "[parameters] task.array.gain_f = -1.0: array config: gain_f = -1.0 is invalid; expected a finite number > 0"),
+    (('choices = ["none", "column"]', 'choices = ["none", "colum"]'),
+     "[parameters] task.array.drift_compensation = 'colum': "),
+    (('seed = 3', 'sed = 3'), "[search] sed: unknown key; did you mean seed?"),
+    (('constraints = ["gap >= -40"]', 'constraints = ["gap > -40"]'), "[search] constraints: 'gap > -40' must"),
+    (('objectives = ["gap", "energy", "area"]', 'objectives = ["gap", "energyy"]'),
+     "[search] objectives: 'energyy': is not an objective; did you mean energy?"),
+    (('dataset = "digits"', 'dataset = "digitz"'), "[design]: [task] dataset = 'digitz'"),
+    (('"task.array.gain_f" = { low = 1, high = 5 }', '"sweep.params.c_store_farads" = { low = "20f", high = "80f" }'),
+     '[parameters] sweep.params.c_store_farads: a netlist parameter needs the cell characterized'),
+    (('[design.task]', '[design]\nluts = "characterize"\n[design.sweep]\nn_cells = 4\n'
+                       '[design.sweep.params]\nc_stor = 5e-14\n[design.task]'),
+     "c_stor: not a parameter of the cell's netlists"),
+    (('"task.array.gain_f" = { low = 1, high = 5 }', '"task.seeds" = { choices = [1, 2] }'),
+     "[parameters] task.seeds: a list of int field cannot be searched"),
+])
+def test_bad_space_files_are_one_line_errors(tmp_path, capsys, change, where):
+    space = _space(tmp_path, SPACE.replace(*change))
+    with pytest.raises(SystemExit) as e:
+        main(["explore", str(space), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"error: {space}"), err
+    assert where in err, err
+    assert not (tmp_path / "o").exists()   # checked before anything is written
+
+
+def test_a_foreign_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "mine.txt").write_text("x")
+    with pytest.raises(SystemExit) as e:
+        main(["explore", str(_space(tmp_path)), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "is not a pcmspice output folder" in err and "--force" in err
+
+
+@pytest.mark.slow
+def test_same_trials_on_a_loopback_dask_cluster(searched, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from pcmspice.pipeline.explore import run_search
+    space, ref_out, _ = searched
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0") as cluster:
+        lines = []
+        run_search(space, tmp_path / "dask", scheduler=cluster.scheduler_address, echo=lines.append)
+    assert "on the Dask cluster tcp://127.0.0.1:" in lines[0]
+    pd.testing.assert_frame_equal(_table(tmp_path / "dask"), _table(ref_out))
+
+
+def test_confirm_reruns_a_pareto_design_through_run(searched, tmp_path):
+    """--confirm with the search's own seed: `pcmspice run` on the design file gives the trial's numbers."""
+    import shutil
+
+    from pcmspice.pipeline.explore_confirm import confirm_pareto
+    _, ref_out, summary = searched
+    out = tmp_path / "c"
+    shutil.copytree(ref_out, out)
+    rows = confirm_pareto(out, 1, (0,), jobs=1, echo=lambda m: None)
+    best = min(summary["pareto"], key=lambda r: r["energy_per_example_joules"])
+    assert len(rows) == 1 and rows[0]["number"] == best["number"]
+    r = rows[0]
+    assert r["confirmed_gap_pp"] == pytest.approx(r["predicted_gap_pp"], abs=1e-9)
+    assert r["confirmed_energy_per_example_joules"] == pytest.approx(r["predicted_energy_per_example_joules"],
+                                                                     rel=1e-9)
+    assert r["confirmed_area_per_synapse_m2"] == pytest.approx(r["predicted_area_per_synapse_m2"], rel=1e-9)
+    assert pd.read_csv(out / "confirm.csv")["number"].tolist() == [best["number"]]

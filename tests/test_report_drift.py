@@ -1,0 +1,76 @@
+"""The drift-onset verdict table in reports (issue 20, pcmspice.report.drift): read whole or refused,
+where each scheme holds, and the committed table."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pcmspice.report import drift
+
+
+def _table(**kw) -> dict:
+    rows = [{"task": "mnist5k", "scheme": s, "t0_seconds": t, "seeds": [0, 1], "gap": g,
+             "energy_per_example_joules": [90e-9, 91e-9], "training_seconds_per_example": [2e-6, 2e-6]}
+            for s, t, g in (("paper", 1e-7, [-1.9, -1.5]), ("paper", 20.0, [-0.4, -0.5]),
+                            ("robust", 1e-7, [-0.3, 0.1]), ("robust", 20.0, [0.2, -0.6]))]
+    return {"schema": drift.SCHEMA, "epochs": 20, "command": "benchmarks/verdict.py --t0 1e-7,20",
+            "git_commit": "abc1234", "created": "2026-12-07 16:00 UTC", "schemes": {"paper": [], "robust": ["-x"]},
+            "not_run": [], "rows": rows, **kw}
+
+
+def test_holds_is_the_mean_gap_within_half_a_point(tmp_path):
+    p = tmp_path / "v.json"
+    p.write_text(json.dumps(_table()))
+    d, why = drift.load(p)
+    assert why is None
+    assert drift.holds(d, "mnist5k", "paper") == ([20.0], [1e-7])      # -1.7 at 100 ns, -0.45 at 20 s
+    assert drift.holds(d, "mnist5k", "robust") == ([1e-7, 20.0], [])   # -0.1 and -0.2
+    line = drift.verdict_item(d, 1e-7)
+    assert "mnist5k, paper: within 0.5 pp at t0 = 20 s (worst -1.7 pp)" in line
+    assert "mnist5k, robust: within 0.5 pp at t0 = 100 ns, 20 s" in line and "this run's t0 is 100 ns" in line
+    table = next(b for b in drift.blocks(d) if b.kind == "table")
+    assert table.rows[0][:4] == ["mnist5k", "paper", "-1.70 ± 0.28 (2)", "-0.45 ± 0.07 (2)"]
+    assert table.rows[1][-1] == "100 ns, 20 s"
+
+
+@pytest.mark.parametrize("text, word", [("{not json", "not readable"), (json.dumps({"schema": "other"}), "schema"),
+                                         (json.dumps({**_table(), "rows": [{"task": "x"}]}), "incomplete")])
+def test_a_foreign_or_damaged_table_is_refused_whole(tmp_path, text, word):
+    p = tmp_path / "v.json"
+    p.write_text(text)
+    d, why = drift.load(p)
+    assert d is None and word in why
+    assert drift.load(tmp_path / "absent.json") == (None, None)
+
+
+def test_a_report_with_a_training_run_carries_the_table(tmp_path, monkeypatch):
+    """`pcmspice report` of a training run: a verdict line and the section, from the committed table (here a
+    stand-in put in its place); with the table damaged, one note in the verdict and no section."""
+    from pcmspice import report as rep
+    table = tmp_path / "drift_verdict.json"
+    table.write_text(json.dumps(_table()))
+    monkeypatch.setattr(drift, "verdict_path", lambda: table)
+    run = tmp_path / "train"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({
+        "kind": "training", "analog_test_accuracy": 0.95, "baseline_test_accuracy": 0.96, "network": "784-250-10",
+        "dataset": "mnist5k", "epochs": 2, "mode": "cell", "drift_t0_seconds": 1e-7, "config": {}}))
+    md = rep.build_report([run], tmp_path / "r1").markdown.read_text()
+    head = md.split("## ", 2)[1]
+    assert "mnist5k, robust: within 0.5 pp at t0 = 100 ns, 20 s" in head and "this run's t0 is 100 ns" in head
+    assert "## Drift onset t0: the paper's scheme and the drift remedies" in md and "abc1234" in md
+    table.write_text("{damaged")
+    md = rep.build_report([run], tmp_path / "r2").markdown.read_text()
+    assert "the committed drift verdict table is not used (drift_verdict.json is not readable JSON" in md
+    assert "## Drift onset t0" not in md
+
+
+def test_the_committed_table_is_readable_and_names_its_schemes():
+    d, why = drift.load()
+    if d is None and why is None:
+        pytest.skip("no committed characterization/drift_verdict.json")
+    assert why is None, why
+    assert {"paper", "robust"} <= {r["scheme"] for r in d["rows"]}
+    assert d["schemes"]["robust"] == ["--config", "characterization/train/drift-robust.toml"]
+    assert all(len(r["gap"]) == len(r["seeds"]) == len(r["energy_per_example_joules"]) for r in d["rows"])
