@@ -116,8 +116,8 @@ class SweepConfig(Config):
                 close = difflib.get_close_matches(str(k), sorted(decl), n=2)
                 hint = (f"; did you mean {' or '.join(close)}?" if close else
                         f" (known: {', '.join(sorted(decl))})")
-                raise ConfigError(f"{self._where}: [params] {shown}: not a parameter of the cell's netlists (the 3T1C's "
-                                  f"and the PCM's characterization templates){hint}")
+                raise ConfigError(f"{self._where}: [params] {shown}: not a parameter of the cell's netlists (the "
+                                  f"3T1C's and the PCM's characterization templates){hint}")
             try:
                 decl[k].check(v, "")
             except SpiceError as exc:
