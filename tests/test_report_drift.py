@@ -27,8 +27,9 @@ def test_holds_is_the_mean_gap_within_half_a_point(tmp_path):
     assert drift.holds(d, "mnist5k", "paper") == ([20.0], [1e-7])      # -1.7 at 100 ns, -0.45 at 20 s
     assert drift.holds(d, "mnist5k", "robust") == ([1e-7, 20.0], [])   # -0.1 and -0.2
     line = drift.verdict_item(d, 1e-7)
-    assert "mnist5k, paper: within 0.5 pp at t0 = 20 s (worst -1.7 pp)" in line
-    assert "mnist5k, robust: within 0.5 pp at t0 = 100 ns, 20 s" in line and "this run's t0 is 100 ns" in line
+    assert "mnist5k, paper: -1.7 to -0.5 pp over the 2 onsets run, within 0.5 pp at t0 = 20 s" in line
+    assert "mnist5k, robust: -0.2 to -0.1 pp over the 2 onsets run, within 0.5 pp at t0 = 100 ns, 20 s" in line
+    assert "this run's t0 is 100 ns" in line
     table = next(b for b in drift.blocks(d) if b.kind == "table")
     assert table.rows[0][:4] == ["mnist5k", "paper", "-1.70 ± 0.28 (2)", "-0.45 ± 0.07 (2)"]
     assert table.rows[1][-1] == "100 ns, 20 s"
@@ -58,7 +59,8 @@ def test_a_report_with_a_training_run_carries_the_table(tmp_path, monkeypatch):
         "dataset": "mnist5k", "epochs": 2, "mode": "cell", "drift_t0_seconds": 1e-7, "config": {}}))
     md = rep.build_report([run], tmp_path / "r1").markdown.read_text()
     head = md.split("## ", 2)[1]
-    assert "mnist5k, robust: within 0.5 pp at t0 = 100 ns, 20 s" in head and "this run's t0 is 100 ns" in head
+    assert "mnist5k, robust: -0.2 to -0.1 pp over the 2 onsets run, within 0.5 pp at t0 = 100 ns, 20 s" in head
+    assert "this run's t0 is 100 ns" in head
     assert "## Drift onset t0: the paper's scheme and the drift remedies" in md and "abc1234" in md
     table.write_text("{damaged")
     md = rep.build_report([run], tmp_path / "r2").markdown.read_text()
