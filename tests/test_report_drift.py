@@ -57,7 +57,15 @@ def test_a_report_with_a_training_run_carries_the_table(tmp_path, monkeypatch):
     (run / "summary.json").write_text(json.dumps({
         "kind": "training", "analog_test_accuracy": 0.95, "baseline_test_accuracy": 0.96, "network": "784-250-10",
         "dataset": "mnist5k", "epochs": 2, "mode": "cell", "drift_t0_seconds": 1e-7, "config": {}}))
-    md = rep.build_report([run], tmp_path / "r1").markdown.read_text()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.figure(figsize=(2, 2))
+    plt.savefig(table.with_suffix(".png"))
+    plt.close("all")
+    res = rep.build_report([run], tmp_path / "r1")
+    md = res.markdown.read_text()
+    assert "](figures/drift_verdict_t0.png)" in md and (res.out_dir / "figures" / "drift_verdict_t0.png").is_file()
     head = md.split("## ", 2)[1]
     assert "mnist5k, robust: -0.2 to -0.1 pp over the 2 onsets run, within 0.5 pp at t0 = 100 ns, 20 s" in head
     assert "this run's t0 is 100 ns" in head
@@ -76,3 +84,4 @@ def test_the_committed_table_is_readable_and_names_its_schemes():
     assert {"paper", "robust"} <= {r["scheme"] for r in d["rows"]}
     assert d["schemes"]["robust"] == ["--config", "characterization/train/drift-robust.toml"]
     assert all(len(r["gap"]) == len(r["seeds"]) == len(r["energy_per_example_joules"]) for r in d["rows"])
+    assert drift.verdict_path().with_suffix(".png").is_file()
