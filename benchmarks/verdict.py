@@ -154,8 +154,8 @@ def figure(rows: list[dict], path: Path) -> None:
             y = [statistics.mean(r["gap"]) for r in rs]
             e = [statistics.stdev(r["gap"]) if len(r["gap"]) > 1 else 0.0 for r in rs]
             n = sorted({len(r["gap"]) for r in rs})
-            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{sc} ({'/'.join(map(str, n))} seed{'s' if n != [1] else ''})",
-                        color=f"C{i}")
+            seeds = f"{'/'.join(map(str, n))} seed{'s' if n != [1] else ''}"
+            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{sc} ({seeds})", color=f"C{i}")
         ax.axhline(0.0, color="k", lw=1, ls="--", label="software (float64)")
         ax.set_xscale("log")
         ax.set_xlabel("drift onset t0 (s)")
