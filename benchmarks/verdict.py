@@ -36,6 +36,7 @@ import argparse
 import json
 import math
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -153,8 +154,8 @@ def figure(rows: list[dict], path: Path) -> None:
             y = [statistics.mean(r["gap"]) for r in rs]
             e = [statistics.stdev(r["gap"]) if len(r["gap"]) > 1 else 0.0 for r in rs]
             n = sorted({len(r["gap"]) for r in rs})
-            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{sc} ({'/'.join(map(str, n))} seeds)",
-                        color=f"C{i}")
+            seeds = f"{'/'.join(map(str, n))} seed{'s' if n != [1] else ''}"
+            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{sc} ({seeds})", color=f"C{i}")
         ax.axhline(0.0, color="k", lw=1, ls="--", label="software (float64)")
         ax.set_xscale("log")
         ax.set_xlabel("drift onset t0 (s)")
@@ -272,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
         if a.publish:
             publish(Path(a.publish), rows, variants, a.epochs,
                     [f"{v} t0={t0:g} {t} seed{s_}" for v, t0, t, s_ in missing])
+            shutil.copyfile(out / "verdict_t0.png", Path(a.publish).with_suffix(".png"))
     # a folder `pcmspice report` reads (kind "seeds"): every row seen so far in OUT, this run's replacing
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     keep = {(r["task"], r["variant"]): r for r in old.get("rows", [])}

@@ -27,8 +27,9 @@ def test_holds_is_the_mean_gap_within_half_a_point(tmp_path):
     assert drift.holds(d, "mnist5k", "paper") == ([20.0], [1e-7])      # -1.7 at 100 ns, -0.45 at 20 s
     assert drift.holds(d, "mnist5k", "robust") == ([1e-7, 20.0], [])   # -0.1 and -0.2
     line = drift.verdict_item(d, 1e-7)
-    assert "mnist5k, paper: within 0.5 pp at t0 = 20 s (worst -1.7 pp)" in line
-    assert "mnist5k, robust: within 0.5 pp at t0 = 100 ns, 20 s" in line and "this run's t0 is 100 ns" in line
+    assert "mnist5k, paper: -1.7 to -0.5 pp over the 2 onsets run, within 0.5 pp at t0 = 20 s" in line
+    assert "mnist5k, robust: -0.2 to -0.1 pp over the 2 onsets run, within 0.5 pp at t0 = 100 ns, 20 s" in line
+    assert "this run's t0 is 100 ns" in line
     table = next(b for b in drift.blocks(d) if b.kind == "table")
     assert table.rows[0][:4] == ["mnist5k", "paper", "-1.70 ± 0.28 (2)", "-0.45 ± 0.07 (2)"]
     assert table.rows[1][-1] == "100 ns, 20 s"
@@ -56,9 +57,18 @@ def test_a_report_with_a_training_run_carries_the_table(tmp_path, monkeypatch):
     (run / "summary.json").write_text(json.dumps({
         "kind": "training", "analog_test_accuracy": 0.95, "baseline_test_accuracy": 0.96, "network": "784-250-10",
         "dataset": "mnist5k", "epochs": 2, "mode": "cell", "drift_t0_seconds": 1e-7, "config": {}}))
-    md = rep.build_report([run], tmp_path / "r1").markdown.read_text()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.figure(figsize=(2, 2))
+    plt.savefig(table.with_suffix(".png"))
+    plt.close("all")
+    res = rep.build_report([run], tmp_path / "r1")
+    md = res.markdown.read_text()
+    assert "](figures/drift_verdict_t0.png)" in md and (res.out_dir / "figures" / "drift_verdict_t0.png").is_file()
     head = md.split("## ", 2)[1]
-    assert "mnist5k, robust: within 0.5 pp at t0 = 100 ns, 20 s" in head and "this run's t0 is 100 ns" in head
+    assert "mnist5k, robust: -0.2 to -0.1 pp over the 2 onsets run, within 0.5 pp at t0 = 100 ns, 20 s" in head
+    assert "this run's t0 is 100 ns" in head
     assert "## Drift onset t0: the paper's scheme and the drift remedies" in md and "abc1234" in md
     table.write_text("{damaged")
     md = rep.build_report([run], tmp_path / "r2").markdown.read_text()
@@ -74,3 +84,4 @@ def test_the_committed_table_is_readable_and_names_its_schemes():
     assert {"paper", "robust"} <= {r["scheme"] for r in d["rows"]}
     assert d["schemes"]["robust"] == ["--config", "characterization/train/drift-robust.toml"]
     assert all(len(r["gap"]) == len(r["seeds"]) == len(r["energy_per_example_joules"]) for r in d["rows"])
+    assert drift.verdict_path().with_suffix(".png").is_file()

@@ -350,6 +350,10 @@ def _build(runs: list[RunInput], out: Path, title: str,
         table, _ = drift_verdict.load()
         if table is not None:
             blocks += drift_verdict.blocks(table)
+            png = drift_verdict.verdict_path().with_suffix(".png")
+            if png.is_file() and _copy_figure(png, fig_dir / "drift_verdict_t0.png", png.parent, skipped):
+                blocks.append(Block("img", "Gap to software vs the drift onset t0 (the committed sweep)",
+                                    src="figures/drift_verdict_t0.png"))
     if skipped:
         blocks.append(Block("p", "Figures not copied:"))
         blocks.append(Block("ul", items=skipped))
