@@ -154,3 +154,20 @@ def test_field_table_lists_every_field_with_its_metadata():
     tol = rows["array.pcm_tolerance_siemens"]
     assert (tol["type"], tol["default"], tol["unit"]) == ("float or None", None, "S")
     assert len(rows) == len(fields(TrainConfig)) - 1 + len(fields(ArrayConfig))
+
+
+def test_config_texts_say_microsiemens_not_uS():
+    """Issue 21: the array and power configs' sources said "uS"; the texts that are recorded in summaries and
+    shown in --describe say µS."""
+    import dataclasses
+    import re
+
+    from pcmspice.array.config import ArrayConfig
+    from pcmspice.characterize.sweep import SweepConfig
+    from pcmspice.power.config import _SECTIONS, PowerConfig
+    from pcmspice.train.config import TrainConfig
+    texts = [f"{cls.__name__}.{f.name}: {f.metadata.get(k, '')}"
+             for cls in (ArrayConfig, PowerConfig, TrainConfig, SweepConfig, *_SECTIONS.values())
+             for f in dataclasses.fields(cls) for k in ("source", "doc")]
+    assert not [t for t in texts if re.search(r"\d ?uS\b", t)]
+    assert any("20 µS" in t for t in texts)

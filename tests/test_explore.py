@@ -179,6 +179,16 @@ def test_a_foreign_folder_is_refused(tmp_path, capsys):
     assert e.value.code == 2 and "is not a pcmspice output folder" in err and "--force" in err
 
 
+def test_same_trials_on_two_local_processes(searched, tmp_path):
+    """Two worker processes, kept across the batches: the same trials as one process."""
+    from pcmspice.pipeline.explore import run_search
+    space, ref_out, _ = searched
+    lines = []
+    run_search(space, tmp_path / "two", jobs=2, echo=lines.append)
+    assert "on 2 processes" in lines[0]
+    pd.testing.assert_frame_equal(_table(tmp_path / "two"), _table(ref_out))
+
+
 @pytest.mark.slow
 def test_same_trials_on_a_loopback_dask_cluster(searched, tmp_path):
     distributed = pytest.importorskip("distributed")
@@ -209,3 +219,44 @@ def test_confirm_reruns_a_pareto_design_through_run(searched, tmp_path):
                                                                      rel=1e-9)
     assert r["confirmed_area_per_synapse_m2"] == pytest.approx(r["predicted_area_per_synapse_m2"], rel=1e-9)
     assert pd.read_csv(out / "confirm.csv")["number"].tolist() == [best["number"]]
+    # and the energy is what `pcmspice power` put in the run's headline (the drift remedies counted once)
+    power = json.loads((out / "confirm" / f"{best['number']:05d}" / "digits" / "power" / "summary.json").read_text())
+    assert power["headline"]["energy_per_example_joules"] == pytest.approx(r["confirmed_energy_per_example_joules"],
+                                                                          rel=1e-12)
+
+
+def _synthetic(designs, out_dir, limits, warmup, cache):
+    """A stand-in for a trial's training (the sampler's side only): objectives computed from the parameters."""
+    a = designs[0][1].task.array
+    gap = -abs(a.gain_f - 3.2) - (0.5 if a.drift_compensation == "none" else 0.0)
+    m = {"gap_pp": gap, "energy_per_example_joules": 1e-9 * (a.gain_f + 4000 / a.transfer_every),
+         "area_per_synapse_m2": 1e-10 * (1 + a.gain_f / 10), "time_per_example_seconds": 1e-6,
+         "analog_accuracy_percent": 90 + gap, "software_accuracy_percent": 90.0, "worst_setting": "-"}
+    return {"state": "complete", "metrics": m, "settings": [], "curves": {}, "seconds": 0.0}
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2"])
+def test_same_seed_same_trials_for_each_sampler(tmp_path, monkeypatch, sampler):
+    """Past the random start-up (TPE: 10 trials; NSGA-II: one generation), the proposals still depend only on
+    the space and seed: two searches agree, another seed does not."""
+    from pcmspice.pipeline import explore
+    monkeypatch.setattr(explore, "evaluate", _synthetic)
+    text = SPACE.replace("trials = 6", "trials = 12").replace("batch = 3", "batch = 4").replace(
+        'objectives = ["gap", "energy", "area"]', f'sampler = "{sampler}"\nobjectives = ["gap", "energy", "area"]')
+    tables = []
+    for seed, name, n in ((3, "a", None), (3, "b", None), (4, "c", 4)):
+        space = _space(tmp_path, text.replace("seed = 3", f"seed = {seed}"), f"{name}.toml")
+        explore.run_search(space, tmp_path / name, jobs=1, trials=n, echo=lambda m: None)
+        tables.append(_table(tmp_path / name).drop(columns=["worst_setting", "luts_reused", "error"]))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert not tables[0]["task.array.gain_f"][:4].equals(tables[2]["task.array.gain_f"])
+    assert (tables[0].state == "complete").all() and tables[0].pareto.any()
+
+
+def test_unquoted_dotted_keys_are_the_same_space(tmp_path):
+    """`task.array.gain_f = {...}` (TOML dotted keys: nested tables) reads as the quoted path: the same hash."""
+    from pcmspice.pipeline.space import load_space
+    quoted = load_space(_space(tmp_path, SPACE, "q.toml"))
+    bare = load_space(_space(tmp_path, SPACE.replace('"task.array.', "task.array.").replace('" = {', " = {"),
+                             "q2.toml"))
+    assert [p.path for p in bare.parameters] == [p.path for p in quoted.parameters] and bare.key == quoted.key

@@ -51,3 +51,35 @@ def test_characterize_refuses_a_cell_that_leaves_the_rails(tmp_path):
 def test_a_normal_small_capacitor_stays_inside(tmp_path, value):
     r = _cli("simulate", "pulse_train", "--param", f"c_store_farads={value}", "--out", "s", cwd=tmp_path)
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+
+
+def test_a_pulse_train_that_leaves_the_rails_is_refused_where_single_pulses_stay_inside():
+    """2 fF on generic65: one pulse from any start voltage lands inside [-0.1, 1.1] V (the single-pulse check
+    passes), but 32 pulses in a row drive the node to about 1.11 V and -0.14 V: the train check refuses it."""
+    from pcmspice.characterize.tables import TRAIN_PULSES, check_rails, check_train
+    from pcmspice.circuits import c3t1c as cellmod
+    from pcmspice.core.errors import ConfigError
+    from pcmspice.spice import tech as techmod
+    run = cellmod.Run(techmod.load("generic65"), "tt", 27.0, {"c_store_farads": 2e-15})
+    mm = cellmod.draw_mismatch(run.tech, 2, 1, run.params)
+    grid = np.linspace(0.0, 1.0, 11)
+    sm = cellmod.step_map(run, mm, grid)
+    check_rails(run, grid, sm.dv_up_volts, sm.dv_down_volts)             # single pulses: inside
+    with pytest.raises(ConfigError) as e:
+        check_train(run, mm, grid, sm.dv_up_volts, sm.dv_down_volts)
+    msg = str(e.value)
+    assert msg.startswith("cell (c_store_farads = 2e-15, vdd_volts = 1; generic65 tt 27 °C)")
+    assert f"a train of {TRAIN_PULSES} up pulses from 0 V or down pulses from 1 V" in msg
+    assert "leaves the supply rails (0 to 1 V): peak" in msg and "\n" not in msg
+    # the default 50 fF cell passes the same check
+    run = cellmod.Run(run.tech, "tt", 27.0, {})
+    sm = cellmod.step_map(run, mm, grid)
+    check_train(run, mm, grid, sm.dv_up_volts, sm.dv_down_volts)
+
+
+def test_characterize_refuses_a_cell_whose_pulse_train_leaves_the_rails(tmp_path):
+    r = _cli("characterize", str(paths.default_sweep("demo")), "--mc", "2", "--pcm-devices", "2", "--quiet",
+             "--param", "c_store_farads=2e-15", "--out", "c", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr[-1500:]
+    assert r.stderr.startswith("error: cell (c_store_farads = 2e-15") and "a train of 32 up pulses" in r.stderr
+    assert not (tmp_path / "c" / "luts").exists()

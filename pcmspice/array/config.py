@@ -63,7 +63,7 @@ class ArrayConfig(Config):
     siemens_per_unit_weight: float | None = param(None, unit="S", gt=0, le=1e-3, legacy=0.0,
                                                   doc="unset: derived from w_max")
     pcm_g_program_max_siemens: float = param(20e-6, unit="S", gt=0, le=PCM_LIMIT_SIEMENS,
-                                             source="the paper: programming control degrades above ~20 uS",
+                                             source="the paper: programming control degrades above ~20 µS",
                                              doc="highest conductance a transfer programs a PCM device to")
     rounding: str = param("stochastic", choices=ROUNDINGS, doc="pulse-count quantization")
     max_pulses_per_example: int = param(16, ge=1, le=1000,
@@ -71,10 +71,10 @@ class ArrayConfig(Config):
     transfer_every: int = param(8000, ge=0, le=10**9, source="the paper: 8,000 examples between transfers",
                                 doc="examples between g -> PCM transfers (0 = never)")
     transfer_offset_siemens: float = param(2e-6, unit="S", ge=0, le=PCM_RANGE_SIEMENS,
-                                           source="the paper's 2 uS offset",
+                                           source="the paper's 2 µS offset",
                                            doc="offset added to a transfer's target when offset_scheme is not none")
     offset_scheme: str = param("none", choices=OFFSET_SCHEMES,
-                               doc="transfer offset: none, or the paper's 2 uS (signed) or toward zero (magnitude)")
+                               doc="transfer offset: none, or the paper's 2 µS (signed) or toward zero (magnitude)")
     pcm_tolerance_siemens: float | None = param(None, unit="S", gt=0, le=PCM_RANGE_SIEMENS, legacy=0.0,
                                                 doc="unset: half the largest SET step (see AnalogArray)")
     pcm_max_pulses: int = param(100, ge=1, le=100_000, doc="SET pulses per device per programming, restarts included")

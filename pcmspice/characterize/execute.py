@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pcmspice.characterize import figures as characterize_figures
 from pcmspice.characterize.batches import Batch, _load_batch, _save_batch, merge_pcm_parts, pcm_parts, plan, run_batch
 from pcmspice.characterize.stats import summarize
 from pcmspice.characterize.sweep import SweepConfig, combo_name, sweep_key
@@ -112,7 +111,8 @@ def publish_result(cfg: SweepConfig, out: Path, key: str, write_sets, t0: float,
         summary = summarize(cfg, staged, key, seconds, computed, reused)
         write_json(stage / "summary.json", summary)
         atomic_write_text(stage / "sweep.toml", cfg.to_toml())
-        if figures:
+        if figures:   # matplotlib is imported here, not by the workers that only compute batches
+            from pcmspice.characterize import figures as characterize_figures
             characterize_figures.write_all(cfg, staged, stage)
         for name in ("luts", "figures"):   # outputs of an earlier definition never stay beside these
             if not (stage / name).exists() and (out / name).exists():

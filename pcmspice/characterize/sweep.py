@@ -111,16 +111,17 @@ class SweepConfig(Config):
                                   f"(choose from {', '.join(corners)}){hint}")
         decl = _declared()
         for k, v in self.params.items():
+            shown = k if isinstance(k, str) and _PLAIN_NAME.fullmatch(k) else repr(k)   # one line, whatever k is
             if k not in decl:
-                close = difflib.get_close_matches(k, sorted(decl), n=2)
+                close = difflib.get_close_matches(str(k), sorted(decl), n=2)
                 hint = (f"; did you mean {' or '.join(close)}?" if close else
                         f" (known: {', '.join(sorted(decl))})")
-                raise ConfigError(f"{self._where}: [params] {k}: not a parameter of the cell's netlists (the 3T1C's "
-                                  f"and the PCM's characterization templates){hint}")
+                raise ConfigError(f"{self._where}: [params] {shown}: not a parameter of the cell's netlists (the "
+                                  f"3T1C's and the PCM's characterization templates){hint}")
             try:
                 decl[k].check(v, "")
             except SpiceError as exc:
-                raise ConfigError(f"{self._where}: [params] {k}: {exc}") from None
+                raise ConfigError(f"{self._where}: [params] {shown}: {exc}") from None
 
     def memory_bytes(self) -> float:
         """An estimate of the memory the sweep holds at its peak: every finished batch (kept until the tables

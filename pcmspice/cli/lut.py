@@ -19,7 +19,7 @@ def lut():
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (SI units) instead of a table.")
 def stats(lut_dir: str | None, as_json: bool):
     """What the LUT set in LUT_DIR implies (the committed default without LUT_DIR): PCM step mean and
-    spread at 2/5/10/15 uS, the fraction of SET pulses that lower G, read noise, drift exponents, the
+    spread at 2/5/10/15 µS, the fraction of SET pulses that lower G, read noise, drift exponents, the
     3T1C's up/down step at its start voltage and its retention.  Keys: docs/characterization.md."""
     from pcmspice.lut.stats import format_stats, lut_stats
 

@@ -148,7 +148,7 @@ def train(ctx, **opts):
 @click.command()
 @_common
 @click.option("--variants", default=",".join(("ideal", "cell", "no-polarity-inversion", "pcm-only", "leak-10x")),
-              show_default=True, help="comma-separated; also available: paper-offset (the paper's signed 2 uS "
+              show_default=True, help="comma-separated; also available: paper-offset (the paper's signed 2 µS "
               "transfer offset)")
 @click.option("--retention-ratio", type=NUMBER, default=10.0, show_default=True,
               help="leak-10x: retention = transfer interval / this")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pcmspice.core.errors import ConfigError, PcmSpiceError
@@ -51,11 +52,13 @@ def worker_init() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
-def execute(tasks: Sequence[Task], jobs: int = 1, scheduler: str | None = None) -> Iterator[tuple[Hashable, Any]]:
+def execute(tasks: Sequence[Task], jobs: int = 1, scheduler: str | None = None,
+            pool: Any = None) -> Iterator[tuple[Hashable, Any]]:
     """Yield ``(key, fn(*args))`` for every task as it finishes (in no fixed order).
 
-    ``scheduler``: submit to that Dask cluster; else ``jobs`` > 1: a pool of that many spawned processes;
-    else one after the other in this process.  A failing task raises here (the pool is stopped first).
+    ``scheduler``: submit to that Dask cluster; else ``jobs`` > 1: a pool of that many spawned processes
+    (``pool``: this one, from :func:`worker_pool`, kept for the next call); else one after the other in this
+    process.  A failing task raises here (the pool is stopped first).
     """
     tasks = list(tasks)
     if not tasks:
@@ -63,13 +66,13 @@ def execute(tasks: Sequence[Task], jobs: int = 1, scheduler: str | None = None) 
     if scheduler:
         yield from _dask(tasks, scheduler)
         return
-    if jobs <= 1:
+    if jobs <= 1 and pool is None:
         for key, fn, args in tasks:
             yield key, fn(*args)
         return
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
-    ex = spawn_pool(min(jobs, len(tasks)), worker_init)
+    ex = pool or spawn_pool(min(jobs, len(tasks)), worker_init)
     futs: dict = {}
     try:
         # the workers start while SIGINT is ignored (a spawned process keeps an ignored signal from its
@@ -84,6 +87,23 @@ def execute(tasks: Sequence[Task], jobs: int = 1, scheduler: str | None = None) 
         raise PcmSpiceError(broken_pool_message()) from None
     except BaseException:
         stop_pool(ex, futs)   # a running task is lost either way; do not wait minutes for it
+        raise
+    if pool is None:
+        ex.shutdown(wait=True)
+
+
+@contextmanager
+def worker_pool(jobs: int) -> Iterator[Any]:
+    """A pool of ``jobs`` spawned worker processes for several :func:`execute` calls (``pool=``), so that
+    the workers start, import and load their data once; None for ``jobs`` <= 1 (in this process)."""
+    if jobs <= 1:
+        yield None
+        return
+    ex = spawn_pool(jobs, worker_init)
+    try:
+        yield ex
+    except BaseException:
+        stop_pool(ex, {})
         raise
     ex.shutdown(wait=True)
 

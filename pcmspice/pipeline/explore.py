@@ -22,7 +22,6 @@ The outputs (tables, Pareto set, figure, importances, design files, report) are 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import shutil
 import time
@@ -179,56 +178,53 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
          f"seed {space.seed}, on {where} -> {out}" + (f"; resuming: {kept} finished trials kept" if kept else ""))
     t0 = time.perf_counter()
     from pcmspice.pipeline import explore_outputs as eo
-    for b in range(math.ceil(n_total / k)):
-        numbers = range(b * k, min((b + 1) * k, n_total))
-        have = study.get_trials(deepcopy=False)
-        if all(n < len(have) and _finished(have[n]) for n in numbers) and (b or (out / "reference.json").exists()):
-            continue
-        earlier = [t for t in have if t.number < b * k and t.state.name in ("COMPLETE", "PRUNED")]
-        limits = (medians([t.user_attrs.get("curves", {}) for t in earlier], space.prune_startup_trials)
-                  if space.pruning else None)
-        todo = []
-        for n in numbers:
-            if n < len(have):
-                if not _finished(have[n]):   # running when the search was killed: again, same parameters
-                    todo.append((n, have[n]._trial_id, have[n].params, True))
+    # one pool of worker processes for the whole search: they start, import and load the data once
+    with executor.worker_pool(jobs if scheduler is None else 1) as pool:
+        for b in range(math.ceil(n_total / k)):
+            numbers = range(b * k, min((b + 1) * k, n_total))
+            have = study.get_trials(deepcopy=False)
+            if all(n < len(have) and _finished(have[n]) for n in numbers) and (b or (out / "reference.json").exists()):
                 continue
-            study.sampler = make_sampler(space, trial_seed(space.seed, n))
-            t = study.ask(dists)
-            if t.number != n:
-                raise PcmSpiceError(f"{out / JOURNAL}: expected trial {n}, the study made {t.number}; the journal "
-                                    "was changed by another process")
-            todo.append((n, t._trial_id, t.params, False))
-        tasks, ids, bad = [], {}, {}
-        for n, tid, params, again in todo:
-            ids[n] = tid
-            ds = _designs(space, params, n)
-            if isinstance(ds, str):   # a combination the design refuses: a failed trial, the search goes on
-                bad[n] = ds
-                continue
-            tasks.append((n, evaluate_safely, (ds, str(_trial_dir(out, n, again)), limits,
-                                               space.prune_warmup_epochs, cache_s)))
-        if b == 0 and not (out / "reference.json").exists():
-            tasks.append(("reference", evaluate_safely, (_designs(space, {}, None), str(out / "reference"), None,
-                                                         0, cache_s)))
-        for n, why in bad.items():
-            _tell(study, ids[n], n, {"state": "fail", "error": why}, space)
-            echo(f"  trial {n}: failed: {why}")
-        for key, rec in executor.execute(tasks, max(1, jobs), scheduler):
-            if key == "reference":
-                write_json(out / "reference.json", rec)
-                echo(f"  reference (the fixed design): {eo.describe(rec, space)}")
-                continue
-            _tell(study, ids[key], key, rec, space)
-            echo(f"  trial {key}: {eo.describe(rec, space)}")
-        eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0)
+            earlier = [t for t in have if t.number < b * k and t.state.name in ("COMPLETE", "PRUNED")]
+            limits = (medians([t.user_attrs.get("curves", {}) for t in earlier], space.prune_startup_trials)
+                      if space.pruning else None)
+            todo = []
+            for n in numbers:
+                if n < len(have):
+                    if not _finished(have[n]):   # running when the search was killed: again, same parameters
+                        todo.append((n, have[n]._trial_id, have[n].params, True))
+                    continue
+                study.sampler = make_sampler(space, trial_seed(space.seed, n))
+                t = study.ask(dists)
+                if t.number != n:
+                    raise PcmSpiceError(f"{out / JOURNAL}: expected trial {n}, the study made {t.number}; the journal "
+                                        "was changed by another process")
+                todo.append((n, t._trial_id, t.params, False))
+            tasks, ids, bad = [], {}, {}
+            for n, tid, params, again in todo:
+                ids[n] = tid
+                ds = _designs(space, params, n)
+                if isinstance(ds, str):   # a combination the design refuses: a failed trial, the search goes on
+                    bad[n] = ds
+                    continue
+                tasks.append((n, evaluate_safely, (ds, str(_trial_dir(out, n, again)), limits,
+                                                   space.prune_warmup_epochs, cache_s)))
+            if b == 0 and not (out / "reference.json").exists():
+                tasks.append(("reference", evaluate_safely, (_designs(space, {}, None), str(out / "reference"), None,
+                                                             0, cache_s)))
+            for n, why in bad.items():
+                _tell(study, ids[n], n, {"state": "fail", "error": why}, space)
+                echo(f"  trial {n}: failed: {why}")
+            for key, rec in executor.execute(tasks, max(1, jobs), scheduler, pool=pool):
+                if key == "reference":
+                    write_json(out / "reference.json", rec)
+                    echo(f"  reference (the fixed design): {eo.describe(rec, space)}")
+                    continue
+                _tell(study, ids[key], key, rec, space)
+                echo(f"  trial {key}: {eo.describe(rec, space)}")
+            eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0, final=False)
     summary = eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0)
     echo(f"{summary['trials']['complete']} complete, {summary['trials']['pruned']} pruned, "
          f"{summary['trials']['failed']} failed; {len(summary['pareto'])} on the Pareto front -> {out}/report.html")
     return summary
 
-
-def trials_json(study) -> str:
-    """Every trial as JSON (number, state, parameters, values): what the resume test compares."""
-    return json.dumps([{"number": t.number, "state": t.state.name, "params": t.params, "values": t.values}
-                       for t in study.get_trials(deepcopy=False)], sort_keys=True)

@@ -26,7 +26,7 @@ def folder_metrics(run_dir: Path, design: DesignConfig) -> dict[str, Any]:
         cfg = tr.TrainConfig.from_toml(rd / "config.toml")
         rel = rd.relative_to(run_dir).parts
         combo = rel[1] if len(rel) > 2 else "-"
-        groups.setdefault(combo, []).append(run_metrics(Path(cfg.luts), rd, design.power, cfg.array))
+        groups.setdefault(combo, []).append(run_metrics(Path(cfg.luts), rd, design.power))
     if not groups:
         raise ConfigError(f"{run_dir}: no finished training run to confirm")
     return worst([{"setting": k, **mean_over_seeds(v)} for k, v in groups.items()])

@@ -19,7 +19,7 @@ from typing import Any
 from pcmspice.core.document import Block, render_html, render_markdown
 from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, save_png, versions, write_json
 from pcmspice.core.units import fmt_si
-from pcmspice.pipeline.space import OBJECTIVES, Space
+from pcmspice.pipeline.space import OBJECTIVES, Space, apply_values
 from pcmspice.pipeline.trial import pareto_front
 
 METRICS = ("gap_pp", "energy_per_example_joules", "area_per_synapse_m2", "time_per_example_seconds",
@@ -92,28 +92,32 @@ def _figure(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None, 
 
     def size(a: float) -> float:
         return 30 + 220 * ((a - lo) / (hi - lo) if hi > lo else 0.5)
+    xs = [r["energy_per_example_joules"] for r in done] + ([ref["energy_per_example_joules"]] if ref else [])
+    top = max(xs) if xs else 1.0
+    scale, unit = next(((f, u) for f, u in ((1e12, "pJ"), (1e9, "nJ"), (1e6, "µJ")) if top * f < 1000), (1.0, "J"))
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for group, color, label in ((False, "0.7", "trial"), (True, "tab:blue", "Pareto front")):
         pts = [r for r in done if r["pareto"] == group]
         if pts:
-            ax.scatter([r["energy_per_example_joules"] for r in pts], [r["gap_pp"] for r in pts],
+            ax.scatter([scale * r["energy_per_example_joules"] for r in pts], [r["gap_pp"] for r in pts],
                        s=[size(r["area_per_synapse_m2"]) for r in pts], c=color, alpha=0.8, edgecolors="k",
                        linewidths=0.5, label=label, zorder=3 if group else 2)
     for r in (x for x in done if x["pareto"]):
-        ax.annotate(str(r["number"]), (r["energy_per_example_joules"], r["gap_pp"]), fontsize=7,
+        ax.annotate(str(r["number"]), (scale * r["energy_per_example_joules"], r["gap_pp"]), fontsize=7,
                     xytext=(4, 4), textcoords="offset points")
     if ref:
-        ax.scatter([ref["energy_per_example_joules"]], [ref["gap_pp"]], marker="*", s=size(ref["area_per_synapse_m2"])
-                   + 120, c="tab:red", edgecolors="k", label="fixed design (reference)", zorder=4)
+        ax.scatter([scale * ref["energy_per_example_joules"]], [ref["gap_pp"]], marker="*",
+                   s=size(ref["area_per_synapse_m2"]) + 120, c="tab:red", edgecolors="k",
+                   label="fixed design (reference)", zorder=4)
     for name, op, bound in space.constraints:
         if name == "gap":
             ax.axhline(bound, color="tab:red", ls="--", lw=1, label=f"constraint gap {op} {bound:g} pp")
         elif name == "energy":
-            ax.axvline(bound, color="tab:orange", ls="--", lw=1, label=f"constraint energy {op} {fmt_si(bound, 'J')}")
-    xs = [r["energy_per_example_joules"] for r in done] + ([ref["energy_per_example_joules"]] if ref else [])
+            ax.axvline(scale * bound, color="tab:orange", ls="--", lw=1,
+                       label=f"constraint energy {op} {fmt_si(bound, 'J')}")
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
-    ax.set_xlabel("training energy per example (J), drift remedies included")
+    ax.set_xlabel(f"training energy per example ({unit}), drift remedies included")
     ax.set_ylabel("accuracy gap to software (pp), worst setting, mean over seeds")
     ax.set_title(f"explore {space.name}: accuracy gap vs training energy\n(marker size: area per synapse, "
                  f"{lo * 1e12:.4g} to {hi * 1e12:.4g} µm²)", fontsize=10)
@@ -149,23 +153,28 @@ def _designs(out: Path, study: Any, front: list[dict[str, Any]], space: Space) -
     d = out / "pareto"
     d.mkdir(exist_ok=True)
     keep = set()
+    trials = study.get_trials(deepcopy=False)
     for r in front:
-        t = study.trials[r["number"]]
-        design = space.trial_designs(t.params, f"{space.name}-t{r['number']:05d}")[0][1]
+        t = trials[r["number"]]
         name = f"design-{r['number']:05d}.toml"
+        keep.add(name)
+        if (d / name).is_file():   # a trial's design never changes
+            continue
+        design = apply_values(space.design, t.params).replace(name=f"{space.name}-t{r['number']:05d}")
         head = (f"# pcmspice explore {space.name}: trial {r['number']} (Pareto front), "
                 f"gap {r['gap_pp']:+.3f} pp, {r['energy_per_example_joules']:.4g} J/example\n"
                 f"# run it: pcmspice run {name}\n")
         atomic_write_text(d / name, head + design.to_toml())
-        keep.add(name)
     for f in d.glob("design-*.toml"):
         if f.name not in keep:
             f.unlink()
     return sorted(keep)
 
 
-def write_outputs(out: Path, study: Any, space: Space, n_total: int, seconds: float) -> dict[str, Any]:
-    """Write every output of the search in ``out`` from the study as it stands; the summary."""
+def write_outputs(out: Path, study: Any, space: Space, n_total: int, seconds: float, final: bool = True
+                  ) -> dict[str, Any]:
+    """Write the outputs of the search in ``out`` from the study as it stands; the summary.  Between batches
+    (not ``final``) the tables, design files, summary and report; the figure and the importances at the end."""
     import json
 
     import optuna
@@ -177,10 +186,12 @@ def write_outputs(out: Path, study: Any, space: Space, n_total: int, seconds: fl
     front = [r for r in rows if r["pareto"]]
     _write_table(out, "pareto", front)
     files = _designs(out, study, front, space)
-    imp = _importances(study, space)
-    _write_table(out, "importances", imp) if imp else None
-    (out / "figures").mkdir(exist_ok=True)
-    _figure(out / "figures" / "pareto.png", rows, ref, space)
+    imp = _importances(study, space) if final else []
+    if imp:
+        _write_table(out, "importances", imp)
+    if final:
+        (out / "figures").mkdir(exist_ok=True)
+        _figure(out / "figures" / "pareto.png", rows, ref, space)
     count = {s: sum(r["state"] == s for r in rows) for s in ("complete", "pruned", "fail", "running")}
     dominating = [r["number"] for r in front if ref and _dominates(r, ref, space)]
     summary = {"kind": "explore", "space": space.name, "space_sha256": space.key, "space_hash": space.key[:8],
@@ -209,6 +220,12 @@ def _report(out: Path, rows, front, imp, ref, dominating, space: Space, summary)
     verdict = [f"{t['complete']} trials complete, {t['pruned']} pruned, {t['failed']} failed of {t['target']}; "
                f"**{len(front)} on the Pareto front** (feasible, non-dominated in "
                f"{', '.join(space.objectives)})"]
+    done = [r for r in rows if r["state"] == "complete"]
+    if done and not front:
+        near = min(done, key=lambda r: r["constraint_violation"])
+        verdict.append(f"no complete trial meets the constraints ({', '.join(summary['constraints'])}); the "
+                       f"closest is trial {near['number']} (gap {near['gap_pp']:+.2f} pp, violation "
+                       f"{near['constraint_violation']:.3g})")
     if ref:
         verdict.append(f"the fixed design: gap {ref['gap_pp']:+.2f} pp, "
                        f"{fmt_si(ref['energy_per_example_joules'], 'J')}/example, "
@@ -224,8 +241,10 @@ def _report(out: Path, rows, front, imp, ref, dominating, space: Space, summary)
                     + (f"; constraints: {', '.join(summary['constraints'])}" if space.constraints else "")),
               Block("h2", "Pareto front"), _table(front, cols),
               Block("p", "Each design of the front is a design file in `pareto/` "
-                    "(`pcmspice run pareto/design-N.toml`)."),
-              Block("img", "gap vs energy per example, area per synapse as marker size", src="figures/pareto.png")]
+                    "(`pcmspice run pareto/design-N.toml`).")]
+    if (out / "figures" / "pareto.png").is_file():
+        blocks.append(Block("img", "gap vs energy per example, area per synapse as marker size",
+                            src="figures/pareto.png"))
     if imp:
         blocks += [Block("h2", "Which parameters matter"), _table(imp, ["objective", "parameter", "importance"])]
     blocks += [Block("h2", "All trials"), _table(rows, ["number", "state", *cols[1:], "pruned_at_epoch"]),

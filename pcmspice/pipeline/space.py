@@ -308,6 +308,18 @@ def _search(data: Any, source: str) -> dict[str, Any]:
     return s
 
 
+def _flat(table: Mapping[str, Any], leaf: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"task": {"array": {"gain_f": spec}}}`` (dotted keys written unquoted in TOML) -> ``{"task.array.gain_f":
+    spec}``; ``leaf(value)`` says where a path ends."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        if isinstance(v, Mapping) and not leaf(v):
+            out.update(_flat(v, leaf, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in over.items():
@@ -364,6 +376,7 @@ def load_space(path: str | Path) -> Space:
     if not isinstance(raw, Mapping) or not raw:
         raise ConfigError(f"{source}: [parameters] is missing or empty: name at least one design field to search, "
                           "e.g. \"task.array.gain_f\" = { low = 1, high = 4 }")
+    raw = _flat(raw, lambda v: bool(set(v) & {"low", "high", "log", "choices"}))
     params = []
     for p, spec in raw.items():
         where = f"{source}: [parameters]"
@@ -382,7 +395,7 @@ def load_space(path: str | Path) -> Space:
     if not isinstance(rawc, Mapping):
         raise ConfigError(f"{source}: [conditions] must be a table of path = [values]")
     n = max(1, len(design.combos()))
-    for p, vals in rawc.items():
+    for p, vals in _flat(rawc, lambda v: False).items():
         where = f"{source}: [conditions]"
         _check_path(p, fields, where)
         if p in raw:

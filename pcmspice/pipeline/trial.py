@@ -1,8 +1,8 @@
 """One trial of ``pcmspice explore``: a design (one per condition setting) evaluated by the flow every run uses
 - its LUTs through the shared LUT cache (:func:`~pcmspice.pipeline.run.characterize_design`: a cell already
 characterized, in this search or in any run, is not simulated again), a training run per corner and seed
-(:func:`~pcmspice.pipeline.training.train_run`), costed by the power layer with the drift remedies' costs
-(:func:`pcmspice.power.remedy_costs`) - and its objectives.
+(:func:`~pcmspice.pipeline.training.train_run`), costed by the power layer as ``pcmspice power --training``
+costs it (the drift remedies' energy and time in the totals) - and its objectives.
 
 Pruning (the cheap fidelity) is the median stopping rule applied per run: a run whose analog test accuracy
 after epoch e (past the warm-up epochs) is below the median at epoch e of the same run (setting, corner, seed)
@@ -59,23 +59,22 @@ def _lut_sets(d: Any, cache: str | None) -> list[tuple[str, Path, bool]]:
     return out
 
 
-def run_metrics(lut_dir: Path, run_dir: Path, power: Any, array: Any) -> dict[str, float]:
-    """One finished training run's gap (pp), energy per example and time per example (the drift remedies'
-    costs included) and area per synapse, from its summary and the power layer's estimate."""
+def run_metrics(lut_dir: Path, run_dir: Path, power: Any) -> dict[str, float]:
+    """One finished training run's gap (pp), energy and time per example and area per synapse, from its
+    summary and the power layer's estimate (as ``pcmspice power --training`` costs it: the drift remedies the
+    run had on are in the totals)."""
     from pcmspice import power as pw
     from pcmspice.lut.format import load_lut_set
     from pcmspice.power.workload import layers
     s = pw.load_summary(run_dir)
-    luts = load_lut_set(lut_dir)
-    est = pw.estimate(luts, None, run_dir, power)
-    rem = pw.remedy_costs(luts, est.network, array, power)
+    est = pw.estimate(load_lut_set(lut_dir), None, run_dir, power)
     synapses = sum(l.synapses for l in layers(est.network, est.config.workload.bias))
     base = s.get("baseline_test_accuracy")
     return {"gap_pp": 100 * (float(s["analog_test_accuracy"]) - float(base)) if base is not None else math.nan,
             "analog_accuracy_percent": 100 * float(s["analog_test_accuracy"]),
             "software_accuracy_percent": 100 * float(base) if base is not None else math.nan,
-            "energy_per_example_joules": est.energy_per_example_joules + rem.joules_per_example,
-            "time_per_example_seconds": est.latency.training_seconds_per_example + rem.seconds_per_example,
+            "energy_per_example_joules": est.energy_per_example_joules,
+            "time_per_example_seconds": est.latency.training_seconds_per_example,
             "area_per_synapse_m2": est.area_total_m2 / synapses,
             "transfers_total": int(s.get("transfers_total") or 0)}
 
@@ -135,7 +134,7 @@ def evaluate(designs: list[tuple[str, Any]], out_dir: str, limits: Mapping[str, 
                 except Pruned as p:
                     return {"state": "pruned", "pruned_at_epoch": p.epoch, "pruned_run": p.label, "reason": str(p),
                             "curves": curves, "seconds": time.perf_counter() - t0, "worker_pid": os.getpid()}
-                rows.append(run_metrics(lut_dir, run_dir, d.power, cfg.array))
+                rows.append(run_metrics(lut_dir, run_dir, d.power))
             settings.append({"setting": "/".join(x for x in (cond, combo) if x) or "-", **mean_over_seeds(rows)})
     return {"state": "complete", "metrics": worst(settings), "settings": settings, "curves": curves,
             "luts_reused": f"{reused}/{n_luts}" if n_luts else "-", "seconds": time.perf_counter() - t0,

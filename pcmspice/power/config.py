@@ -113,7 +113,7 @@ class ArrayParams(_Section):
                                  _ASSUME + "the value read as a full-duty pulse: a value v is a read pulse of duty "
                                  "min(|v| / full scale, 1); 1 = the data sets' [0, 1] normalization")
     pcm_window_max_siemens: float = _p(20e-6, 1e-7, 1e-3, "S",
-                                       "Ambrogio et al. 2018: programming control degrades above ~20 uS, most "
+                                       "Ambrogio et al. 2018: programming control degrades above ~20 µS, most "
                                        "devices are programmed below it")
     pcm_mean_window_fraction: float = _p(0.25, 0.0, 1.0, "1",
                                          _ASSUME + "mean PCM conductance as a fraction of [G_reset, window max]: "
