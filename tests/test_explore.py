@@ -90,7 +90,13 @@ def test_search_writes_every_output(searched):
     s = json.loads((out / "summary.json").read_text())
     assert s["space_sha256"] and s["seed"] == 3 and s["versions"]["optuna"] and s["trials"]["asked"] == 6
     assert json.loads((out / "reference.json").read_text())["state"] == "complete"
-    assert "Pareto front" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "Pareto front" in report
+    # the report shows the front in a designer's units: nJ and µm², the CSV's SI values scaled
+    assert "| energy per example (nJ) | area per synapse (µm²) |" in report
+    first = df[df.pareto].iloc[0]
+    assert (f"| {first['energy_per_example_joules'] * 1e9:.4g} | {first['area_per_synapse_m2'] * 1e12:.4g} |"
+            in report)
 
 
 def test_killed_search_resumes_to_the_same_trials(searched, tmp_path):

@@ -126,12 +126,22 @@ def _figure(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None, 
     save_png(fig, path)
 
 
+# the report's columns in the units a designer reads (the CSV and Parquet tables keep SI units)
+_SHOWN = {"number": ("trial", 1.0), "gap_pp": ("gap (pp)", 1.0),
+          "energy_per_example_joules": ("energy per example (nJ)", 1e9),
+          "area_per_synapse_m2": ("area per synapse (µm²)", 1e12),
+          "time_per_example_seconds": ("time per example (µs)", 1e6),
+          "worst_setting": ("worst setting", 1.0), "pruned_at_epoch": ("pruned at epoch", 1.0)}
+
+
 def _table(rows: list[dict[str, Any]], cols: list[str]) -> Block:
-    def cell(v: Any) -> str:
+    def cell(v: Any, scale: float) -> str:
         if isinstance(v, float):
-            return f"{v:.4g}"
+            return f"{v * scale:.4g}"
         return "" if v is None else str(v)
-    return Block("table", columns=cols, rows=[[cell(r.get(c)) for c in cols] for r in rows])
+    shown = [_SHOWN.get(c, (c, 1.0)) for c in cols]
+    return Block("table", columns=[h for h, _ in shown],
+                 rows=[[cell(r.get(c), k) for c, (_, k) in zip(cols, shown)] for r in rows])
 
 
 def _write_table(out: Path, name: str, rows: list[dict[str, Any]]) -> None:
