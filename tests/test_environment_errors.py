@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = str(paths.default_sweep("demo"))
 
 
-def _cli(*args: str, env: dict | None = None, timeout: float = 120):
+def _cli(*args: str, env: dict | None = None, timeout: float = 120, unset: tuple[str, ...] = ()):
     e = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    for name in unset:          # e.g. the test session's own cache variables, so that the one set here counts
+        e.pop(name, None)
     return subprocess.run([sys.executable, "-m", "pcmspice.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=e, cwd=ROOT)
 
@@ -118,7 +120,7 @@ def test_cosim_with_an_unusable_cache_is_one_line(kind, tmp_path):
     if kind == "file":
         cache.write_text("not a folder")
     p = _cli("cosim", "--rows", "3", "--cols", "2", "--examples", "2", "--out", str(tmp_path / "o"),
-             env={"PCMSPICE_CACHE": str(cache)})
+             env={"PCMSPICE_CACHE": str(cache)}, unset=("PCMSPICE_COSIM_CACHE",))
     _one_line_error(p, "the cosim LUT cache")
 
 
@@ -126,7 +128,7 @@ def test_cosim_into_an_unusable_output_folder_is_one_line_before_the_run(tmp_pat
     (tmp_path / "afile").write_text("x")
     cache = tmp_path / "cache"
     p = _cli("cosim", "--rows", "3", "--cols", "2", "--examples", "2", "--out", str(tmp_path / "afile" / "out"),
-             env={"PCMSPICE_CACHE": str(cache)})
+             env={"PCMSPICE_CACHE": str(cache)}, unset=("PCMSPICE_COSIM_CACHE",))
     _one_line_error(p, "choose another --out")
     # before the run: the co-simulation's LUTs were not even characterized into the cache
     assert not cache.exists() or not any(cache.rglob("*.npz")), sorted(cache.rglob("*"))
