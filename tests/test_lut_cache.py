@@ -55,12 +55,7 @@ def test_only_the_epochs_changed_reuses_the_characterization_in_another_run_fold
     # the list names it (key, what, size, last used); prune by age keeps a fresh entry, removes an old one
     code, out, _ = _cli(capsys, "cache")
     assert code == 0 and entry.name in out and "generic65 tt 27 C 1 V, 4 cells" in out and "last used" in out
-    code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
-    assert code == 0 and "removed 0 luts entries" in out and entry.is_dir()
-    old = time.time() - 31 * 86400
-    os.utime(entry / lc.LAST_USED, (old, old))
-    code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
-    assert code == 0 and "removed 1 luts entry" in out and not entry.exists()
+    _pruned_only_when_old(capsys, entry, "luts")
     assert lc.entries(root) == []
 
 
@@ -162,9 +157,14 @@ def test_cache_lists_and_prunes_the_cosim_tables_too(tmp_path, capsys):
     # a reuse counts as a use; prune by age keeps it, then removes it when old
     cs.build_luts(cfg, cells, cs.default_cache_dir())
     assert (entry / lc.LAST_USED).is_file()
+    _pruned_only_when_old(capsys, entry, "cosim")
+
+
+def _pruned_only_when_old(capsys, entry, kind: str) -> None:
+    """`cache prune --older-than 30d` keeps ``entry`` (just used), then removes it once its last use is 31 days old."""
     code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
-    assert code == 0 and "removed 0 cosim entries" in out and entry.is_dir()
+    assert code == 0 and f"removed 0 {kind} entries" in out and entry.is_dir()
     old = time.time() - 31 * 86400
     os.utime(entry / lc.LAST_USED, (old, old))
     code, out, _ = _cli(capsys, "cache", "prune", "--older-than", "30d")
-    assert code == 0 and "removed 1 cosim entry" in out and not entry.exists()
+    assert code == 0 and f"removed 1 {kind} entry" in out and not entry.exists()
