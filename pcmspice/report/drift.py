@@ -81,8 +81,9 @@ def verdict_item(d: dict[str, Any], run_t0: float | None) -> str:
         for scheme in dict.fromkeys(r["scheme"] for r in d["rows"] if r["task"] == task):
             ok, bad = holds(d, task, scheme)
             gaps = [_mean(r["gap"]) for r in d["rows"] if r["task"] == task and r["scheme"] == scheme]
+            where = f"at t0 = {_t0s(ok)}" if ok else "at none of them"
             parts.append(f"{task}, {scheme}: {min(gaps):+.1f} to {max(gaps):+.1f} pp over the "
-                         f"{len(ok) + len(bad)} onsets run, within {HOLDS_PP:g} pp at t0 = {_t0s(ok)}")
+                         f"{len(ok) + len(bad)} onsets run, within {HOLDS_PP:g} pp {where}")
     at = f"this run's t0 is {fmt_si(run_t0, 's')}; " if run_t0 else ""
     return (f"**Drift onset t0 (unknown between ~100 ns and 20 s): {at}" + "; ".join(parts)
             + f"** (committed sweep, {d.get('epochs', '?')} epochs; see *Drift onset t0*)")
