@@ -97,6 +97,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def atomic_write_parquet(path: str | Path, df) -> Path:
+    """A pandas DataFrame as Parquet (pyarrow), written atomically like :func:`atomic_write_bytes`."""
+    import io
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
 

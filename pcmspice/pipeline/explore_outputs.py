@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pcmspice.core.document import Block, render_html, render_markdown
-from pcmspice.core.provenance import atomic_write_bytes, atomic_write_text, save_png, versions, write_json
+from pcmspice.core.provenance import atomic_write_parquet, atomic_write_text, save_png, versions, write_json
 from pcmspice.core.units import fmt_si
 from pcmspice.pipeline.space import OBJECTIVES, Space, apply_values
 from pcmspice.pipeline.trial import pareto_front
@@ -145,8 +145,6 @@ def _table(rows: list[dict[str, Any]], cols: list[str]) -> Block:
 
 
 def _write_table(out: Path, name: str, rows: list[dict[str, Any]]) -> None:
-    import io
-
     import pandas as pd
     df = pd.DataFrame(rows)
     atomic_write_text(out / f"{name}.csv", df.to_csv(index=False))
@@ -154,9 +152,8 @@ def _write_table(out: Path, name: str, rows: list[dict[str, Any]]) -> None:
         import pyarrow  # noqa: F401
     except ImportError:
         return
-    buf = io.BytesIO()
-    df.astype({c: "string" for c in df.columns if df[c].dtype == object}).to_parquet(buf, index=False)
-    atomic_write_bytes(out / f"{name}.parquet", buf.getvalue())
+    atomic_write_parquet(out / f"{name}.parquet",
+                         df.astype({c: "string" for c in df.columns if df[c].dtype == object}))
 
 
 def _designs(out: Path, study: Any, front: list[dict[str, Any]], space: Space) -> list[str]:

@@ -8,7 +8,7 @@ from pcmspice import testbenches as tb
 from pcmspice.circuits import c3t1c as cell
 from pcmspice.core.errors import ConfigError
 from pcmspice.core.outputs import atomic_dir, prepare_out_dir, run_key
-from pcmspice.core.provenance import atomic_write_bytes, versions, write_json
+from pcmspice.core.provenance import atomic_write_bytes, atomic_write_parquet, versions, write_json
 from pcmspice.spice import netlist as nl
 from pcmspice.spice import tech as techmod
 
@@ -52,10 +52,7 @@ def require_parquet() -> None:
 
 def _write(res, out: Path, name, technology, corner, temp_c, params, seed, engine, fmt, tech) -> None:
     if fmt == "parquet":
-        import io
-        buf = io.BytesIO()
-        res.table.to_parquet(buf, index=False)
-        atomic_write_bytes(out / "result.parquet", buf.getvalue())
+        atomic_write_parquet(out / "result.parquet", res.table)
     else:
         atomic_write_bytes(out / "result.csv", res.table.to_csv(index=False).encode())
     import matplotlib
