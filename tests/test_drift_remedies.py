@@ -294,6 +294,41 @@ def test_compensation_state_round_trip_continues_bit_identically():
     assert not np.all(arr.pcm_pairs.gain == 1.0)
 
 
+@pytest.mark.parametrize("mode", ["cell", "pcm-only"])
+def test_a_new_gain_rescales_the_cache_in_place_as_a_full_rebuild_would_make_it(mode):
+    """Read noise and drift on, the drift cache on its own schedule (not refreshed at a reference read):
+    after a reference read the cached PCM weight is that of the cached conductances with the new
+    gain, and W and the variances as the MACs read them equal a full rebuild from the
+    device state (float32), while the drift refresh count is not raised by the reads."""
+    luts = synthetic_luts(n_cells=16, n_devices=32, drift_t0_seconds=1e-3)
+    cfg = ArrayConfig(mode=mode, drift_compensation="column", drift_compensation_every=7, transfer_every=0,
+                      time_per_example_seconds=1e-3, leak_scale=0.0)
+
+    def run(c):
+        a = AnalogArray(4, 7, luts, c, seed=5)
+        a.program(np.random.default_rng(0).uniform(-0.5, 0.5, (4, 7)))
+        rng = np.random.default_rng(1)
+        for _ in range(30):
+            x, d = rng.uniform(-1, 1, 7), rng.uniform(-1, 1, 4)
+            a.forward(x)
+            a.update(x, d, 0.05)
+            a.advance()
+        return a
+    arr, plain = run(cfg), run(cfg.replace(drift_compensation="none"))
+    pairs = arr.pcm_pairs
+    assert arr.compensation.reads == 1 + 30 // 7 and not np.all(pairs.gain == 1.0)
+    assert pairs.refreshes == plain.pcm_pairs.refreshes > 2   # the reads did not refresh the drift cache
+    gp, gm = pairs.cached_pair(np.arange(pairs.gp.size))
+    shape = pairs.gp.shape
+    np.testing.assert_allclose(pairs.pcm_w, pairs.weight(gp.reshape(shape), gm.reshape(shape)), rtol=1e-12)
+    c = arr.cache.fresh()
+    w, var = c.w.copy(), c.var.copy()
+    c.invalidate()
+    c.fresh()
+    np.testing.assert_allclose(w, c.w, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(var, c.var, rtol=1e-5, atol=1e-12)
+
+
 # ------------------------------------------------------------------ item 2d: incremental transfer
 def test_incremental_transfer_programs_only_the_change():
     """Same array, same pulses, then one transfer each way (deterministic equal PCM steps, so no

@@ -91,13 +91,22 @@ class DriftCompensation:
         pairs.gain = np.ones((self.rows, 1))
 
     def after_examples(self, arr: _Array, n_examples: int) -> bool:
-        """Count examples; every ``every`` of them read the references and set the gain S0 / S.
-        Returns whether the gain changed (the caller rebuilds the cache)."""
+        """Count examples; every ``every`` of them read the references and set the gain S0 / S on the
+        drift cache and W (rescaled in place: :meth:`PcmPairs.set_gain`).  Returns whether it did."""
         self.since += n_examples
         if self.since < self.every:
             return False
         self.since = 0
-        arr.pcm_pairs.gain = self.s0 / self._read(arr)
+        gain = self.s0 / self._read(arr)
+        pairs, c = arr.pcm_pairs, arr.cache.fresh()
+        var_before = pairs.pcm_var
+        pairs.set_gain(gain)
+        arr.model.drift_w(c, arr.polarity)   # W's PCM part moves, its 3T1C part is kept (as a drift refresh)
+        if c.var is not None and var_before is not None:   # the variances move by the PCM part's change alone
+            d = (pairs.pcm_var - var_before).reshape(-1)
+            if c.var_base.size:
+                c.var_base = c.var_base + d
+            c.var = (c.var.reshape(-1).astype(np.float64) + d).astype(np.float32).reshape(c.var.shape)
         return True
 
     # ------------------------------------------------------------------ state
@@ -175,12 +184,11 @@ def build(arr: _Array) -> tuple[DriftCompensation | None, Reverify | None]:
 
 def after_examples(arr: _Array, n_examples: int) -> None:
     """The remedies' share of :meth:`AnalogArray.advance`: a re-verify pass and a reference read when
-    due; the drift cache and W are rebuilt when either changed something."""
-    changed = False
-    if arr.reverify is not None:
-        changed |= arr.reverify.after_examples(arr, n_examples)
+    due.  A re-verify that reprogrammed devices rebuilds the drift cache and W in full; a new gain
+    rescales the cached PCM part in place (:meth:`DriftCompensation.after_examples`)."""
+    reprogrammed = arr.reverify is not None and arr.reverify.after_examples(arr, n_examples)
     if arr.compensation is not None:
-        changed |= arr.compensation.after_examples(arr, n_examples)
-    if changed:
+        arr.compensation.after_examples(arr, n_examples)
+    if reprogrammed:
         arr.pcm_pairs.refresh(arr.time_seconds)
         arr.cache.invalidate()

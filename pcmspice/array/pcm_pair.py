@@ -223,6 +223,18 @@ class PcmPairs:
         self.pcm_var = self.variance(gp, gm) if self.noisy else None
         self.schedule(now, full=True)
 
+    def set_gain(self, gain: np.ndarray) -> None:
+        """A new drift-compensation gain (rows, 1) on the drift cache as it stands: the cached weight
+        and variance are rescaled by new / old gain (and its square), not recomputed from the
+        conductances now; the drift refreshes keep their own schedule (a gain read does not move
+        a device, so the cache's drift bound still holds)."""
+        old = self.gain_of()
+        self.gain = np.asarray(gain, dtype=np.float64)
+        ratio = self.gain_of() / old
+        self.pcm_w = self.pcm_w * ratio
+        if self.pcm_var is not None:
+            self.pcm_var = self.pcm_var * (ratio * ratio)
+
     def due(self, now: float) -> bool:
         return now >= self.next_refresh
 
