@@ -25,6 +25,10 @@ OUT (nothing is trained) and says which are missing.
         --no-default --variant "paper=" --variant "robust=--config characterization/train/drift-robust.toml" \\
         --t0 1e-7,1e-5,1e-3,0.1,20 --out runs/verdict-t0
 
+``--tasks-of NAME=TASKS`` runs a variant on some of the tasks only (each remedy alone on the two mnist5k
+tasks, say, beside the paper's scheme and the combination on Fashion-MNIST too); what did not run is named
+per variant and task (seeds, onsets), on the console and in the published table.
+
 A variant is NAME=ARGS (extra `pcmspice train` arguments, split on spaces); "default" (no extra
 arguments) is always included unless --no-default (then the default runs already in OUT, if any, give
 the baselines).  A variant given --no-baseline is compared with the
@@ -146,16 +150,17 @@ def figure(rows: list[dict], path: Path) -> None:
     if not tasks:
         return
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(6.5, 5.2 * len(tasks)), 4.6), squeeze=False)
+    color = {sc: f"C{i}" for i, sc in enumerate(dict.fromkeys(r["scheme"] for r in rows))}   # one per scheme
     for ax, task in zip(axes[0], tasks):
         schemes = list(dict.fromkeys(r["scheme"] for r in rows if r["task"] == task))
-        for i, sc in enumerate(schemes):
+        for sc in schemes:
             rs = sorted((r for r in rows if r["task"] == task and r["scheme"] == sc), key=lambda r: r["t0_seconds"])
             x = [r["t0_seconds"] for r in rs]
             y = [statistics.mean(r["gap"]) for r in rs]
             e = [statistics.stdev(r["gap"]) if len(r["gap"]) > 1 else 0.0 for r in rs]
             n = sorted({len(r["gap"]) for r in rs})
             seeds = f"{'/'.join(map(str, n))} seed{'s' if n != [1] else ''}"
-            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{sc} ({seeds})", color=f"C{i}")
+            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=f"{sc} ({seeds})", color=color[sc])
         ax.axhline(0.0, color="k", lw=1, ls="--", label="software (float64)")
         ax.set_xscale("log")
         ax.set_xlabel("drift onset t0 (s)")
@@ -167,6 +172,28 @@ def figure(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def not_run_summary(missing: list[tuple], seeds: list[int], t0s: list[float | None]) -> list[str]:
+    """The runs of the plan that did not run, one phrase per variant and task: which seeds at which
+    onsets (e.g. "comp on mnist5k: seeds 1, 2 at every t0")."""
+    out = []
+    for v, t in dict.fromkeys((v, t) for v, _t0, t, _s in missing):
+        by_seed: dict[int, list] = {}
+        for v2, t0, t2, s_ in missing:
+            if (v2, t2) == (v, t):
+                by_seed.setdefault(s_, []).append(t0)
+        groups: dict[tuple, list[int]] = {}
+        for s_, ts in by_seed.items():
+            groups.setdefault(tuple(ts), []).append(s_)
+        parts = []
+        for ts, ss in groups.items():
+            at = ("" if ts == (None,) else " at every t0" if len(ts) == len(t0s)
+                  else " at t0 = " + ", ".join(f"{x:g} s" for x in ts))
+            parts.append(("every seed" if len(ss) == len(seeds) else
+                          f"seed{'s' if len(ss) > 1 else ''} " + ", ".join(map(str, ss))) + at)
+        out.append(f"{v} on {t}: " + "; ".join(parts))
+    return out
 
 
 def publish(path: Path, rows: list[dict], variants: dict, epochs: int, not_run: list[str]) -> None:
@@ -195,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--variant", action="append", default=[], help="NAME=extra train arguments")
     ap.add_argument("--no-default", action="store_true")
+    ap.add_argument("--tasks-of", action="append", default=[], metavar="NAME=TASKS",
+                    help="run the variant NAME on these tasks only (comma separated; default: every --tasks)")
     ap.add_argument("--t0", default="", help="drift onsets (s), comma separated: the t0 axis")
     ap.add_argument("--collect", action="store_true", help="tabulate the runs already in OUT; train nothing")
     ap.add_argument("--publish", default="", help="also write the t0 table with its provenance to this JSON "
@@ -208,9 +237,17 @@ def main(argv: list[str] | None = None) -> None:
         name, _, args = v.partition("=")
         variants[name] = shlex.split(args)
     tasks, seeds = a.tasks.split(","), [int(s) for s in a.seeds.split(",")]
+    only: dict[str, set[str]] = {}
+    for v in a.tasks_of:
+        name, _, ts = v.partition("=")
+        if name not in variants or not set(ts.split(",")) <= set(tasks):
+            raise SystemExit(f"--tasks-of {v}: give NAME=TASKS with a --variant NAME and tasks among --tasks "
+                             f"({a.tasks})")
+        only[name] = set(ts.split(","))
     t0s: list[float | None] = [float(x) for x in a.t0.split(",")] if a.t0 else [None]
     first = (next(iter(variants)), t0s[0]) if variants else None
-    jobs = [(v, t0, t, s) for s in seeds for t0 in t0s for t in tasks for v in variants]
+    jobs = [(v, t0, t, s) for s in seeds for t0 in t0s for t in tasks for v in variants
+            if t in only.get(v, {t})]
 
     def extra(v: str, t0: float | None) -> list[str]:
         x = list(variants[v])
@@ -263,8 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"({len(todo)} runs, {len(missing)} not run, seeds {a.seeds}, {a.epochs} epochs, "
           f"{time.perf_counter() - start:.0f} s)")
     if missing:
-        print("not run: " + ", ".join(f"{v}{' ' + _t0_name(t0) if t0 is not None else ''} {t} seed{s_}"
-                                      for v, t0, t, s_ in missing))
+        print("not run: " + "; ".join(not_run_summary(missing, seeds, t0s)))
     out.mkdir(parents=True, exist_ok=True)
     (out / "verdict.md").write_text(table + "\n")
     (out / "verdict.json").write_text(json.dumps(rows, indent=2))
@@ -272,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         figure(rows, out / "verdict_t0.png")
         if a.publish:
             publish(Path(a.publish), rows, variants, a.epochs,
-                    [f"{v} t0={t0:g} {t} seed{s_}" for v, t0, t, s_ in missing])
+                    not_run_summary(missing, seeds, t0s))
             shutil.copyfile(out / "verdict_t0.png", Path(a.publish).with_suffix(".png"))
     # a folder `pcmspice report` reads (kind "seeds"): every row seen so far in OUT, this run's replacing
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}

@@ -39,6 +39,22 @@ def test_holds_is_the_mean_gap_within_half_a_point(tmp_path):
         drift.verdict_item(d, None)
 
 
+def test_the_verdict_line_names_the_paper_and_the_recommended_scheme_and_the_table_every_scheme(tmp_path):
+    """With each remedy alone in the sweep, the verdict line stays the paper's scheme against the recommended
+    combination; the section's table has a row for every scheme, and the runs not made are named."""
+    d = _table(not_run=["comp on mnist5k: seeds 1, 2 at every t0"])
+    d["rows"].append({**d["rows"][0], "scheme": "comp", "gap": [-3.0, -2.0]})
+    line = drift.verdict_item(d, None)
+    assert "mnist5k, paper:" in line and "mnist5k, robust:" in line and "comp" not in line
+    blocks = drift.blocks(d)
+    table = next(b for b in blocks if b.kind == "table")
+    assert [r[1] for r in table.rows] == ["paper", "robust", "comp"]
+    assert table.rows[2][2:4] == ["-2.50 ± 0.71 (2)", "not run"]
+    assert any("comp on mnist5k: seeds 1, 2 at every t0" in b.text for b in blocks if b.kind == "p")
+    d["rows"] = [r for r in d["rows"] if r["scheme"] == "comp"]     # neither of the two: every scheme
+    assert "mnist5k, comp:" in drift.verdict_item(d, None)
+
+
 @pytest.mark.parametrize("text, word", [("{not json", "not readable"), (json.dumps({"schema": "other"}), "schema"),
                                          (json.dumps({**_table(), "rows": [{"task": "x"}]}), "incomplete")])
 def test_a_foreign_or_damaged_table_is_refused_whole(tmp_path, text, word):
@@ -89,3 +105,39 @@ def test_the_committed_table_is_readable_and_names_its_schemes():
     assert d["schemes"]["robust"] == ["--config", "characterization/train/drift-robust.toml"]
     assert all(len(r["gap"]) == len(r["seeds"]) == len(r["energy_per_example_joules"]) for r in d["rows"])
     assert drift.verdict_path().with_suffix(".png").is_file()
+
+
+def _verdict_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "verdict.py"
+    spec = importlib.util.spec_from_file_location("verdict_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_sweeps_missing_runs_are_named_per_scheme_and_task():
+    """benchmarks/verdict.py names what did not run in one phrase per scheme and task (seeds, onsets)."""
+    v = _verdict_script()
+    t0s, seeds = [1e-7, 1e-3, 20.0], [0, 1, 2]
+    missing = ([("comp", t, "mnist5k", s) for s in (1, 2) for t in t0s]
+               + [("robust", 1e-3, "fashion-mnist", s) for s in seeds] + [("paper", 20.0, "mnist5k", 2)])
+    assert v.not_run_summary(missing, seeds, t0s) == [
+        "comp on mnist5k: seeds 1, 2 at every t0", "robust on fashion-mnist: every seed at t0 = 0.001 s",
+        "paper on mnist5k: seed 2 at t0 = 20 s"]
+
+
+def test_a_variant_limited_to_some_tasks_and_a_bad_limit(tmp_path, capsys):
+    """--tasks-of NAME=TASKS: the variant's runs on other tasks are neither run nor missing; a limit naming an
+    unknown variant or task is refused in one line before any work."""
+    v = _verdict_script()
+    with pytest.raises(SystemExit, match="--tasks-of comp=digits: give NAME=TASKS"):
+        v.main(["--tasks", "mnist5k", "--no-default", "--variant", "comp=", "--tasks-of", "comp=digits",
+                "--out", str(tmp_path), "--collect"])
+    v.main(["--tasks", "mnist5k,fashion-mnist", "--seeds", "0", "--no-default", "--variant", "paper=",
+            "--variant", "comp=-x", "--tasks-of", "comp=mnist5k", "--t0", "1e-7", "--out", str(tmp_path),
+            "--collect"])
+    out = capsys.readouterr().out
+    assert "(0 runs, 3 not run" in out
+    assert "comp on mnist5k: every seed at every t0" in out and "comp on fashion-mnist" not in out
