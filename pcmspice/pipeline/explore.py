@@ -225,6 +225,6 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
             eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0, final=False)
     summary = eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0)
     echo(f"{summary['trials']['complete']} complete, {summary['trials']['pruned']} pruned, "
-         f"{summary['trials']['failed']} failed; {len(summary['pareto'])} on the Pareto front -> {out}/report.html")
+         f"{summary['trials']['failed']} failed; {len(summary['pareto'])} on the Pareto front")
     return summary
 
