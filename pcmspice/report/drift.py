@@ -67,7 +67,7 @@ def holds(d: dict[str, Any], task: str, scheme: str) -> tuple[list[float], list[
 
 
 def _t0s(ts: list[float]) -> str:
-    return ", ".join(fmt_si(t, "s") for t in ts) or "none of those run"
+    return ", ".join(fmt_si(t, "s") for t in ts) or "none"
 
 
 def _span(xs: list[float], unit: str) -> str:
