@@ -1,6 +1,14 @@
 import os
+import signal
 
 import pytest
+
+# A suite started in the background by a non-interactive shell (`./go test &`) inherits SIGINT ignored
+# (POSIX: asynchronous commands ignore it), and so would every command the Ctrl-C tests start, which
+# then finish instead of stopping.  Python's own handler here means the commands start with the default
+# disposition (an exec resets a handler, not an ignore), as they do from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
