@@ -257,8 +257,9 @@ def main(argv: list[str] | None = None) -> None:
                 x.append("--no-baseline")
         return x
 
-    def done(j) -> bool:
-        return (_run_dir(out, j[0], j[1], j[2], j[3]) / "run" / "summary.json").exists()
+    def done(j) -> bool:   # trained and costed (a run whose power step is still going is not done yet)
+        d = _run_dir(out, j[0], j[1], j[2], j[3])
+        return (d / "run" / "summary.json").exists() and (d / "power" / "summary.json").exists()
 
     todo = [j for j in jobs if done(j)] if a.collect else jobs
     missing = [j for j in jobs if j not in todo]
