@@ -167,7 +167,7 @@ def figure(rows: list[dict], path: Path) -> None:
         ax.set_ylabel("analog - software test accuracy (pp)")
         ax.set_title(task)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     fig.suptitle("Gap to software vs the PCM drift onset t0\n(error bars: sd over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
