@@ -45,6 +45,16 @@ class WeightCache:
             self.var_valid = True
         return self
 
+    def shift_var(self, d: np.ndarray) -> None:
+        """The variances of every cell moved by ``d`` (float64, one per cell, flat) in a part that is not g's
+        (a drift-compensation gain on the PCM part): ``var_base`` and ``var`` shift alike, in place of a
+        rebuild.  Call on a fresh cache."""
+        if self.var is None:
+            return
+        if self.var_base.size:
+            self.var_base = self.var_base + d
+        self.var = (self.var.reshape(-1).astype(np.float64) + d).astype(np.float32).reshape(self.var.shape)
+
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         """The cached arrays (not recomputable bit for bit: a drift refresh keeps W's 3T1C part)."""

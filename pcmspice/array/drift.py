@@ -102,11 +102,8 @@ class DriftCompensation:
         var_before = pairs.pcm_var
         pairs.set_gain(gain)
         arr.model.drift_w(c, arr.polarity)   # W's PCM part moves, its 3T1C part is kept (as a drift refresh)
-        if c.var is not None and var_before is not None:   # the variances move by the PCM part's change alone
-            d = (pairs.pcm_var - var_before).reshape(-1)
-            if c.var_base.size:
-                c.var_base = c.var_base + d
-            c.var = (c.var.reshape(-1).astype(np.float64) + d).astype(np.float32).reshape(c.var.shape)
+        if var_before is not None:   # the variances move by the PCM part's change alone
+            c.shift_var((pairs.pcm_var - var_before).reshape(-1))
         return True
 
     # ------------------------------------------------------------------ state
