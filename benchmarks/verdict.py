@@ -178,11 +178,10 @@ def not_run_summary(missing: list[tuple], seeds: list[int], t0s: list[float | No
     """The runs of the plan that did not run, one phrase per variant and task: which seeds at which
     onsets (e.g. "comp on mnist5k: seeds 1, 2 at every t0")."""
     out = []
-    for v, t in dict.fromkeys((v, t) for v, _t0, t, _s in missing):
-        by_seed: dict[int, list] = {}
-        for v2, t0, t2, s_ in missing:
-            if (v2, t2) == (v, t):
-                by_seed.setdefault(s_, []).append(t0)
+    onsets: dict[tuple, dict[int, list]] = {}   # (variant, task) -> seed -> the onsets it missed
+    for v, t0, t, s_ in missing:
+        onsets.setdefault((v, t), {}).setdefault(s_, []).append(t0)
+    for (v, t), by_seed in onsets.items():
         groups: dict[tuple, list[int]] = {}
         for s_, ts in by_seed.items():
             groups.setdefault(tuple(ts), []).append(s_)
