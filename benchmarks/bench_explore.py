@@ -1,9 +1,11 @@
 """Search throughput of ``pcmspice explore`` (run on demand, not in CI).
 
-A 5-parameter space (gain F, transfer interval, drift compensation, pre-distortion, learning rate) on the
+A 5-parameter space (gain F, transfer interval, drift compensation, pre-distortion, verify window) on the
 committed LUTs, mnist5k, 20 epochs, pruning on, searched four times with the same seed: on 1 and on 2 local
-processes, and on a loopback Dask cluster of 1 and of 2 workers.  Prints the trials per hour of each and the
-2-vs-1 ratios measured in this run, and checks that the four searches made the same trials.
+processes, and on a loopback Dask cluster of 1 and of 2 workers; and once more on 2 processes with every training
+run training its own software baseline, as trials did before a search shared one per task and seed.  Prints the
+trials per hour of each and the ratios measured in this run, and checks that the five searches made the same
+trials.
 
     .venv/bin/python benchmarks/bench_explore.py [--trials 8] [--batch 4] [--epochs 20] [--max-train N]
                                                  [--dataset mnist5k] [--no-dask]
@@ -38,7 +40,7 @@ seeds = [0]
 "task.array.transfer_every" = {{ low = 500, high = 16000, log = true }}
 "task.array.drift_compensation" = {{ choices = ["none", "column"] }}
 "task.array.drift_predistort" = {{ choices = [false, true] }}
-"task.learning_rate" = {{ low = 0.05, high = 0.4, log = true }}
+"task.array.pcm_tolerance_siemens" = {{ low = "0.3u", high = "3u", log = true }}
 """
 
 
@@ -71,7 +73,8 @@ def main(argv=None):
         # the reference design is evaluated with the first batch of every search: run one search first so
         # that the data set and the numba kernels are warm for all four
         rows = []
-        for name, kw in (("local, 1 process", {"jobs": 1}), ("local, 2 processes", {"jobs": 2})):
+        for name, kw in (("local, 1 process", {"jobs": 1}), ("local, 2 processes", {"jobs": 2}),
+                         ("local, 2, own baselines", {"jobs": 2, "share_baselines": False})):
             wall, (s, table) = search(space, tmp / name.replace(" ", "").replace(",", "-"), **kw)
             rows.append((name, wall, s, table))
         if not a.no_dask:
@@ -81,6 +84,7 @@ def main(argv=None):
                                   dashboard_address="127.0.0.1:0") as cluster:
                     wall, (s, table) = search(space, tmp / f"dask{n}", scheduler=cluster.scheduler_address)
                 rows.append((f"Dask loopback, {n} worker{'s' if n > 1 else ''}", wall, s, table))
+        own = rows.pop(2)   # the reference of the shared software baseline, printed last
     same = all(r[3].equals(rows[0][3]) for r in rows)
     print(f"space: 5 parameters, {a.dataset}, {a.epochs} epochs{f', {a.max_train} examples' if a.max_train else ''}, "
           f"{a.trials} trials in batches of {a.batch}, pruning on (+ the reference design in the first batch)")
@@ -91,6 +95,9 @@ def main(argv=None):
     print(f"  2 vs 1 local processes: {rows[0][1] / rows[1][1]:.2f}x the trials per hour")
     if not a.no_dask:
         print(f"  2 vs 1 Dask workers:    {rows[2][1] / rows[3][1]:.2f}x the trials per hour")
+    print(f"  shared vs per-trial software baselines (2 processes): {own[1] / rows[1][1]:.2f}x the trials per "
+          f"hour ({own[1]:.1f} s with every run training its own)")
+    same = same and own[3].equals(rows[0][3])
     print(f"  the same trials in every search: {same}")
 
 

@@ -126,6 +126,79 @@ def test_killed_search_resumes_to_the_same_trials(searched, tmp_path):
     assert (pd.read_csv(out / "trials.csv").seconds[:3] == before.seconds).all()
 
 
+def test_one_software_baseline_serves_every_trial(searched):
+    """The trials train the analog network only: the software baseline of the task and seed is trained once, in
+    baselines/, and every trial's and the reference's gap is measured against it."""
+    _, out, _ = searched
+    files = list((out / "baselines").glob("*.json"))
+    assert len(files) == 1   # one seed, no task parameter in the space
+    sw = 100 * json.loads(files[0].read_text())["test_accuracy"]
+    df = pd.read_csv(out / "trials.csv")
+    done = df[df.state == "complete"]
+    assert len(done) and (done.software_accuracy_percent == sw).all()
+    assert json.loads((out / "reference.json").read_text())["metrics"]["software_accuracy_percent"] == sw
+    run = json.loads(next((out / "trials").glob("*/train/seed0/summary.json")).read_text())
+    assert run["baseline_test_accuracy"] is None and run["baseline_train_wall_seconds"] is None
+
+
+def test_the_software_baseline_alone_is_the_runs_bit_for_bit(tmp_path, monkeypatch):
+    """train_software gives the history a full run trains beside its analog network, whatever the array; the
+    stored baseline is reused, and a corrupted or foreign file is trained again, never read."""
+    from pcmspice import train as tr
+    from pcmspice.pipeline import trial
+    cfg = tr.TrainConfig(dataset="digits", epochs=2, max_train=120, max_test=80, seed=5)
+    full = tr.train(cfg.replace(array=cfg.array.replace(gain_f=1.5, transfer_every=50)))
+    alone = tr.train_software(cfg)
+    assert alone.history == full.baseline.history
+    for w_full, w_alone in zip(full.baseline.network.layers, alone.network.layers):
+        assert (w_full.weights() == w_alone.weights()).all()
+    acc = trial.software_accuracy(cfg, tmp_path)
+    assert acc == full.baseline.history[-1]["test_accuracy"]
+    (f,) = tmp_path.glob("*.json")
+    calls = []
+    real = tr.train_software
+    monkeypatch.setattr(tr, "train_software", lambda c: calls.append(c) or real(c))
+    # another array, the same baseline: read from the file, not trained
+    assert trial.software_accuracy(cfg.replace(array=cfg.array.replace(gain_f=4.0)), tmp_path) == acc and not calls
+    f.write_text(f.read_text()[:40])                       # cut short: trained again and replaced
+    assert trial.software_accuracy(cfg, tmp_path) == acc and len(calls) == 1
+    rec = json.loads(f.read_text())
+    rec["config"]["seed"] = 6                              # another config's file under this name: not used
+    f.write_text(json.dumps(rec))
+    assert trial.software_accuracy(cfg, tmp_path) == acc and len(calls) == 2
+    assert json.loads(f.read_text())["config"]["seed"] == 5
+
+
+@pytest.mark.parametrize("curve, pruned_at", [([0.90, 0.50, 0.52, 0.55], None),   # a dip after a good start
+                                               ([0.50, 0.55, 0.58, 0.70], 2)])    # below the median throughout
+def test_pruning_compares_the_best_so_far_with_the_median(monkeypatch, curve, pruned_at):
+    """The median rule on a run's best accuracy so far (as Optuna's MedianPruner): a transfer's dip in one
+    epoch does not stop a run that was above the median; a run below it at every epoch is stopped after the
+    warm-up.  The last epoch is never pruned."""
+    from pcmspice.pipeline import DesignConfig, training, trial
+
+    class Done(Exception):
+        pass
+
+    def fake_run(cfg, out, on_epoch=None, **kw):
+        for e, a in enumerate(curve, start=1):
+            on_epoch("software", {"epoch": e, "test_accuracy": 1.0})
+            on_epoch("cell", {"epoch": e, "test_accuracy": a})
+        raise Done
+
+    monkeypatch.setattr(training, "train_run", fake_run)
+    d = DesignConfig.from_toml_text('[task]\ndataset = "digits"\nepochs = 4\nseeds = [0]\n')
+    limits = {"seed0": [0.6, 0.6, 0.6, 0.9]}
+    if pruned_at is None:
+        with pytest.raises(Done):
+            trial.evaluate([("", d)], "unused", limits, 1, None)
+    else:
+        r = trial.evaluate([("", d)], "unused", limits, 1, None)
+        assert r["state"] == "pruned" and r["pruned_at_epoch"] == pruned_at
+        assert r["reason"] == "seed0 epoch 2: best 55.00 % < median 60.00 %"
+        assert r["curves"] == {"seed0": curve[:2]}
+
+
 def test_pareto_front_against_a_hand_computed_one():
     from pcmspice.pipeline.trial import pareto_front
     # (gap pp: maximize, energy nJ: minimize, area: minimize)
@@ -231,7 +304,7 @@ def test_confirm_reruns_a_pareto_design_through_run(searched, tmp_path):
                                                                           rel=1e-12)
 
 
-def _synthetic(designs, out_dir, limits, warmup, cache):
+def _synthetic(designs, out_dir, limits, warmup, cache, baselines=None):
     """A stand-in for a trial's training (the sampler's side only): objectives computed from the parameters."""
     a = designs[0][1].task.array
     gap = -abs(a.gain_f - 3.2) - (0.5 if a.drift_compensation == "none" else 0.0)

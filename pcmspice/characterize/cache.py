@@ -13,9 +13,15 @@ wait on the entry's lock ``<cache>/.<key>.lock`` (:mod:`pcmspice.core.locks`) an
 wrote.  A reused entry is loaded as every LUT set is (seals checked); one that does not load is characterized
 again.
 
-``pcmspice cache`` lists the entries (kind, key, what, size, last used) of this cache and of the co-simulation's
-LUT cache (:func:`cosim_dir`, entries of kind ``cosim``), and ``pcmspice cache prune --older-than 30d`` (or
-``--all``) removes them from both; an entry another process holds is skipped, never half removed.
+The PCM devices do not depend on the 3T1C: a characterization through the cache (a design's, ``run``'s,
+``corners``', every trial of ``pcmspice explore``) takes its PCM batch from ``<cache>/pcm/<key>/``
+(:func:`pcm_key`) when another cell design of the same technology, corner, temperature, seed and PCM settings
+simulated it, and simulates only its cells.
+
+``pcmspice cache`` lists the entries (kind, key, what, size, last used) of this cache (kinds ``luts`` and ``pcm``)
+and of the co-simulation's LUT cache (:func:`cosim_dir`, entries of kind ``cosim``), and ``pcmspice cache prune
+--older-than 30d`` (or ``--all``) removes them from all; an entry another process holds is skipped, never half
+removed.
 """
 from __future__ import annotations
 
@@ -104,6 +110,74 @@ def _what(entry: Path) -> str:
         return f"unfinished ({n} batches)"
 
 
+# ---- the PCM devices of a characterization, shared by every cell design ------------------------------------
+
+PCM_DIR = "pcm"        # <cache>/pcm/<key>/: one PCM batch, shared by the characterizations of any cell
+PCM_FILE = "batch.npz"
+
+
+def pcm_dir(cache: str | Path | None = None) -> Path:
+    """The shared PCM batches of the LUT cache ``cache`` (:func:`cache_dir`): ``<cache>/pcm``."""
+    return cache_dir(cache) / PCM_DIR
+
+
+def pcm_key(cfg: Any, batch: Any) -> str:
+    """What a PCM batch depends on, and nothing of the 3T1C: the technology (its hash), corner, temperature and
+    supply, the definition's seed, devices, pulses and cycles, the netlist parameters the PCM's own templates
+    declare, the netlists' hashes, the netlist size the devices are cut in and the pcmspice version.  Two cell
+    designs (another capacitor, other transistor sizes or gate levels, another cell count) share it."""
+    import dataclasses
+
+    from pcmspice import __version__
+    from pcmspice.characterize.sweep import netlist_hashes
+    from pcmspice.characterize.tables import _pcm_grid
+    from pcmspice.circuits import pcm
+    blob = json.dumps({"batch": dataclasses.asdict(batch), "tech": cfg.tech().provenance(),
+                       "seed": cfg.seed, "pulses": cfg.pcm_pulses, "cycles": cfg.pcm_cycles,
+                       "params": pcm._pcm_only(dict(cfg.params)), "net": netlist_hashes(),
+                       "per_netlist": pcm.DEVICES_PER_NETLIST, "grid": [float(g) for g in _pcm_grid()],
+                       "pcmspice": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def shared_pcm(root: Path | None, cfg: Any, batch: Any, arrays: dict | None = None) -> dict | None:
+    """With ``arrays`` None: the shared PCM batch of ``cfg`` and ``batch`` from ``root`` (:func:`pcm_dir`), or
+    None when there is none (or ``root`` is None).  A damaged or foreign file is never read: it is None and the
+    batch is simulated and stored again.  With ``arrays``: store them there (atomically).  The entry's lock is held
+    meanwhile, so ``pcmspice cache prune`` never removes half of one."""
+    from pcmspice.characterize.batches import _load_batch, _save_batch
+    from pcmspice.core.errors import LutError
+    if root is None or batch.kind != "pcm":
+        return None
+    key = pcm_key(cfg, batch)
+    entry = root / key
+    root.mkdir(parents=True, exist_ok=True)
+    with entry_lock(root, key):
+        if arrays is not None:
+            entry.mkdir(exist_ok=True)
+            _save_batch(entry / PCM_FILE, key, batch, arrays)
+            touch(entry)
+            return arrays
+        try:
+            got = _load_batch(entry / PCM_FILE, key, batch)
+        except LutError:
+            return None
+        if got is not None:
+            touch(entry)
+        return got
+
+
+def _what_pcm(entry: Path) -> tuple[str, bool]:
+    """``PCM corner temp supply, N devices`` of a shared PCM batch, and whether it is there."""
+    import numpy as np
+    try:
+        with np.load(entry / PCM_FILE, allow_pickle=False) as z:
+            b = json.loads(bytes(z["__meta__"]).decode())["batch"]
+        return f"PCM {b['corner']} {b['temp_c']:g} C {b['vdd']:g} V, {b['count']} devices", True
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unfinished", False
+
+
 def cosim_dir(cache: str | Path | None = None) -> Path:
     """The co-simulation's LUT cache (``pcmspice cosim --cache``): ``cache``, else ``$PCMSPICE_COSIM_CACHE``,
     else ``$PCMSPICE_CACHE/cosim`` (``~/.cache/pcmspice/cosim``); not created here."""
@@ -139,6 +213,8 @@ def entries(root: Path, kind: str = "luts") -> list[dict[str, Any]]:
         last = (lu if lu.exists() else e).stat().st_mtime
         if kind == "cosim":
             what, finished = _what_cosim(e)
+        elif kind == "pcm":
+            what, finished = _what_pcm(e)
         else:
             what, finished = _what(e), complete.problem(e, verify_files=False) is None
         got.append({"kind": kind, "key": e.name, "what": what, "size_bytes": _size(e), "last_used": last,

@@ -31,7 +31,8 @@ class SweepResult:
 
 def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool = True,
               scheduler: str | None = None, engine: str = "auto", progress: bool = True,
-              stop_after: int | None = None, figures: bool = True, force: bool = False) -> SweepResult:
+              stop_after: int | None = None, figures: bool = True, force: bool = False,
+              pcm_cache: str | Path | None = None) -> SweepResult:
     """Run (or resume) a sweep; write the LUT sets, summary.json and figures into ``out_dir``.
 
     ``out_dir`` is checked first: absent, empty, or a characterization of the same definition (its
@@ -40,6 +41,8 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
     manifest (:mod:`pcmspice.core.complete`): readers see the whole result or none.
     ``stop_after`` computes at most that many new batches and then raises
     KeyboardInterrupt, as an interruption would (used by the resume test).
+    ``pcm_cache``: the LUT cache's shared PCM batches (:func:`pcmspice.characterize.cache.pcm_dir`): a PCM batch
+    found there is not simulated (it counts as reused), one simulated is stored there for other cell designs.
     """
     import time
     t0 = time.perf_counter()
@@ -50,14 +53,17 @@ def run_sweep(cfg: SweepConfig, out_dir: str | Path, jobs: int = 1, resume: bool
     taken = not locks.held(out_dir)
     out = outputs.prepare_out_dir(out_dir, KIND, key, force)   # locked: one writer at a time
     try:
-        return _run_locked(cfg, out, key, t0, jobs, resume, scheduler, engine, progress, stop_after, figures)
+        return _run_locked(cfg, out, key, t0, jobs, resume, scheduler, engine, progress, stop_after, figures,
+                           Path(pcm_cache) if pcm_cache is not None else None)
     finally:
         if taken:
             locks.release(out_dir)
 
 
 def _run_locked(cfg: SweepConfig, out: Path, key: str, t0: float, jobs: int, resume: bool, scheduler: str | None,
-                engine: str, progress: bool, stop_after: int | None, figures: bool) -> SweepResult:
+                engine: str, progress: bool, stop_after: int | None, figures: bool,
+                pcm_cache: Path | None = None) -> SweepResult:
+    from pcmspice.characterize.cache import shared_pcm
     out.mkdir(parents=True, exist_ok=True)
     outputs.write_marker(out, KIND, key)
     bdir = out / "batches" / key
@@ -66,6 +72,10 @@ def _run_locked(cfg: SweepConfig, out: Path, key: str, t0: float, jobs: int, res
     todo = []
     for b in batches:
         arr = _load_batch(bdir / b.filename, key, b) if resume else None
+        if arr is None and resume:   # the PCM devices another cell design simulated
+            arr = shared_pcm(pcm_cache, cfg, b)
+            if arr is not None:
+                _save_batch(bdir / b.filename, key, b, arr)
         if arr is None:
             todo.append(b)
         else:
@@ -76,6 +86,7 @@ def _run_locked(cfg: SweepConfig, out: Path, key: str, t0: float, jobs: int, res
     done_new = 0
     for b, arrays in _execute(cfg_dict, todo, jobs, scheduler, engine):
         _save_batch(bdir / b.filename, key, b, arrays)
+        shared_pcm(pcm_cache, cfg, b, arrays)
         have[b] = arrays
         done_new += 1
         bar.update(1)
@@ -159,7 +170,7 @@ def run_sweep_cached(cfg: SweepConfig, out_dir: str | Path, *, cache: str | Path
                 else:
                     echo(f"{where}: characterizing into the LUT cache {root / entry}")
                     res = run_sweep(one, root / entry, jobs=jobs, resume=resume, scheduler=scheduler, engine=engine,
-                                    progress=progress, figures=False, force=True)
+                                    progress=progress, figures=False, force=True, pcm_cache=lut_cache.pcm_dir(cache))
                     computed, reused = computed + res.computed, reused + res.reused
                 lutmod.load_lut_set(lut)   # seals and the entry's manifest checked before it is copied
                 lut_cache.touch(root / entry)

@@ -25,14 +25,14 @@ def _size(n: float) -> str:
 
 def _roots(cache: Path | None, cosim_cache: Path | None) -> list[tuple[str, Path]]:
     from pcmspice.characterize import cache as lc
-    return [("luts", lc.cache_dir(cache)), ("cosim", lc.cosim_dir(cosim_cache))]
+    return [("luts", lc.cache_dir(cache)), ("pcm", lc.pcm_dir(cache)), ("cosim", lc.cosim_dir(cosim_cache))]
 
 
 def _list(cache: Path | None, cosim_cache: Path | None) -> None:
     from pcmspice.characterize import cache as lc
     for kind, root in _roots(cache, cosim_cache):
         rows = lc.entries(root, kind)
-        name = "LUT cache" if kind == "luts" else "cosim LUT cache"
+        name = {"luts": "LUT cache", "pcm": "shared PCM devices", "cosim": "cosim LUT cache"}[kind]
         click.echo(f"{name} {root}: {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}, "
                    f"{_size(sum(r['size_bytes'] for r in rows))}")
         for r in rows:
@@ -45,8 +45,9 @@ def _list(cache: Path | None, cosim_cache: Path | None) -> None:
 @_COSIM
 @click.pass_context
 def cache(ctx, cache, cosim_cache):
-    """The LUT caches: every characterization `pcmspice run`, `corners` or a design made (kind luts), and the
-    tables of the co-simulation's arrays (kind cosim), each stored once by content and reused by any run.
+    """The LUT caches: every characterization `pcmspice run`, `corners` or a design made (kind luts), the PCM
+    devices they share across cell designs (kind pcm), and the tables of the co-simulation's arrays (kind cosim),
+    each stored once by content and reused by any run.
     Without a subcommand: the list (kind, key, what, size, last used)."""
     ctx.ensure_object(dict)
     ctx.obj["cache"], ctx.obj["cosim_cache"] = cache, cosim_cache

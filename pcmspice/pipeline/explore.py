@@ -44,7 +44,7 @@ TPE_STARTUP_TRIALS = 10
 #: what a search folder holds (removed with --force when it held another search)
 OUTPUTS = (JOURNAL, JOURNAL + ".lock", "space.toml", "summary.json", "reference.json", "trials.csv",
            "trials.parquet", "pareto.csv", "importances.csv", "confirm.csv", "report.md", "report.html", "figures",
-           "pareto", "trials", "reference", "confirm")
+           "pareto", "trials", "reference", "confirm", "baselines")
 NEEDS_OPTUNA = ("pcmspice explore needs optuna (a dependency of pcmspice since 0.1.0): pip install 'optuna>=4' "
                 "(in a checkout: ./go setup)")
 
@@ -119,11 +119,11 @@ def _tell(study, trial_id: int, number: int, rec: dict[str, Any], space: Space) 
         study.tell(number, state=TrialState.FAIL)
 
 
-def evaluate_safely(designs, out_dir, limits, warmup, cache):
+def evaluate_safely(designs, out_dir, limits, warmup, cache, baselines=None):
     """:func:`~pcmspice.pipeline.trial.evaluate`, with a user-level failure of one trial (a design the flow
     refuses) recorded as a failed trial instead of stopping the search."""
     try:
-        return evaluate(designs, out_dir, limits, warmup, cache)
+        return evaluate(designs, out_dir, limits, warmup, cache, baselines)
     except PcmSpiceError as exc:
         return {"state": "fail", "error": str(exc).splitlines()[0][:500]}
 
@@ -150,9 +150,11 @@ def _trial_dir(out: Path, n: int, again: bool) -> Path:
 
 def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, scheduler: str | None = None,
                trials: int | None = None, force: bool = False, cache: str | Path | None = None,
-               echo: Callable[[str], Any] = print) -> dict[str, Any]:
+               echo: Callable[[str], Any] = print, share_baselines: bool = True) -> dict[str, Any]:
     """Run (or resume) the search of ``space_file`` in ``out``; its summary.  ``trials``: the trial count
-    instead of the space's.  The space is checked whole before anything is written."""
+    instead of the space's.  The space is checked whole before anything is written.  ``share_baselines``
+    False: every training run trains its own software baseline (the same numbers, slower; the benchmark's
+    reference)."""
     space = load_space(space_file)
     if scheduler:
         executor.check_scheduler(scheduler)
@@ -171,6 +173,7 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
     study = open_study(out, space)
     dists = {p.path: p.distribution() for p in space.parameters}
     cache_s = str(cache) if cache is not None else None
+    baselines = str(out / "baselines") if share_baselines else None   # trained once per task and seed
     k = space.batch
     kept = sum(_finished(t) for t in study.get_trials(deepcopy=False))
     where = f"the Dask cluster {scheduler}" if scheduler else f"{jobs} process{'es' if jobs > 1 else ''}"
@@ -208,10 +211,10 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
                     bad[n] = ds
                     continue
                 tasks.append((n, evaluate_safely, (ds, str(_trial_dir(out, n, again)), limits,
-                                                   space.prune_warmup_epochs, cache_s)))
+                                                   space.prune_warmup_epochs, cache_s, baselines)))
             if b == 0 and not (out / "reference.json").exists():
                 tasks.append(("reference", evaluate_safely, (_designs(space, {}, None), str(out / "reference"), None,
-                                                             0, cache_s)))
+                                                             0, cache_s, baselines)))
             for n, why in bad.items():
                 _tell(study, ids[n], n, {"state": "fail", "error": why}, space)
                 echo(f"  trial {n}: failed: {why}")

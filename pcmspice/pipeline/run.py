@@ -83,7 +83,8 @@ def characterize_design(design: Any, out: Path, *, jobs: int = 2, progress: bool
             return run_dir, cached, True
         echo(f"[1/4] characterizing {sweep.n_cells} cells ({sweep.technology}, {corner}, {temp:g} C, {vdd:g} V; "
              f"characterization {key}) into the LUT cache {run_dir}")
-        res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler)
+        res = ch.run_sweep(sweep, run_dir, jobs=jobs, progress=progress, force=True, scheduler=scheduler,
+                           pcm_cache=root / lut_cache.PCM_DIR)
         lut_cache.touch(run_dir)
         echo(f"[1/4] characterization {key}: {res.computed} batches simulated ({res.reused} batches reused)")
     return run_dir, _lut_dir_of_sweep(res), False

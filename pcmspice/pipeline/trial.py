@@ -4,10 +4,12 @@ characterized, in this search or in any run, is not simulated again), a training
 (:func:`~pcmspice.pipeline.training.train_run`), costed by the power layer as ``pcmspice power --training``
 costs it (the drift remedies' energy and time in the totals) - and its objectives.
 
-Pruning (the cheap fidelity) is the median stopping rule applied per run: a run whose analog test accuracy
-after epoch e (past the warm-up epochs) is below the median at epoch e of the same run (setting, corner, seed)
-in the trials of earlier batches stops the trial.  The medians come from earlier batches only, so a trial's
-fate does not depend on which worker finished first: the search stays deterministic in parallel.
+Pruning (the cheap fidelity) is the median stopping rule applied per run: a run whose best analog test accuracy
+up to epoch e (past the warm-up epochs) is below the median at epoch e of the same run (setting, corner, seed)
+in the trials of earlier batches stops the trial.  The best so far, not the last epoch's, as Optuna's
+MedianPruner compares: a transfer's dip in one epoch does not stop a trial that was above the median before.
+The medians come from earlier batches only, so a trial's fate does not depend on which worker finished first:
+the search stays deterministic in parallel.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ class Pruned(Exception):
     """A run fell below its median: the trial stops here."""
 
     def __init__(self, label: str, epoch: int, accuracy: float, median: float) -> None:
-        super().__init__(f"{label} epoch {epoch}: {100 * accuracy:.2f} % < median {100 * median:.2f} %")
+        super().__init__(f"{label} epoch {epoch}: best {100 * accuracy:.2f} % < median {100 * median:.2f} %")
         self.label, self.epoch = label, epoch
 
 
@@ -59,17 +61,47 @@ def _lut_sets(d: Any, cache: str | None) -> list[tuple[str, Path, bool]]:
     return out
 
 
-def run_metrics(lut_dir: Path, run_dir: Path, power: Any) -> dict[str, float]:
+def software_accuracy(cfg: Any, folder: Path) -> float:
+    """The final test accuracy of the software baseline of training config ``cfg`` (as a run folder's summary
+    records it), trained once per search into ``folder`` and shared by every trial of the same task and seed.
+
+    The baseline reads nothing of the array or the LUTs (:func:`pcmspice.train.loop.train_software`), so it is
+    keyed by the rest of the config; every trial used to train it again beside its analog run, which was more
+    than half of a trial's time.  A file that is unreadable or of another config is trained again and replaced
+    (atomically: workers that train the same baseline at once write the same bytes)."""
+    import hashlib
+    import json
+
+    from pcmspice import train as tr
+    from pcmspice.core.provenance import write_json
+    d = cfg.to_dict()
+    d.pop("array", None)
+    d.pop("luts", None)
+    text = json.dumps(d, sort_keys=True, default=str)
+    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    try:
+        rec = json.loads(path.read_text())
+        if rec.get("config") == json.loads(text):
+            return float(rec["test_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    last = tr.train_software(cfg).history[-1]
+    write_json(path, {"kind": "software-baseline", "config": json.loads(text),
+                      "test_accuracy": last["test_accuracy"], "train_accuracy": last["train_accuracy"]})
+    return float(last["test_accuracy"])
+
+
+def run_metrics(lut_dir: Path, run_dir: Path, power: Any, software: float | None = None) -> dict[str, float]:
     """One finished training run's gap (pp), energy and time per example and area per synapse, from its
     summary and the power layer's estimate (as ``pcmspice power --training`` costs it: the drift remedies the
-    run had on are in the totals)."""
+    run had on are in the totals).  ``software``: the baseline's test accuracy, when the run trained none."""
     from pcmspice import power as pw
     from pcmspice.lut.format import load_lut_set
     from pcmspice.power.workload import layers
     s = pw.load_summary(run_dir)
     est = pw.estimate(load_lut_set(lut_dir), None, run_dir, power)
     synapses = sum(l.synapses for l in layers(est.network, est.config.workload.bias))
-    base = s.get("baseline_test_accuracy")
+    base = s.get("baseline_test_accuracy") if software is None else software
     return {"gap_pp": 100 * (float(s["analog_test_accuracy"]) - float(base)) if base is not None else math.nan,
             "analog_accuracy_percent": 100 * float(s["analog_test_accuracy"]),
             "software_accuracy_percent": 100 * float(base) if base is not None else math.nan,
@@ -96,9 +128,11 @@ def mean_over_seeds(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def evaluate(designs: list[tuple[str, Any]], out_dir: str, limits: Mapping[str, Sequence[float | None]] | None,
-             warmup: int, cache: str | None) -> dict[str, Any]:
+             warmup: int, cache: str | None, baselines: str | None = None) -> dict[str, Any]:
     """Train and cost one trial: ``designs`` (one per condition setting, label first) into ``out_dir``;
     ``limits`` (run label -> per-epoch medians, None: no pruning) past ``warmup`` epochs stop it early.
+    ``baselines``: a folder of software baselines shared by the trials (:func:`software_accuracy`); the runs
+    then train the analog network only.  None: every run trains its own.
     Returns ``state`` (complete or pruned), the objectives (``metrics``), each setting's seed means,
     the learning curves, the epoch it was pruned at and the LUTs reused.  Module level: it is pickled to
     pool and Dask workers."""
@@ -126,15 +160,17 @@ def evaluate(designs: list[tuple[str, Any]], out_dir: str, limits: Mapping[str, 
                     e = int(row["epoch"])
                     med = (limits or {}).get(label, [])
                     m = med[e - 1] if limits is not None and e > warmup and e < epochs and e <= len(med) else None
-                    if m is not None and curve[-1] < m:
-                        raise Pruned(label, e, curve[-1], m)
+                    if m is not None and max(curve) < m:   # its best so far, as Optuna's MedianPruner
+                        raise Pruned(label, e, max(curve), m)
 
                 try:
-                    train_run(cfg, run_dir, power=d.power, force=True, figures=False, on_epoch=on_epoch)
+                    done = train_run(cfg, run_dir, power=d.power, force=True, figures=False, on_epoch=on_epoch,
+                                     baseline=baselines is None)
                 except Pruned as p:
                     return {"state": "pruned", "pruned_at_epoch": p.epoch, "pruned_run": p.label, "reason": str(p),
                             "curves": curves, "seconds": time.perf_counter() - t0, "worker_pid": os.getpid()}
-                rows.append(run_metrics(lut_dir, run_dir, d.power))
+                sw = None if baselines is None else software_accuracy(done.result.config, Path(baselines))
+                rows.append(run_metrics(lut_dir, run_dir, d.power, sw))
             settings.append({"setting": "/".join(x for x in (cond, combo) if x) or "-", **mean_over_seeds(rows)})
     return {"state": "complete", "metrics": worst(settings), "settings": settings, "curves": curves,
             "luts_reused": f"{reused}/{n_luts}" if n_luts else "-", "seconds": time.perf_counter() - t0,

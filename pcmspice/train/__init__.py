@@ -28,7 +28,7 @@ from pcmspice.train.config import ACTIVATIONS, TrainConfig, default_w_max
 from pcmspice.train.datasets import NAMES as DATASET_NAMES
 from pcmspice.train.datasets import Dataset, crop_to_528, load_dataset
 from pcmspice.train.figures import save_figures
-from pcmspice.train.loop import prepare_data, resolve_luts, train
+from pcmspice.train.loop import prepare_data, resolve_luts, train, train_software
 from pcmspice.train.network import FloatLayer, Network, build_network, default_network, fitted, init_weights
 from pcmspice.train.outputs import save_run, summarize
 from pcmspice.train.result import RunResult, TrainResult, history_rows
@@ -38,5 +38,5 @@ __all__ = [
     "TrainConfig", "TrainResult", "ablation_configs", "ablation_markdown", "build_network", "crop_to_528",
     "default_network", "default_w_max", "fitted", "history_rows", "init_weights", "leak_scale_for_time_constant",
     "load_dataset", "prepare_data", "resolve_luts", "run_ablation", "save_figures", "save_run", "summarize",
-    "train",
+    "train", "train_software",
 ]

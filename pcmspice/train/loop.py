@@ -123,6 +123,27 @@ def checkpoint_key(cfg: TrainConfig, luts: LutSet | None, ds: Dataset, baseline:
     return run_key(cfg.to_dict(), luts.provenance if luts is not None else None, ds.describe(), baseline)
 
 
+def _orders_and_init(cfg: TrainConfig, ds: Dataset) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The data order of every epoch and the initial weights, from the seed: the same for the analog network
+    and its software baseline."""
+    ss_order, ss_init = np.random.SeedSequence([cfg.seed, 0]).spawn(2)
+    rng_order = np.random.default_rng(ss_order)
+    orders = [rng_order.permutation(ds.y_train.size) for _ in range(cfg.epochs)]
+    return orders, init_weights(parse_network(cfg.network), np.random.default_rng(ss_init))
+
+
+def train_software(cfg: TrainConfig, data: Dataset | None = None) -> RunResult:
+    """The software baseline of ``cfg`` alone: the run :func:`train` makes beside the analog one (same data
+    order, initial weights, learning rate and epochs), bit for bit.  It reads nothing of ``cfg.array`` or
+    ``cfg.luts``, so one baseline serves every array design of the same task and seed (``pcmspice explore``
+    trains it once per search)."""
+    cfg = fitted(cfg.validate(), data)
+    ds = prepare_data(cfg, data)
+    orders, w0 = _orders_and_init(cfg, ds)
+    return _run(Network([FloatLayer(w) for w in w0], cfg.activation), ds, orders, cfg, "software", False,
+                eval_noise=False)
+
+
 def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = None, *,
           baseline: RunResult | bool = True, progress: bool = False,
           on_epoch: Callable[[str, dict], None] | None = None, checkpoint: str | Path | None = None,
@@ -147,11 +168,7 @@ def train(cfg: TrainConfig, luts: LutSet | None = None, data: Dataset | None = N
     ds = prepare_data(cfg, data)
     if cfg.array.mode != "ideal" and luts is None:
         luts = resolve_luts(cfg.luts)
-    sizes = parse_network(cfg.network)
-    ss_order, ss_init = np.random.SeedSequence([cfg.seed, 0]).spawn(2)
-    rng_order = np.random.default_rng(ss_order)
-    orders = [rng_order.permutation(ds.y_train.size) for _ in range(cfg.epochs)]
-    w0 = init_weights(sizes, np.random.default_rng(ss_init))
+    orders, w0 = _orders_and_init(cfg, ds)
     ck = None
     if checkpoint is not None:
         if baseline not in (True, False):
