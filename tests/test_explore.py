@@ -339,3 +339,25 @@ def test_unquoted_dotted_keys_are_the_same_space(tmp_path):
     bare = load_space(_space(tmp_path, SPACE.replace('"task.array.', "task.array.").replace('" = {', " = {"),
                              "q2.toml"))
     assert [p.path for p in bare.parameters] == [p.path for p in quoted.parameters] and bare.key == quoted.key
+
+
+def test_the_committed_headline_space_is_checked_whole():
+    """characterization/explore/headline.toml (the search behind docs/results.md) stays a valid space: 8
+    parameters, both ends of the drift-onset range as conditions, the 0.5 pp constraint."""
+    from pcmspice.core import paths
+    from pcmspice.pipeline.space import load_space
+    s = load_space(paths.characterization_dir() / "explore" / "headline.toml")
+    assert s.trials == 80 and s.seed == 0 and len(s.parameters) == 8
+    assert [c for c in s.constraints] == [("gap", ">=", -0.5)]
+    assert s.trial_designs({}, "x")[0][1].task.dataset == "mnist5k"
+    # and the design it found (docs/results.md) is a valid design of that space's task and parameters
+    from pcmspice.pipeline import DesignConfig
+    from pcmspice.pipeline.checks import check_design
+    d = DesignConfig.from_toml(paths.characterization_dir() / "design_tight_verify.toml")
+    check_design(d)
+    found = s.trial_designs({"task.array.gain_f": 2.0, "task.array.transfer_every": 13619,
+                             "task.array.pcm_tolerance_siemens": 3.3804123420206326e-07,
+                             "task.array.verify_settle_seconds": 6.1371738633938695e-06,
+                             "task.array.incremental_transfer": True, "task.array.drift_compensation": "none",
+                             "task.array.drift_predistort": False}, "x")[0][1]
+    assert found.task.array.replace(drift_t0_seconds=None) == d.task.array
