@@ -69,24 +69,24 @@ def software_accuracy(cfg: Any, folder: Path) -> float:
     keyed by the rest of the config; every trial used to train it again beside its analog run, which was more
     than half of a trial's time.  A file that is unreadable or of another config is trained again and replaced
     (atomically: workers that train the same baseline at once write the same bytes)."""
-    import hashlib
     import json
 
     from pcmspice import train as tr
+    from pcmspice.core.outputs import run_key
     from pcmspice.core.provenance import write_json
     d = cfg.to_dict()
     d.pop("array", None)
     d.pop("luts", None)
-    text = json.dumps(d, sort_keys=True, default=str)
-    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    config = json.loads(json.dumps(d, sort_keys=True, default=str))   # as the file holds it
+    path = folder / f"{run_key('software-baseline', config)}.json"
     try:
         rec = json.loads(path.read_text())
-        if rec.get("config") == json.loads(text):
+        if rec.get("config") == config:
             return float(rec["test_accuracy"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     last = tr.train_software(cfg).history[-1]
-    write_json(path, {"kind": "software-baseline", "config": json.loads(text),
+    write_json(path, {"kind": "software-baseline", "config": config,
                       "test_accuracy": last["test_accuracy"], "train_accuracy": last["train_accuracy"]})
     return float(last["test_accuracy"])
 
