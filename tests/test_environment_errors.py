@@ -103,6 +103,18 @@ def test_a_server_that_is_not_dask_is_one_line_in_bounded_time(tmp_path, garbage
     _one_line_error(p, f"cannot reach the Dask scheduler at {garbage_server}")
 
 
+def test_explore_on_a_server_that_is_not_dask_is_one_line(tmp_path, garbage_server):
+    """A search connects once, before its first batch: the same one line, and no trial is trained."""
+    pytest.importorskip("distributed")
+    space = tmp_path / "s.toml"
+    space.write_text('[search]\ntrials = 2\nbatch = 2\n\n[design.task]\ndataset = "digits"\nepochs = 1\n'
+                     'max_train = 50\nmax_test = 50\n\n[parameters]\n"task.array.gain_f" = { low = 1, high = 5 }\n')
+    p = _cli("explore", str(space), "--scheduler", garbage_server, "--out", str(tmp_path / "o"),
+             env={"PCMSPICE_DASK_TIMEOUT": "5s"}, timeout=90)
+    _one_line_error(p, f"cannot reach the Dask scheduler at {garbage_server}")
+    assert not (tmp_path / "o" / "trials").exists() and not (tmp_path / "o" / "baselines").exists()
+
+
 # ------------------------------------------------------------------ the cache
 @pytest.mark.parametrize("kind", ["file", "read-only"])
 def test_pdk_install_into_an_unusable_cache_is_one_line(kind, tmp_path):

@@ -141,6 +141,38 @@ def test_one_software_baseline_serves_every_trial(searched):
     assert run["baseline_test_accuracy"] is None and run["baseline_train_wall_seconds"] is None
 
 
+def test_the_baseline_is_a_task_of_its_own_and_trials_that_finish_first_wait_for_it(searched, tmp_path, monkeypatch):
+    """A search trains each software baseline once, as its own task ahead of the batch's trials, never inside a
+    trial.  Trials whose runs finish before it (here: the executor runs each batch's tasks in reverse order, the
+    baseline last) are held and finished when it is in: the same trials table as the search in order."""
+    from pcmspice import train as tr
+    from pcmspice.core import executor
+    from pcmspice.pipeline import explore
+    space, ref_out, _ = searched
+    calls, order = [], []
+    real_sw, real_ex = tr.train_software, executor.execute
+    monkeypatch.setattr(tr, "train_software", lambda c, *a: calls.append(c.seed) or real_sw(c, *a))
+
+    def reversed_execute(tasks, *a, **kw):
+        order.append([k for k, _, _ in tasks])
+        return real_ex(tasks[::-1], *a, **kw)
+
+    monkeypatch.setattr(explore.executor, "execute", reversed_execute)
+    lines = []
+    run_search = explore.run_search
+    run_search(space, tmp_path / "out", jobs=1, echo=lines.append)
+    assert calls == [0]                                      # once, for the one seed of the task
+    assert order[0][0] == ("baseline", "digits seed 0")      # the first task of the first batch
+    assert all(not isinstance(k, tuple) for batch in order[1:] for k in batch)   # not again in later batches
+    first = [i for i, ln in enumerate(lines) if ln.startswith("  software baseline, digits seed 0: ")]
+    assert len(first) == 1 and lines[first[0]].endswith(" % test accuracy")
+    # the first batch's trials ran before it, and were finished (and said) only once it was in
+    assert not any(ln.startswith(("  trial ", "  reference")) for ln in lines[:first[0]])
+    pd.testing.assert_frame_equal(_table(tmp_path / "out"), _table(ref_out))
+    assert json.loads((tmp_path / "out" / "reference.json").read_text())["metrics"] == \
+        json.loads((ref_out / "reference.json").read_text())["metrics"]
+
+
 def test_the_software_baseline_alone_is_the_runs_bit_for_bit(tmp_path, monkeypatch):
     """train_software gives the history a full run trains beside its analog network, whatever the array; the
     stored baseline is reused, and a corrupted or foreign file is trained again, never read."""

@@ -35,7 +35,7 @@ from pcmspice.core.errors import ConfigError, PcmSpiceError
 from pcmspice.core.outputs import prepare_out_dir, read_marker, write_marker
 from pcmspice.core.provenance import atomic_write_text, write_json
 from pcmspice.pipeline.space import OBJECTIVES, Space, load_space
-from pcmspice.pipeline.trial import evaluate, medians
+from pcmspice.pipeline.trial import evaluate, finish, medians, train_baseline, waiting_for
 
 KIND = "explore"
 JOURNAL = "study.journal"
@@ -119,6 +119,50 @@ def _tell(study, trial_id: int, number: int, rec: dict[str, Any], space: Space) 
         study.tell(number, state=TrialState.FAIL)
 
 
+def _baseline_tasks(trial_designs: list[Any], baselines: str, submitted: set[tuple[str, int]]) -> list[Any]:
+    """The tasks that train the software baselines a batch's trials need (one per training task and seed, not
+    yet trained by this search): they run first, so the trials' runs find them when they finish."""
+    import json
+    tasks = []
+    for designs in trial_designs:
+        for _, d in designs:
+            task = {k: v for k, v in d.task.to_dict().items() if k not in ("array", "seeds")}
+            for s in d.task.seeds:
+                key = (json.dumps(task, sort_keys=True, default=str), s)
+                if key not in submitted:
+                    submitted.add(key)
+                    tasks.append((("baseline", f"{d.task.dataset} seed {s}"), _train_baseline_safely,
+                                  (d.task, s, baselines)))
+    return tasks
+
+
+def _train_baseline_safely(task: Any, seed: int, folder: str) -> float | str:
+    """:func:`~pcmspice.pipeline.trial.train_baseline`, or the one-line error of a task the flow refuses."""
+    try:
+        return train_baseline(task, seed, folder)
+    except PcmSpiceError as exc:
+        return str(exc).splitlines()[0][:500]
+
+
+def _finish_safely(rec: dict[str, Any], baselines: str | None) -> dict[str, Any]:
+    try:
+        return finish(rec, baselines)
+    except PcmSpiceError as exc:
+        return {"state": "fail", "error": str(exc).splitlines()[0][:500]}
+
+
+def _record(out: Path, study: Any, space: Space, ids: dict[int, int], key: Any, rec: dict[str, Any],
+            echo: Callable[[str], Any]) -> None:
+    """A finished trial (or the reference) into the study and the console."""
+    from pcmspice.pipeline import explore_outputs as eo
+    if key == "reference":
+        write_json(out / "reference.json", rec)
+        echo(f"  reference (the fixed design): {eo.describe(rec, space)}")
+        return
+    _tell(study, ids[key], key, rec, space)
+    echo(f"  trial {key}: {eo.describe(rec, space)}")
+
+
 def evaluate_safely(designs, out_dir, limits, warmup, cache, baselines=None):
     """:func:`~pcmspice.pipeline.trial.evaluate`, with a user-level failure of one trial (a design the flow
     refuses) recorded as a failed trial instead of stopping the search."""
@@ -181,8 +225,10 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
          f"seed {space.seed}, on {where} -> {out}" + (f"; resuming: {kept} finished trials kept" if kept else ""))
     t0 = time.perf_counter()
     from pcmspice.pipeline import explore_outputs as eo
-    # one pool of worker processes for the whole search: they start, import and load the data once
-    with executor.worker_pool(jobs if scheduler is None else 1) as pool:
+    # one pool of worker processes (or one cluster connection) for the whole search: they start, import and
+    # load the data once
+    submitted: set[tuple[str, int]] = set()   # the software baselines this search has submitted
+    with executor.worker_pool(jobs, scheduler) as pool:
         for b in range(math.ceil(n_total / k)):
             numbers = range(b * k, min((b + 1) * k, n_total))
             have = study.get_trials(deepcopy=False)
@@ -218,13 +264,21 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
             for n, why in bad.items():
                 _tell(study, ids[n], n, {"state": "fail", "error": why}, space)
                 echo(f"  trial {n}: failed: {why}")
+            if baselines is not None:   # first: the trials never train or wait for them
+                tasks[:0] = _baseline_tasks([t[2][0] for t in tasks], baselines, submitted)
+            waiting: dict[Any, dict[str, Any]] = {}
             for key, rec in executor.execute(tasks, max(1, jobs), scheduler, pool=pool):
-                if key == "reference":
-                    write_json(out / "reference.json", rec)
-                    echo(f"  reference (the fixed design): {eo.describe(rec, space)}")
-                    continue
-                _tell(study, ids[key], key, rec, space)
-                echo(f"  trial {key}: {eo.describe(rec, space)}")
+                if isinstance(key, tuple):   # a software baseline is in: finish the trials that waited for it
+                    echo(f"  software baseline, {key[1]}: " + (f"{100 * rec:.2f} % test accuracy"
+                                                               if isinstance(rec, float) else f"failed: {rec}"))
+                    for w in [w for w, r in waiting.items() if not waiting_for(r, baselines)]:
+                        _record(out, study, space, ids, w, _finish_safely(waiting.pop(w), baselines), echo)
+                elif waiting_for(rec, baselines):
+                    waiting[key] = rec
+                else:
+                    _record(out, study, space, ids, key, _finish_safely(rec, baselines), echo)
+            for w, r in waiting.items():   # a baseline that failed: trained here once more, failing the trial
+                _record(out, study, space, ids, w, _finish_safely(r, baselines), echo)
             eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0, final=False)
     summary = eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0)
     echo(f"{summary['trials']['complete']} complete, {summary['trials']['pruned']} pruned, "

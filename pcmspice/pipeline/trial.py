@@ -61,6 +61,33 @@ def _lut_sets(d: Any, cache: str | None) -> list[tuple[str, Path, bool]]:
     return out
 
 
+def _baseline_file(cfg: Any, folder: Path) -> tuple[Path, dict[str, Any]]:
+    """Where the software baseline of training config ``cfg`` is kept in ``folder``, and the config it records:
+    ``cfg`` without the array and the LUTs, which the baseline does not read."""
+    import json
+
+    from pcmspice.core.outputs import run_key
+    d = cfg.to_dict()
+    d.pop("array", None)
+    d.pop("luts", None)
+    config = json.loads(json.dumps(d, sort_keys=True, default=str))   # as the file holds it
+    return folder / f"{run_key('software-baseline', config)}.json", config
+
+
+def read_baseline(cfg: Any, folder: Path) -> float | None:
+    """The test accuracy of the software baseline of ``cfg`` kept in ``folder``; None when it is absent, or its
+    file is unreadable or of another config (then it is trained again)."""
+    import json
+    path, config = _baseline_file(cfg, folder)
+    try:
+        rec = json.loads(path.read_text())
+        if rec.get("config") == config:
+            return float(rec["test_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
 def software_accuracy(cfg: Any, folder: Path) -> float:
     """The final test accuracy of the software baseline of training config ``cfg`` (as a run folder's summary
     records it), trained once per search into ``folder`` and shared by every trial of the same task and seed.
@@ -69,46 +96,58 @@ def software_accuracy(cfg: Any, folder: Path) -> float:
     keyed by the rest of the config; every trial used to train it again beside its analog run, which was more
     than half of a trial's time.  A file that is unreadable or of another config is trained again and replaced
     (atomically: workers that train the same baseline at once write the same bytes)."""
-    import json
-
     from pcmspice import train as tr
-    from pcmspice.core.outputs import run_key
     from pcmspice.core.provenance import write_json
-    d = cfg.to_dict()
-    d.pop("array", None)
-    d.pop("luts", None)
-    config = json.loads(json.dumps(d, sort_keys=True, default=str))   # as the file holds it
-    path = folder / f"{run_key('software-baseline', config)}.json"
-    try:
-        rec = json.loads(path.read_text())
-        if rec.get("config") == config:
-            return float(rec["test_accuracy"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    have = read_baseline(cfg, folder)
+    if have is not None:
+        return have
+    path, config = _baseline_file(cfg, folder)
     last = tr.train_software(cfg).history[-1]
     write_json(path, {"kind": "software-baseline", "config": config,
                       "test_accuracy": last["test_accuracy"], "train_accuracy": last["train_accuracy"]})
     return float(last["test_accuracy"])
 
 
-def run_metrics(lut_dir: Path, run_dir: Path, power: Any, software: float | None = None) -> dict[str, float]:
-    """One finished training run's gap (pp), energy and time per example and area per synapse, from its
-    summary and the power layer's estimate (as ``pcmspice power --training`` costs it: the drift remedies the
-    run had on are in the totals).  ``software``: the baseline's test accuracy, when the run trained none."""
+def train_baseline(task: Any, seed: int, folder: str) -> float:
+    """A search's task of its own: the software baseline of training task ``task`` (a design's ``[task]``) and
+    ``seed`` into ``folder``, as the trials' runs will look it up (their config's network fitted to the data,
+    which is what their finished runs record).  The trials then never train or wait for it: they report their
+    analog runs, and the search finishes them with the baseline (:func:`finish`).  Module level: it is pickled
+    to pool and Dask workers."""
+    from pcmspice.core import paths
+    from pcmspice.train.network import fitted
+    return software_accuracy(fitted(task.train_config(seed, paths.default_lut_dir())), Path(folder))
+
+
+def _run_costs(lut_dir: Path, run_dir: Path, power: Any) -> tuple[float, float | None, dict[str, float]]:
+    """One finished training run's analog test accuracy (a fraction), its own baseline's (None if it trained
+    none), and its energy and time per example, area per synapse and transfers, as the power layer costs them."""
     from pcmspice import power as pw
     from pcmspice.lut.format import load_lut_set
     from pcmspice.power.workload import layers
     s = pw.load_summary(run_dir)
     est = pw.estimate(load_lut_set(lut_dir), None, run_dir, power)
     synapses = sum(l.synapses for l in layers(est.network, est.config.workload.bias))
-    base = s.get("baseline_test_accuracy") if software is None else software
-    return {"gap_pp": 100 * (float(s["analog_test_accuracy"]) - float(base)) if base is not None else math.nan,
-            "analog_accuracy_percent": 100 * float(s["analog_test_accuracy"]),
-            "software_accuracy_percent": 100 * float(base) if base is not None else math.nan,
-            "energy_per_example_joules": est.energy_per_example_joules,
-            "time_per_example_seconds": est.latency.training_seconds_per_example,
-            "area_per_synapse_m2": est.area_total_m2 / synapses,
-            "transfers_total": int(s.get("transfers_total") or 0)}
+    return float(s["analog_test_accuracy"]), s.get("baseline_test_accuracy"), {
+        "energy_per_example_joules": est.energy_per_example_joules,
+        "time_per_example_seconds": est.latency.training_seconds_per_example,
+        "area_per_synapse_m2": est.area_total_m2 / synapses,
+        "transfers_total": int(s.get("transfers_total") or 0)}
+
+
+def with_software(analog: float, base: float | None, costs: dict[str, float]) -> dict[str, float]:
+    """A run's metrics from its analog accuracy, the software baseline's (None: unknown) and its costs."""
+    return {"gap_pp": 100 * (analog - float(base)) if base is not None else math.nan,
+            "analog_accuracy_percent": 100 * analog,
+            "software_accuracy_percent": 100 * float(base) if base is not None else math.nan, **costs}
+
+
+def run_metrics(lut_dir: Path, run_dir: Path, power: Any, software: float | None = None) -> dict[str, float]:
+    """One finished training run's gap (pp), energy and time per example and area per synapse, from its
+    summary and the power layer's estimate (as ``pcmspice power --training`` costs it: the drift remedies the
+    run had on are in the totals).  ``software``: the baseline's test accuracy, when the run trained none."""
+    analog, own, costs = _run_costs(lut_dir, run_dir, power)
+    return with_software(analog, own if software is None else software, costs)
 
 
 def worst(settings: list[dict[str, Any]]) -> dict[str, float]:
@@ -139,7 +178,7 @@ def evaluate(designs: list[tuple[str, Any]], out_dir: str, limits: Mapping[str, 
     from pcmspice.pipeline.training import train_run
     t0 = time.perf_counter()
     curves: dict[str, list[float]] = {}
-    settings, reused, n_luts = [], 0, 0
+    runs, reused, n_luts = [], 0, 0
     for cond, d in designs:
         for combo, lut_dir, was in _lut_sets(d, cache):
             reused += was and d.luts == "characterize"
@@ -169,12 +208,37 @@ def evaluate(designs: list[tuple[str, Any]], out_dir: str, limits: Mapping[str, 
                 except Pruned as p:
                     return {"state": "pruned", "pruned_at_epoch": p.epoch, "pruned_run": p.label, "reason": str(p),
                             "curves": curves, "seconds": time.perf_counter() - t0, "worker_pid": os.getpid()}
-                sw = None if baselines is None else software_accuracy(done.result.config, Path(baselines))
-                rows.append(run_metrics(lut_dir, run_dir, d.power, sw))
-            settings.append({"setting": "/".join(x for x in (cond, combo) if x) or "-", **mean_over_seeds(rows)})
-    return {"state": "complete", "metrics": worst(settings), "settings": settings, "curves": curves,
-            "luts_reused": f"{reused}/{n_luts}" if n_luts else "-", "seconds": time.perf_counter() - t0,
-            "worker_pid": os.getpid()}
+                if baselines is None:
+                    rows.append(run_metrics(lut_dir, run_dir, d.power))
+                else:   # the search finishes it with the shared baseline (finish)
+                    analog, _, costs = _run_costs(lut_dir, run_dir, d.power)
+                    rows.append({"analog": analog, "costs": costs, "config": done.result.config})
+            runs.append(("/".join(x for x in (cond, combo) if x) or "-", rows))
+    rec = {"state": "complete", "runs": runs, "curves": curves, "luts_reused": f"{reused}/{n_luts}" if n_luts else "-",
+           "seconds": time.perf_counter() - t0, "worker_pid": os.getpid()}
+    return finish(rec, None) if baselines is None else rec
+
+
+def waiting_for(rec: dict[str, Any], baselines: str | None) -> bool:
+    """Whether trial record ``rec`` still needs a software baseline that ``baselines`` does not hold yet."""
+    return baselines is not None and any("config" in r and read_baseline(r["config"], Path(baselines)) is None
+                                         for _, rows in rec.get("runs", ()) for r in rows)
+
+
+def finish(rec: dict[str, Any], baselines: str | None) -> dict[str, Any]:
+    """A complete trial's objectives (``metrics``) and its settings' seed means, from its runs (``runs``, as
+    :func:`evaluate` reports them) and, for runs that trained none, the software baseline in ``baselines``
+    (trained here if it is not there: normally :func:`train_baseline` has made it).  Other records as they are."""
+    if rec.get("state") != "complete" or "runs" not in rec:
+        return rec
+    out = {k: v for k, v in rec.items() if k != "runs"}
+    settings = []
+    for label, rows in rec["runs"]:
+        done = [with_software(r["analog"], software_accuracy(r["config"], Path(baselines)), r["costs"])
+                if "config" in r else r for r in rows]
+        settings.append({"setting": label, **mean_over_seeds(done)})
+    return {"state": "complete", "metrics": worst(settings), "settings": settings,
+            **{k: v for k, v in out.items() if k != "state"}}
 
 
 def pareto_front(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
