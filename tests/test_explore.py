@@ -162,7 +162,7 @@ def test_the_baseline_is_a_task_of_its_own_and_trials_that_finish_first_wait_for
     run_search = explore.run_search
     run_search(space, tmp_path / "out", jobs=1, echo=lines.append)
     assert calls == [0]                                      # once, for the one seed of the task
-    assert order[0][0] == ("baseline", "digits seed 0")      # the first task of the first batch
+    assert order[0][0][:2] == ("baseline", "digits seed 0")  # the first task of the first batch
     assert all(not isinstance(k, tuple) for batch in order[1:] for k in batch)   # not again in later batches
     first = [i for i, ln in enumerate(lines) if ln.startswith("  software baseline, digits seed 0: ")]
     assert len(first) == 1 and lines[first[0]].endswith(" % test accuracy")
@@ -301,16 +301,46 @@ def test_same_trials_on_two_local_processes(searched, tmp_path):
 
 
 @pytest.mark.slow
-def test_same_trials_on_a_loopback_dask_cluster(searched, tmp_path):
+def test_same_trials_on_a_loopback_dask_cluster(searched, tmp_path, monkeypatch):
+    """The same trials on 2 Dask workers, with one connection to the scheduler for the search's 2 batches."""
     distributed = pytest.importorskip("distributed")
+    from pcmspice.core import executor
     from pcmspice.pipeline.explore import run_search
     space, ref_out, _ = searched
+    connects, real = [], executor._connect
+    monkeypatch.setattr(executor, "_connect", lambda a: connects.append(a) or real(a))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address="127.0.0.1:0") as cluster:
         lines = []
         run_search(space, tmp_path / "dask", scheduler=cluster.scheduler_address, echo=lines.append)
     assert "on the Dask cluster tcp://127.0.0.1:" in lines[0]
     pd.testing.assert_frame_equal(_table(tmp_path / "dask"), _table(ref_out))
+    assert connects == [cluster.scheduler_address]
+
+
+def test_a_failed_baseline_fails_its_trials_and_the_next_batch_tries_again(searched, tmp_path, monkeypatch):
+    """The software baseline's task failing: the first batch's trials fail with its error (they are not scored
+    against a baseline trained in the search's own process), and the next batch submits it again."""
+    from pcmspice.core.errors import PcmSpiceError
+    from pcmspice.pipeline import explore
+    space, _, _ = searched
+    calls, real = [], explore.train_baseline
+
+    def flaky(*a):
+        calls.append(a[1])
+        if len(calls) == 1:
+            raise PcmSpiceError("disk full while writing the baseline")
+        return real(*a)
+
+    monkeypatch.setattr(explore, "train_baseline", flaky)
+    lines = []
+    explore.run_search(space, tmp_path / "out", jobs=1, echo=lines.append)
+    df = pd.read_csv(tmp_path / "out" / "trials.csv")
+    assert calls == [0, 0]
+    assert (df.state[:3] == "fail").all()
+    assert df.error[0] == "the software baseline (digits seed 0) failed: disk full while writing the baseline"
+    assert set(df.state[3:]) <= {"complete", "pruned"} and (df.state[3:] == "complete").any()
+    assert "  software baseline, digits seed 0: failed: disk full while writing the baseline" in lines
 
 
 def test_confirm_reruns_a_pareto_design_through_run(searched, tmp_path):

@@ -138,7 +138,9 @@ def _dask(tasks: list[Task], scheduler: str, client: Any = None) -> Iterator[tup
     if own:
         client = _connect(scheduler)
     try:
-        futs = {client.submit(on_dask_worker, fn, *args, pure=False): key for key, fn, args in tasks}
+        # in the order given, as the local pool runs them (a search puts its software baselines first)
+        futs = {client.submit(on_dask_worker, fn, *args, pure=False, priority=len(tasks) - i): key
+                for i, (key, fn, args) in enumerate(tasks)}
         for f in as_completed(futs):
             yield futs[f], f.result()
     finally:
@@ -171,7 +173,7 @@ def _mallopt() -> Any:
 def _env_bytes(name: str) -> int:
     """A glibc threshold as the worker's environment sets it (glibc's default when unset or unreadable)."""
     try:
-        return int(os.environ.get(name, _GLIBC_DEFAULT))
+        return int(os.environ.get(name, str(_GLIBC_DEFAULT)), 0)   # decimal or 0x.. (glibc reads both)
     except ValueError:
         return _GLIBC_DEFAULT
 
@@ -183,7 +185,8 @@ def on_dask_worker(fn: Callable[..., Any], *args: Any) -> Any:
     system).  Setting any glibc threshold switches off glibc's dynamic mmap threshold, so every NumPy array
     over 128 KiB is mapped and unmapped again: a training run took 1.4x as long on a worker as in a plain
     process (19.6 s against 14.2 s), and two workers fought over the kernel's page faults.  For the task's
-    duration the thresholds are those a plain process reaches by itself (:data:`_MMAP_MAX`); when the last
+    duration the thresholds are fixed at the largest a plain process's adaptive ones reach (:data:`_MMAP_MAX`,
+    :data:`_TRIM_MAX`); when the last
     running task of this worker ends, the worker's own are restored and the freed memory trimmed, so the
     cluster's memory accounting is as its operator set it.  The numbers are the same either way."""
     global _tuned

@@ -131,12 +131,12 @@ def _baseline_tasks(trial_designs: list[Any], baselines: str, submitted: set[tup
                 key = (json.dumps(task, sort_keys=True, default=str), s)
                 if key not in submitted:
                     submitted.add(key)
-                    tasks.append((("baseline", f"{d.task.dataset} seed {s}"), _train_baseline_safely,
+                    tasks.append((("baseline", f"{d.task.dataset} seed {s}", key), _train_baseline_safely,
                                   (d.task, s, baselines)))
     return tasks
 
 
-def _train_baseline_safely(task: Any, seed: int, folder: str) -> float | str:
+def _train_baseline_safely(task: Any, seed: int, folder: str) -> tuple[str, dict[str, Any]] | str:
     """:func:`~pcmspice.pipeline.trial.train_baseline`, or the one-line error of a task the flow refuses."""
     try:
         return train_baseline(task, seed, folder)
@@ -217,7 +217,8 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
     study = open_study(out, space)
     dists = {p.path: p.distribution() for p in space.parameters}
     cache_s = str(cache) if cache is not None else None
-    baselines = str(out / "baselines") if share_baselines else None   # trained once per task and seed
+    # trained once per task and seed; an absolute path for the workers, whatever their working folder
+    baselines = str((out / "baselines").resolve()) if share_baselines else None
     k = space.batch
     kept = sum(_finished(t) for t in study.get_trials(deepcopy=False))
     where = f"the Dask cluster {scheduler}" if scheduler else f"{jobs} process{'es' if jobs > 1 else ''}"
@@ -259,26 +260,38 @@ def run_search(space_file: str | Path, out: str | Path, *, jobs: int = 2, schedu
                 tasks.append((n, evaluate_safely, (ds, str(_trial_dir(out, n, again)), limits,
                                                    space.prune_warmup_epochs, cache_s, baselines)))
             if b == 0 and not (out / "reference.json").exists():
-                tasks.append(("reference", evaluate_safely, (_designs(space, {}, None), str(out / "reference"), None,
-                                                             0, cache_s, baselines)))
+                ref = _designs(space, {}, None)
+                if isinstance(ref, str):   # the fixed design refuses a condition: said, the search goes on
+                    _record(out, study, space, ids, "reference", {"state": "fail", "error": ref}, echo)
+                else:
+                    tasks.append(("reference", evaluate_safely, (ref, str(out / "reference"), None, 0, cache_s,
+                                                                 baselines)))
             for n, why in bad.items():
                 _tell(study, ids[n], n, {"state": "fail", "error": why}, space)
                 echo(f"  trial {n}: failed: {why}")
             if baselines is not None:   # first: the trials never train or wait for them
                 tasks[:0] = _baseline_tasks([t[2][0] for t in tasks], baselines, submitted)
             waiting: dict[Any, dict[str, Any]] = {}
+            failed: list[str] = []
             for key, rec in executor.execute(tasks, max(1, jobs), scheduler, pool=pool):
                 if isinstance(key, tuple):   # a software baseline is in: finish the trials that waited for it
-                    echo(f"  software baseline, {key[1]}: " + (f"{100 * rec:.2f} % test accuracy"
-                                                               if isinstance(rec, float) else f"failed: {rec}"))
+                    if isinstance(rec, str):
+                        echo(f"  software baseline, {key[1]}: failed: {rec}")
+                        failed.append(f"the software baseline ({key[1]}) failed: {rec}")
+                        submitted.discard(key[2])   # the next batch that needs it tries again
+                        continue
+                    name, content = rec   # kept here too: a worker on another host may not share the folder
+                    write_json(Path(baselines) / name, content)
+                    echo(f"  software baseline, {key[1]}: {100 * content['test_accuracy']:.2f} % test accuracy")
                     for w in [w for w, r in waiting.items() if not waiting_for(r, baselines)]:
                         _record(out, study, space, ids, w, _finish_safely(waiting.pop(w), baselines), echo)
                 elif waiting_for(rec, baselines):
                     waiting[key] = rec
                 else:
                     _record(out, study, space, ids, key, _finish_safely(rec, baselines), echo)
-            for w, r in waiting.items():   # a baseline that failed: trained here once more, failing the trial
-                _record(out, study, space, ids, w, _finish_safely(r, baselines), echo)
+            for w, r in waiting.items():   # their baseline failed (else: not expected, scored here)
+                _record(out, study, space, ids, w, {"state": "fail", "error": "; ".join(failed)[:500]} if failed
+                        else _finish_safely(r, baselines), echo)
             eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0, final=False)
     summary = eo.write_outputs(out, study, space, n_total, time.perf_counter() - t0)
     echo(f"{summary['trials']['complete']} complete, {summary['trials']['pruned']} pruned, "

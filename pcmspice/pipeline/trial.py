@@ -108,15 +108,21 @@ def software_accuracy(cfg: Any, folder: Path) -> float:
     return float(last["test_accuracy"])
 
 
-def train_baseline(task: Any, seed: int, folder: str) -> float:
+def train_baseline(task: Any, seed: int, folder: str) -> tuple[str, dict[str, Any]]:
     """A search's task of its own: the software baseline of training task ``task`` (a design's ``[task]``) and
     ``seed`` into ``folder``, as the trials' runs will look it up (their config's network fitted to the data,
-    which is what their finished runs record).  The trials then never train or wait for it: they report their
-    analog runs, and the search finishes them with the baseline (:func:`finish`).  Module level: it is pickled
-    to pool and Dask workers."""
+    which is what their finished runs record).  Returns the file's name and content, which the search keeps in
+    its own folder (a worker on another host may not share it).  The trials then never train or wait for it:
+    they report their analog runs, and the search finishes them with the baseline (:func:`finish`).  Module
+    level: it is pickled to pool and Dask workers."""
+    import json
+
     from pcmspice.core import paths
     from pcmspice.train.network import fitted
-    return software_accuracy(fitted(task.train_config(seed, paths.default_lut_dir())), Path(folder))
+    cfg = fitted(task.train_config(seed, paths.default_lut_dir()))
+    software_accuracy(cfg, Path(folder))
+    path, _ = _baseline_file(cfg, Path(folder))
+    return path.name, json.loads(path.read_text())
 
 
 def _run_costs(lut_dir: Path, run_dir: Path, power: Any) -> tuple[float, float | None, dict[str, float]]:
@@ -171,9 +177,11 @@ def evaluate(designs: list[tuple[str, Any]], out_dir: str, limits: Mapping[str, 
     """Train and cost one trial: ``designs`` (one per condition setting, label first) into ``out_dir``;
     ``limits`` (run label -> per-epoch medians, None: no pruning) past ``warmup`` epochs stop it early.
     ``baselines``: a folder of software baselines shared by the trials (:func:`software_accuracy`); the runs
-    then train the analog network only.  None: every run trains its own.
-    Returns ``state`` (complete or pruned), the objectives (``metrics``), each setting's seed means,
-    the learning curves, the epoch it was pruned at and the LUTs reused.  Module level: it is pickled to
+    then train the analog network only, and a complete trial is returned with its runs (``runs``: per setting,
+    each run's analog accuracy, costs and config) for :func:`finish` to score once the baselines are in.
+    None: every run trains its own, and the trial comes back scored.
+    Returns ``state`` (complete or pruned), the objectives (``metrics``) and each setting's seed means (or
+    ``runs``), the learning curves, the epoch it was pruned at and the LUTs reused.  Module level: it is pickled to
     pool and Dask workers."""
     from pcmspice.pipeline.training import train_run
     t0 = time.perf_counter()
