@@ -159,13 +159,13 @@ _tuned = 0
 _tuned_lock = threading.Lock()
 
 
-def _mallopt() -> Any:
-    """glibc's ``mallopt`` when this process has the dynamic thresholds switched off (None otherwise)."""
+def _glibc() -> Any:
+    """glibc, when this process has its dynamic thresholds switched off (None otherwise, or not glibc)."""
     if not ({"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"} & set(os.environ)):
         return None
     try:
         import ctypes
-        return ctypes.CDLL("libc.so.6").mallopt
+        return ctypes.CDLL("libc.so.6")
     except OSError:   # not glibc: nothing to undo
         return None
 
@@ -186,25 +186,24 @@ def on_dask_worker(fn: Callable[..., Any], *args: Any) -> Any:
     over 128 KiB is mapped and unmapped again: a training run took 1.4x as long on a worker as in a plain
     process (19.6 s against 14.2 s), and two workers fought over the kernel's page faults.  For the task's
     duration the thresholds are fixed at the largest a plain process's adaptive ones reach (:data:`_MMAP_MAX`,
-    :data:`_TRIM_MAX`); when the last
-    running task of this worker ends, the worker's own are restored and the freed memory trimmed, so the
-    cluster's memory accounting is as its operator set it.  The numbers are the same either way."""
+    :data:`_TRIM_MAX`); when the last running task of this worker ends, the worker's own are restored and the
+    freed memory trimmed, so the cluster's memory accounting is as its operator set it.  The numbers are the
+    same either way."""
     global _tuned
-    mallopt = _mallopt()
-    if mallopt is None:
+    libc = _glibc()
+    if libc is None:
         return fn(*args)
     with _tuned_lock:
         _tuned += 1
         if _tuned == 1:
-            mallopt(_M_MMAP_THRESHOLD, _MMAP_MAX)
-            mallopt(_M_TRIM_THRESHOLD, _TRIM_MAX)
+            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_MAX)
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_MAX)
     try:
         return fn(*args)
     finally:
         with _tuned_lock:
             _tuned -= 1
             if _tuned == 0:
-                mallopt(_M_MMAP_THRESHOLD, _env_bytes("MALLOC_MMAP_THRESHOLD_"))
-                mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_"))
-                import ctypes
-                ctypes.CDLL("libc.so.6").malloc_trim(0)
+                libc.mallopt(_M_MMAP_THRESHOLD, _env_bytes("MALLOC_MMAP_THRESHOLD_"))
+                libc.mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_"))
+                libc.malloc_trim(0)

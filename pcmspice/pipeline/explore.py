@@ -136,19 +136,24 @@ def _baseline_tasks(trial_designs: list[Any], baselines: str, submitted: set[tup
     return tasks
 
 
+def _error_line(exc: PcmSpiceError) -> str:
+    """A user-level error as a failed trial records it: its first line, at most 500 characters."""
+    return str(exc).splitlines()[0][:500]
+
+
 def _train_baseline_safely(task: Any, seed: int, folder: str) -> tuple[str, dict[str, Any]] | str:
     """:func:`~pcmspice.pipeline.trial.train_baseline`, or the one-line error of a task the flow refuses."""
     try:
         return train_baseline(task, seed, folder)
     except PcmSpiceError as exc:
-        return str(exc).splitlines()[0][:500]
+        return _error_line(exc)
 
 
 def _finish_safely(rec: dict[str, Any], baselines: str | None) -> dict[str, Any]:
     try:
         return finish(rec, baselines)
     except PcmSpiceError as exc:
-        return {"state": "fail", "error": str(exc).splitlines()[0][:500]}
+        return {"state": "fail", "error": _error_line(exc)}
 
 
 def _record(out: Path, study: Any, space: Space, ids: dict[int, int], key: Any, rec: dict[str, Any],
@@ -169,7 +174,7 @@ def evaluate_safely(designs, out_dir, limits, warmup, cache, baselines=None):
     try:
         return evaluate(designs, out_dir, limits, warmup, cache, baselines)
     except PcmSpiceError as exc:
-        return {"state": "fail", "error": str(exc).splitlines()[0][:500]}
+        return {"state": "fail", "error": _error_line(exc)}
 
 
 def _designs(space: Space, params: dict[str, Any], number: int | None):

@@ -74,18 +74,38 @@ def _baseline_file(cfg: Any, folder: Path) -> tuple[Path, dict[str, Any]]:
     return folder / f"{run_key('software-baseline', config)}.json", config
 
 
-def read_baseline(cfg: Any, folder: Path) -> float | None:
-    """The test accuracy of the software baseline of ``cfg`` kept in ``folder``; None when it is absent, or its
-    file is unreadable or of another config (then it is trained again)."""
+def _stored(path: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The baseline file ``path`` if it is readable and of ``config``, else None."""
     import json
-    path, config = _baseline_file(cfg, folder)
     try:
         rec = json.loads(path.read_text())
         if rec.get("config") == config:
-            return float(rec["test_accuracy"])
-    except (OSError, ValueError, KeyError, TypeError):
+            float(rec["test_accuracy"])
+            return rec
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return None
+
+
+def read_baseline(cfg: Any, folder: Path) -> float | None:
+    """The test accuracy of the software baseline of ``cfg`` kept in ``folder``; None when it is absent, or its
+    file is unreadable or of another config (then it is trained again)."""
+    rec = _stored(*_baseline_file(cfg, folder))
+    return None if rec is None else float(rec["test_accuracy"])
+
+
+def _baseline(cfg: Any, folder: Path) -> tuple[Path, dict[str, Any]]:
+    """The software baseline's file of ``cfg`` in ``folder`` and its content: read, or trained and written."""
+    from pcmspice import train as tr
+    from pcmspice.core.provenance import write_json
+    path, config = _baseline_file(cfg, folder)
+    rec = _stored(path, config)
+    if rec is None:
+        last = tr.train_software(cfg).history[-1]
+        rec = {"kind": "software-baseline", "config": config,
+               "test_accuracy": last["test_accuracy"], "train_accuracy": last["train_accuracy"]}
+        write_json(path, rec)
+    return path, rec
 
 
 def software_accuracy(cfg: Any, folder: Path) -> float:
@@ -96,16 +116,7 @@ def software_accuracy(cfg: Any, folder: Path) -> float:
     keyed by the rest of the config; every trial used to train it again beside its analog run, which was more
     than half of a trial's time.  A file that is unreadable or of another config is trained again and replaced
     (atomically: workers that train the same baseline at once write the same bytes)."""
-    from pcmspice import train as tr
-    from pcmspice.core.provenance import write_json
-    have = read_baseline(cfg, folder)
-    if have is not None:
-        return have
-    path, config = _baseline_file(cfg, folder)
-    last = tr.train_software(cfg).history[-1]
-    write_json(path, {"kind": "software-baseline", "config": config,
-                      "test_accuracy": last["test_accuracy"], "train_accuracy": last["train_accuracy"]})
-    return float(last["test_accuracy"])
+    return float(_baseline(cfg, folder)[1]["test_accuracy"])
 
 
 def train_baseline(task: Any, seed: int, folder: str) -> tuple[str, dict[str, Any]]:
@@ -115,14 +126,10 @@ def train_baseline(task: Any, seed: int, folder: str) -> tuple[str, dict[str, An
     its own folder (a worker on another host may not share it).  The trials then never train or wait for it:
     they report their analog runs, and the search finishes them with the baseline (:func:`finish`).  Module
     level: it is pickled to pool and Dask workers."""
-    import json
-
     from pcmspice.core import paths
     from pcmspice.train.network import fitted
-    cfg = fitted(task.train_config(seed, paths.default_lut_dir()))
-    software_accuracy(cfg, Path(folder))
-    path, _ = _baseline_file(cfg, Path(folder))
-    return path.name, json.loads(path.read_text())
+    path, rec = _baseline(fitted(task.train_config(seed, paths.default_lut_dir())), Path(folder))
+    return path.name, rec
 
 
 def _run_costs(lut_dir: Path, run_dir: Path, power: Any) -> tuple[float, float | None, dict[str, float]]:
@@ -239,14 +246,13 @@ def finish(rec: dict[str, Any], baselines: str | None) -> dict[str, Any]:
     (trained here if it is not there: normally :func:`train_baseline` has made it).  Other records as they are."""
     if rec.get("state") != "complete" or "runs" not in rec:
         return rec
-    out = {k: v for k, v in rec.items() if k != "runs"}
     settings = []
     for label, rows in rec["runs"]:
         done = [with_software(r["analog"], software_accuracy(r["config"], Path(baselines)), r["costs"])
                 if "config" in r else r for r in rows]
         settings.append({"setting": label, **mean_over_seeds(done)})
     return {"state": "complete", "metrics": worst(settings), "settings": settings,
-            **{k: v for k, v in out.items() if k != "state"}}
+            **{k: v for k, v in rec.items() if k not in ("state", "runs")}}
 
 
 def pareto_front(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
